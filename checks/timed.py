@@ -1,0 +1,110 @@
+"""Calls that may hang forever (statvfs on a dead NFS mount), run in worker threads under a deadline.
+
+A thread blocked in the kernel cannot be killed. So a call that times out is left running in its
+daemon thread and its key is remembered as stuck: no second thread is started for the same key
+until the first one returns, otherwise every run would leak one more blocked thread.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class CallTimeout(Exception):
+    """The call did not return before the deadline; it keeps running in its thread."""
+
+    def __init__(self, key: str, timeout: float) -> None:
+        super().__init__(f"{key}: no answer within {timeout:g}s")
+        self.key = key
+        self.timeout = timeout
+
+
+class StillStuck(Exception):
+    """A previous call for the same key has not returned yet; no new thread was started."""
+
+    def __init__(self, key: str, blocked_for: float) -> None:
+        super().__init__(f"{key}: previous call still blocked after {blocked_for:.0f}s")
+        self.key = key
+        self.blocked_for = blocked_for
+
+
+@dataclass
+class _Call:
+    key: str
+    started: float
+    done: threading.Event
+    value: Any = None
+    error: BaseException | None = None
+
+
+class HungCallRegistry:
+    """Keys of calls in flight; a key stays registered until its thread returns."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, _Call] = {}
+
+    def stuck_keys(self) -> list[str]:
+        with self._lock:
+            return sorted(self._running)
+
+    def start(self, key: str, fn: Callable[..., Any], *args: Any) -> _Call:
+        with self._lock:
+            previous = self._running.get(key)
+            if previous is not None:
+                raise StillStuck(key, time.monotonic() - previous.started)
+            call = _Call(key, time.monotonic(), threading.Event())
+            self._running[key] = call
+
+        def work() -> None:
+            try:
+                call.value = fn(*args)
+            except BaseException as e:  # handed to the caller, never lost in the thread
+                call.error = e
+            finally:
+                with self._lock:
+                    if self._running.get(key) is call:
+                        del self._running[key]
+                call.done.set()
+
+        try:
+            threading.Thread(target=work, name=f"timed:{key}", daemon=True).start()
+        except BaseException:
+            with self._lock:
+                self._running.pop(key, None)
+            raise
+        return call
+
+    def call_many(self, calls: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]],
+                  timeout: float) -> dict[str, Any]:
+        """Run every call in parallel; each key maps to its value or to the exception it ended with
+        (CallTimeout, StillStuck or whatever the function raised). Returns by `timeout` at the latest."""
+        results: dict[str, Any] = {}
+        pending: dict[str, _Call] = {}
+        for key, (fn, args) in calls.items():
+            try:
+                pending[key] = self.start(key, fn, *args)
+            except StillStuck as e:
+                results[key] = e
+        deadline = time.monotonic() + timeout
+        for key, call in pending.items():
+            if not call.done.wait(max(0.0, deadline - time.monotonic())):
+                results[key] = CallTimeout(key, timeout)
+            elif call.error is not None:
+                results[key] = call.error
+            else:
+                results[key] = call.value
+        return results
+
+    def call(self, key: str, fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
+        """One call under `timeout`; raises CallTimeout, StillStuck or the function's own error."""
+        outcome = self.call_many({key: (fn, args)}, timeout)[key]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+# Shared by all checks of the agent process: a mount stuck for one check is stuck for all.
+REGISTRY = HungCallRegistry()
