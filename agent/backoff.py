@@ -1,0 +1,44 @@
+"""Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter")."""
+from __future__ import annotations
+
+import random
+from email.utils import parsedate_to_datetime
+from typing import Optional
+
+
+class Backoff:
+    def __init__(self, base: float = 1.0, cap: float = 300.0, rng: Optional[random.Random] = None) -> None:
+        self.base = base
+        self.cap = cap
+        self.attempt = 0
+        self._rng = rng or random.Random()
+
+    def ceiling(self) -> float:
+        """The upper bound of the next delay: base * 2^attempt, at most cap."""
+        return min(self.cap, self.base * (2 ** min(self.attempt, 32)))
+
+    def next_delay(self) -> float:
+        """A uniformly random delay in [0, ceiling]; each call doubles the ceiling."""
+        delay = self._rng.uniform(0, self.ceiling())
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def parse_retry_after(value: Optional[str], now: float, cap: float = 3600.0) -> Optional[float]:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, min(cap, seconds))

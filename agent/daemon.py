@@ -1,0 +1,186 @@
+"""The running agent: scheduler + spool + sender + signals.
+
+SIGHUP reloads the config (an invalid one is refused and the old one keeps running); SIGTERM and
+SIGINT stop scheduling, wait briefly for running checks, try once to flush the spool and exit 0.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import Any, Optional
+
+from agent import __version__
+from agent.config import AgentConfig, listen_address, load_config
+from agent.logsetup import set_level
+from agent.rejected import RejectedLog
+from agent.scheduler import Scheduler, Slot
+from agent.sender import Sender
+from agent.spool import Spool
+from agent.stats import Stats
+from checks.model import Result
+from checks.options import ConfigError
+
+log = logging.getLogger("agent")
+
+STOP_WAIT = 3.0    # seconds running checks get at shutdown
+FLUSH_WAIT = 3.0   # seconds for the final send at shutdown
+
+
+class Agent:
+    def __init__(self, cfg: AgentConfig, config_path: Optional[str] = None) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.stats = Stats()
+        self.spool: Spool
+        self.sender: Sender
+        self.scheduler: Scheduler
+        self._wake = threading.Event()
+        self._stopping = False
+        self._reload = False
+        self._lock_fd: Optional[int] = None
+        self._metrics: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        cfg = self.cfg
+        try:
+            cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            log.error("cannot create state_dir %s: %s", cfg.state_dir, e)
+            return 1
+        if not self._lock_state_dir():
+            return 1
+        self.spool = Spool(cfg.state_dir / "spool.db", max_bytes=cfg.spool.max_bytes,
+                           max_age=cfg.spool.max_age, memory_results=cfg.spool.memory_results)
+        self.sender = Sender(cfg, self.spool, self.stats, RejectedLog(cfg.state_dir / "rejected.jsonl"))
+        self.scheduler = Scheduler(cfg.host, cfg.state_dir, self._emit, self.stats.skip)
+        self._install_signals()
+        self.scheduler.apply(cfg.enabled_checks, cfg.raw_checks, cfg.host)
+        self._start_metrics()
+        self.sender.start()
+        log.info("xunjian-agent %s started as %s: %d checks, collector %s, spool %d results",
+                 __version__, cfg.host, len(cfg.enabled_checks), cfg.collector.url, self.spool.depth)
+        while not self._stopping:
+            if self._reload:
+                self._reload = False
+                self.reload()
+            sleep = self.scheduler.tick()
+            self._wake.wait(sleep)
+            self._wake.clear()
+        self._shutdown()
+        return 0
+
+    def _shutdown(self) -> None:
+        log.info("stopping: waiting for running checks, flushing %d spooled results", self.spool.depth)
+        self.scheduler.stop(STOP_WAIT)
+        self.sender.stop(timeout=self.cfg.send.timeout + 1)
+        if self.spool.depth:
+            if self.sender.flush(FLUSH_WAIT):
+                log.info("spool flushed")
+            else:
+                log.info("%d results stay spooled for the next start", self.spool.depth)
+        if self._metrics is not None:
+            self._metrics.shutdown()
+        self.spool.close()
+        log.info("stopped")
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def _install_signals(self) -> None:
+        def on_term(signum: int, frame: Any) -> None:
+            self.stop()
+
+        def on_hup(signum: int, frame: Any) -> None:
+            self._reload = True
+            self._wake.set()
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, on_hup)
+
+    def _lock_state_dir(self) -> bool:
+        """One agent per state_dir: two would send each other's spool."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            return True
+        path = self.cfg.state_dir / "agent.lock"
+        try:
+            fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            log.warning("cannot create %s (%s); running without the state_dir lock", path, e)
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            log.error("another xunjian-agent already runs with state_dir %s", self.cfg.state_dir)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def _start_metrics(self) -> None:
+        if self.cfg.metrics.listen is None:
+            return
+        from agent.metrics import render, serve
+
+        try:
+            self._metrics = serve(listen_address(self.cfg.metrics.listen), lambda: render(self))
+        except OSError as e:
+            log.warning("metrics endpoint %s not started: %s", self.cfg.metrics.listen, e)
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _emit(self, slot: Slot, result: Result) -> None:
+        """From a worker thread: record, spool, let the sender know."""
+        self.stats.check_status[(result.check, result.system)] = int(result.status)
+        self.stats.check_duration[result.check] = result.duration
+        try:
+            self.spool.put(result)
+        except (TypeError, ValueError) as e:  # details a check could not serialise: keep the rest
+            log.info("check %s produced details that cannot be sent (%s); sending without them",
+                     result.check, e)
+            result.details = {}
+            self.spool.put(result)
+        log.debug("check %s: status %d in %.3fs (seq %s)", result.check, int(result.status),
+                  result.duration, result.seq)
+        self.sender.notify()
+
+    # -- reload -------------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        if self.config_path is None:
+            return False
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as e:
+            log.warning("reload refused, the running configuration stays: %s", e)
+            return False
+        old = self.cfg
+        if new.state_dir != old.state_dir:
+            log.warning("reload: state_dir change to %s needs a restart; keeping %s", new.state_dir,
+                        old.state_dir)
+            new.state_dir = old.state_dir
+        if new.metrics.listen != old.metrics.listen:
+            log.warning("reload: metrics.listen change needs a restart")
+        self.cfg = new
+        set_level(new.log.level)
+        self.spool.max_bytes = new.spool.max_bytes
+        self.spool.max_age = new.spool.max_age
+        self.sender.reconfigure(new)
+        added, kept, removed = self.scheduler.apply(new.enabled_checks, new.raw_checks, new.host)
+        self.stats.forget_checks(set(self.scheduler.slots))
+        log.info("configuration reloaded: %d checks started, %d kept, %d removed", added, kept, removed)
+        return True
+
+
+def run_agent(config_path: str) -> int:
+    cfg = load_config(config_path)
+    set_level(cfg.log.level)
+    return Agent(cfg, config_path).run()

@@ -1,0 +1,277 @@
+"""The sender thread: drains the spool to the collector in batches, with backoff.
+
+Reply handling follows the wire contract (docs in README): 200 acks every id in the batch
+(rejected ones go to rejected.jsonl), 401/403 keep and retry, 413 splits, 429/503 honour
+Retry-After, other 4xx halve down to single results, 5xx and network trouble back off with jitter.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from agent import __version__
+from agent.backoff import Backoff, parse_retry_after
+from agent.config import MAX_BATCH, MAX_BATCH_BYTES, AgentConfig
+from agent.logsetup import Throttle
+from agent.rejected import RejectedLog
+from agent.spool import Entry, Spool
+from agent.stats import Stats
+
+log = logging.getLogger("agent.sender")
+
+PATH = "/api/v1/results"
+ENVELOPE_RESERVE = 64 * 1024  # room for the agent block within the 4 MiB request limit
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class Sender:
+    def __init__(self, cfg: AgentConfig, spool: Spool, stats: Stats, rejected: RejectedLog) -> None:
+        self.cfg = cfg
+        self.spool = spool
+        self.stats = stats
+        self.rejected = rejected
+        self.backoff = Backoff(1.0, cfg.send.max_backoff)
+        self.limit = cfg.send.batch_size
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._not_before = 0.0          # monotonic: no request before this (backoff, Retry-After)
+        self._last_request = 0.0        # monotonic: last request that reached the collector
+        self._last_maintain = time.monotonic()
+        self._throttle = Throttle(60.0)
+        self._ssl_context: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="sender", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def notify(self) -> None:
+        """A result was spooled."""
+        self._wake.set()
+
+    def reconfigure(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.backoff.cap = cfg.send.max_backoff
+        self.limit = min(self.limit, cfg.send.batch_size)
+        self._ssl_context = None
+        self._wake.set()
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._turn()
+            except Exception:  # never let the sender die; the spool keeps everything
+                log.exception("sender turn failed unexpectedly; retrying")
+                self.stats.send_error("internal")
+                self._stop.wait(min(self.cfg.send.max_backoff, 5.0))
+
+    def _turn(self) -> None:
+        now = time.monotonic()
+        if now < self._not_before:
+            self._stop.wait(self._not_before - now)
+            return
+        if now - self._last_maintain >= 30 or self.spool.degraded:
+            self._last_maintain = now
+            self.spool.maintain()
+        heartbeat_due = self._last_request + self.cfg.heartbeat
+        if self.spool.depth == 0:
+            # Idle: sleep until a result arrives or a heartbeat is due (cheap on CPU).
+            self._wake.clear()
+            if self.spool.depth == 0 and time.monotonic() < heartbeat_due:
+                self._wake.wait(min(heartbeat_due - time.monotonic(), 60.0))
+                if self._stop.is_set():
+                    return
+            if self.spool.depth:
+                # Give the other checks of this turn a moment to land in the same batch.
+                self._stop.wait(self.cfg.send.flush_interval)
+                if self._stop.is_set():
+                    return
+        entries = self.spool.peek(self.limit, MAX_BATCH_BYTES - ENVELOPE_RESERVE)
+        if not entries and time.monotonic() < heartbeat_due:
+            return
+        self.send(entries, self.cfg.send.timeout)  # a failure sets _not_before, waited out above
+
+    def flush(self, timeout: float) -> bool:
+        """At shutdown: one try to empty the spool within `timeout` seconds; True if empty."""
+        deadline = time.monotonic() + timeout
+        while self.spool.depth:
+            left = deadline - time.monotonic()
+            if left <= 0.1:
+                return False
+            entries = self.spool.peek(self.limit, MAX_BATCH_BYTES - ENVELOPE_RESERVE)
+            before = self.spool.depth
+            self._not_before = 0.0
+            self.send(entries, min(left, self.cfg.send.timeout))
+            if self._not_before or self.spool.depth >= before:
+                return False
+        return True
+
+    # -- one request --------------------------------------------------------------------------
+
+    def send(self, entries: list[Entry], timeout: float) -> bool:
+        """Send one batch and act on the reply; True when the next batch may go right away."""
+        body = self._body(entries)
+        try:
+            reply = self._post(body, timeout)
+        except (OSError, http.client.HTTPException) as e:
+            reason = "timeout" if isinstance(e, (socket.timeout, TimeoutError)) else "connect"
+            self._fail(reason, f"collector unreachable ({type(e).__name__}: {e})")
+            return False
+        self._last_request = time.monotonic()
+        code = reply.status
+        if 200 <= code < 300:
+            self._accepted(entries, reply)
+            return True
+        detail = _short(reply.body)
+        if code in (401, 403):
+            self.stats.send_error("auth")
+            log.error("collector refused our token (http %d: %s); check collector.token; "
+                      "results stay spooled", code, detail)
+            self._delay(self.backoff.next_delay())
+            return False
+        if code == 413:
+            self.stats.send_error("too_large")
+            if len(entries) > 1:
+                self.limit = max(1, len(entries) // 2)
+                log.info("collector says batch too large (%d results); splitting", len(entries))
+                return True
+            self._reject(entries, f"http 413: {detail}", code)
+            return True
+        if code in (429, 503):
+            self.stats.send_error(f"http_{code}")
+            wait = parse_retry_after(reply.headers.get("retry-after"), time.time())
+            if wait is None:
+                wait = self.backoff.next_delay()
+            log.info("collector busy (http %d); retrying in %.1fs", code, wait)
+            self._delay(wait)
+            return False
+        if 400 <= code < 500:
+            self.stats.send_error("http_4xx")
+            if len(entries) > 1:
+                self.limit = max(1, len(entries) // 2)
+                log.warning("collector refused a batch of %d (http %d: %s); retrying in halves",
+                            len(entries), code, detail)
+                return True
+            if entries and code in (400, 422):
+                self._reject(entries, f"http {code}: {detail}", code)
+                return True
+            self._fail("http_4xx", f"collector answered http {code}: {detail}")
+            return False
+        self._fail("http_5xx", f"collector answered http {code}: {detail}")
+        return False
+
+    def _accepted(self, entries: list[Entry], reply: Reply) -> None:
+        rejected: dict[str, str] = {}
+        try:
+            data = json.loads(reply.body or b"{}")
+            for item in data.get("rejected") or []:
+                rejected[str(item.get("id"))] = str(item.get("error") or "")
+        except (ValueError, AttributeError, TypeError):
+            pass
+        for e in entries:
+            if e.id in rejected:
+                self.rejected.write(e.body, rejected[e.id], reply.status)
+                self.stats.rejected_total += 1
+                log.warning("collector rejected result %s (seq %s): %s", e.id, e.seq,
+                            _short(rejected[e.id].encode("utf-8")))
+        self.spool.ack(entries)
+        self.stats.results_total += len(entries)
+        self.stats.batches_sent += 1
+        self.stats.last_send_ok = time.time()
+        if self.backoff.attempt:
+            log.info("collector reachable again; %d results delivered", len(entries))
+            self._throttle = Throttle(60.0)  # the next outage is reported at once
+        self.backoff.reset()
+        self.limit = min(self.cfg.send.batch_size, self.limit * 2)
+
+    def _reject(self, entries: list[Entry], error: str, status: int) -> None:
+        for e in entries:
+            self.rejected.write(e.body, error, status)
+            log.warning("collector refused result %s (seq %s) for good: %s; kept in %s",
+                        e.id, e.seq, error, self.rejected.path)
+        self.stats.rejected_total += len(entries)
+        self.spool.ack(entries)
+
+    def _fail(self, reason: str, message: str) -> None:
+        self.stats.send_error(reason)
+        delay = self.backoff.next_delay()
+        if self._throttle.ready(reason, time.monotonic()):
+            log.warning("%s; %d results spooled, retrying in %.1fs", message, self.spool.depth, delay)
+        else:
+            log.debug("%s; retrying in %.1fs", message, delay)
+        self._delay(delay)
+
+    def _delay(self, seconds: float) -> None:
+        self._not_before = time.monotonic() + seconds
+
+    def _agent_block(self) -> dict[str, Any]:
+        cfg = self.cfg
+        hb = cfg.heartbeat
+        return {"host": cfg.host, "version": __version__, "labels": cfg.labels,
+                "heartbeat": int(hb) if hb == int(hb) else hb, "spool_depth": self.spool.depth,
+                "dropped_total": self.spool.dropped_total, "skipped_total": self.stats.skipped_total}
+
+    def _body(self, entries: list[Entry]) -> bytes:
+        head = json.dumps({"agent": self._agent_block()}, ensure_ascii=False, separators=(",", ":"))
+        text = head[:-1] + ',"results":[' + ",".join(e.body for e in entries[:MAX_BATCH]) + "]}"
+        return text.encode("utf-8")
+
+    def _post(self, body: bytes, timeout: float) -> Reply:
+        cfg = self.cfg
+        url = urlsplit(cfg.collector.url)
+        headers = {"Authorization": f"Bearer {cfg.token}", "Content-Type": "application/json",
+                   "User-Agent": f"xunjian-agent/{__version__}", "Connection": "close"}
+        if len(body) > cfg.send.gzip_min_bytes:
+            import gzip
+
+            body = gzip.compress(body, 5)
+            headers["Content-Encoding"] = "gzip"
+        conn: http.client.HTTPConnection
+        if url.scheme == "https":
+            conn = http.client.HTTPSConnection(url.hostname or "", url.port, timeout=timeout,
+                                               context=self._context())
+        else:
+            conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
+        try:
+            conn.request("POST", url.path.rstrip("/") + PATH, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read(1024 * 1024)
+            return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+        finally:
+            conn.close()
+
+    def _context(self) -> Any:
+        if self._ssl_context is None:
+            import ssl
+
+            self._ssl_context = ssl.create_default_context(cafile=self.cfg.collector.ca_file)
+        return self._ssl_context
+
+
+def _short(body: bytes, limit: int = 200) -> str:
+    """A collector reply quoted in our log: one line, short, without alarm words in upper case."""
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return (text[:limit] + "…") if len(text) > limit else text

@@ -1,0 +1,352 @@
+"""Store and forward: every result waits in a durable SQLite spool until the collector acks it.
+
+- `seq` is assigned at insert from a per-agent counter that only grows (AUTOINCREMENT keeps the
+  highest value ever used), and written into the stored body, so a resend after a crash carries the
+  same id and seq and the collector can dedup and detect gaps.
+- WAL + synchronous=FULL: a committed insert survives kill -9 and power loss.
+- Bounded by bytes and age; the oldest go first and are counted in `dropped_total` (persisted).
+- A full disk never crashes the agent: results wait in a small in-memory queue (also sendable) and
+  are moved into SQLite once writes succeed again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from agent.logsetup import Throttle
+from checks.model import Result
+
+log = logging.getLogger("agent.spool")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    size INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_created ON results(created);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class Entry:
+    """One spooled result as the sender sees it: seq is None while it only lives in memory."""
+
+    __slots__ = ("body", "id", "seq", "size")
+
+    def __init__(self, seq: Optional[int], id: str, body: str) -> None:
+        self.seq = seq
+        self.id = id
+        self.body = body
+        self.size = len(body.encode("utf-8"))
+
+
+def encode(d: dict[str, Any]) -> str:
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+
+def is_disk_problem(e: BaseException) -> bool:
+    """Disk full, read-only or I/O trouble: degrade and retry, never crash."""
+    if isinstance(e, sqlite3.OperationalError):
+        return True
+    return isinstance(e, OSError)
+
+
+class Spool:
+    def __init__(self, path: Path, *, max_bytes: int, max_age: float, memory_results: int = 1000,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.max_bytes = int(max_bytes)
+        self.max_age = float(max_age)
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._db: Optional[sqlite3.Connection] = None
+        self._memory: deque[dict[str, Any]] = deque()
+        self._memory_max = memory_results
+        self._acked_unsaved: dict[int, int] = {}  # seq -> size: acked but the delete failed (disk full)
+        self._dropped_unsaved = 0  # drops not yet written to meta
+        self._dropped_saved = 0
+        self._count = 0
+        self._bytes = 0
+        self._next_seq = 1
+        self._throttle = Throttle(60.0)
+        self.degraded = False
+        self._open()
+
+    # -- public -------------------------------------------------------------------------------
+
+    @property
+    def dropped_total(self) -> int:
+        return self._dropped_saved + self._dropped_unsaved
+
+    @property
+    def depth(self) -> int:
+        return self._count - len(self._acked_unsaved) + len(self._memory)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes - sum(self._acked_unsaved.values())
+
+    def put(self, result: Result) -> None:
+        """Spool one result (assigning its seq); never raises for disk trouble."""
+        with self._lock:
+            d = result.to_dict()
+            if self._db is not None and not self._memory:
+                try:
+                    result.seq = self._insert([d])[0]
+                    return
+                except (sqlite3.Error, OSError) as e:
+                    self._degrade("insert", e)
+            d["seq"] = None
+            result.seq = None
+            self._memory.append(d)
+            while len(self._memory) > self._memory_max:
+                self._memory.popleft()
+                self._dropped_unsaved += 1
+            self.maintain()
+
+    def peek(self, limit: int, max_bytes: int) -> list[Entry]:
+        """The oldest unacknowledged results, at most `limit` and about `max_bytes` of bodies."""
+        out: list[Entry] = []
+        total = 0
+        with self._lock:
+            if self._db is not None:
+                try:
+                    rows = self._db.execute(
+                        "SELECT seq, id, body FROM results ORDER BY seq LIMIT ?",
+                        (limit + len(self._acked_unsaved),)).fetchall()
+                except (sqlite3.Error, OSError) as e:
+                    self._degrade("read", e)
+                    rows = []
+                for seq, rid, body in rows:
+                    if seq in self._acked_unsaved:
+                        continue
+                    e = Entry(seq, rid, body)
+                    if out and total + e.size > max_bytes:
+                        return out
+                    out.append(e)
+                    total += e.size
+                    if len(out) >= limit:
+                        return out
+            for d in self._memory:
+                e = Entry(None, d["id"], encode(d))
+                if out and total + e.size > max_bytes:
+                    break
+                out.append(e)
+                total += e.size
+                if len(out) >= limit:
+                    break
+        return out
+
+    def ack(self, entries: list[Entry]) -> None:
+        """Remove acknowledged results, in seq order, in one transaction."""
+        if not entries:
+            return
+        with self._lock:
+            mem_ids = {e.id for e in entries if e.seq is None}
+            if mem_ids:
+                self._memory = deque(d for d in self._memory if d["id"] not in mem_ids)
+            pending = {e.seq: e.size for e in entries if e.seq is not None}
+            self._acked_unsaved.update(pending)
+            self._flush_acks()
+
+    def maintain(self) -> None:
+        """Periodic upkeep: reopen after trouble, move memory into SQLite, expire by age."""
+        with self._lock:
+            if self._db is None:
+                self._open()
+                if self._db is None:
+                    return
+            try:
+                self._flush_acks()
+                if self._memory:
+                    batch = list(self._memory)
+                    self._insert(batch)
+                    self._memory.clear()
+                    log.info("spool writable again: %d results moved from memory to %s", len(batch),
+                             self.path)
+                self._expire()
+                if self._dropped_unsaved:
+                    self._write([])
+                self.degraded = False
+            except (sqlite3.Error, OSError) as e:
+                self._degrade("upkeep", e)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                try:
+                    self._flush_acks()
+                    self._db.close()
+                except (sqlite3.Error, OSError):
+                    pass
+                self._db = None
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
+            try:
+                self._setup(db)
+            except sqlite3.DatabaseError as e:
+                db.close()
+                if is_disk_problem(e) and not _is_corrupt(e):
+                    raise
+                aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self.clock())}")
+                log.warning("spool %s is unreadable (%s); moved aside to %s, starting afresh",
+                            self.path, e, aside)
+                os.replace(self.path, aside)
+                for suffix in ("-wal", "-shm"):
+                    try:
+                        os.unlink(str(self.path) + suffix)
+                    except OSError:
+                        pass
+                db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None,
+                                     check_same_thread=False)
+                self._setup(db)
+            self._db = db
+        except (sqlite3.Error, OSError) as e:
+            self._db = None
+            self._degrade("open", e)
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+        count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM results").fetchone()
+        top = db.execute("SELECT COALESCE(MAX(seq), 0) FROM results").fetchone()[0]
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='results'").fetchone()
+        dropped = db.execute("SELECT value FROM meta WHERE key='dropped_total'").fetchone()
+        self._count, self._bytes = int(count), int(size)
+        self._next_seq = max(int(top), int(row[0]) if row else 0) + 1
+        self._dropped_saved = int(dropped[0]) if dropped else 0
+        self._acked_unsaved.clear()
+
+    def _insert(self, items: list[dict[str, Any]]) -> list[int]:
+        """Insert in one transaction, making room first; returns the seqs. Raises on disk trouble."""
+        now = self.clock()
+        seq = self._next_seq
+        rows = []
+        for d in items:
+            d["seq"] = seq
+            body = encode(d)
+            rows.append((seq, d["id"], now, len(body.encode("utf-8")), body))
+            seq += 1
+        try:
+            self._write(rows)
+        except BaseException:
+            for d in items:
+                d["seq"] = None
+            raise
+        self._next_seq = seq
+        return [r[0] for r in rows]
+
+    def _write(self, rows: list[tuple[int, str, float, int, str]]) -> None:
+        """One transaction: evict the oldest to fit, insert `rows`, persist the drop counter."""
+        assert self._db is not None
+        db = self._db
+        incoming = sum(r[3] for r in rows)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            evicted, removed, freed, gone = 0, 0, 0, []
+            room = self.max_bytes - incoming
+            if self._bytes > room:
+                for seq, size in db.execute("SELECT seq, size FROM results ORDER BY seq").fetchall():
+                    if self._bytes - freed <= room:
+                        break
+                    db.execute("DELETE FROM results WHERE seq=?", (seq,))
+                    removed += 1
+                    freed += size
+                    gone.append(seq)
+                    if seq not in self._acked_unsaved:  # an acked one is no loss
+                        evicted += 1
+            db.executemany("INSERT INTO results(seq, id, created, size, body) VALUES (?,?,?,?,?)", rows)
+            dropped = self._dropped_saved + self._dropped_unsaved + evicted
+            if dropped != self._dropped_saved:
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dropped_total', ?)",
+                           (dropped,))
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
+        if evicted:
+            log.warning("spool full (%d bytes max): dropped the %d oldest results", self.max_bytes, evicted)
+        self._dropped_saved = dropped
+        self._dropped_unsaved = 0
+        self._count += len(rows) - removed
+        self._bytes += incoming - freed
+        for seq in gone:
+            self._acked_unsaved.pop(seq, None)
+
+    def _recount(self) -> None:
+        assert self._db is not None
+        count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM results").fetchone()
+        self._count, self._bytes = int(count), int(size)
+
+    def _flush_acks(self) -> None:
+        if not self._acked_unsaved or self._db is None:
+            return
+        db = self._db
+        removed, freed = 0, 0
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for seq in sorted(self._acked_unsaved):
+                if db.execute("DELETE FROM results WHERE seq=?", (seq,)).rowcount:
+                    removed += 1
+                    freed += self._acked_unsaved[seq]
+            db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as e:
+            _rollback(db)
+            self._degrade("delete", e)
+            return
+        self._acked_unsaved.clear()
+        self._count -= removed
+        self._bytes -= freed
+
+    def _expire(self) -> None:
+        assert self._db is not None
+        cutoff = self.clock() - self.max_age
+        db = self._db
+        if not db.execute("SELECT 1 FROM results WHERE created < ? LIMIT 1", (cutoff,)).fetchone():
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            n = db.execute("DELETE FROM results WHERE created < ?", (cutoff,)).rowcount
+            dropped = self._dropped_saved + self._dropped_unsaved + n
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dropped_total', ?)", (dropped,))
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
+        self._dropped_saved, self._dropped_unsaved = dropped, 0
+        self._recount()
+        log.warning("spool: dropped %d results older than %gs", n, self.max_age)
+
+    def _degrade(self, what: str, e: BaseException) -> None:
+        self.degraded = True
+        if self._throttle.ready(what, time.monotonic()):
+            log.warning("spool %s %s failed (%s); keeping results in memory and retrying", self.path, what,
+                        e)
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    try:
+        db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
+def _is_corrupt(e: BaseException) -> bool:
+    text = str(e).lower()
+    return "not a database" in text or "malformed" in text
