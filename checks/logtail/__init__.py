@@ -1,0 +1,1 @@
+"""Tailing log files for the `log` check: which files (files), what is new (reader), what matches (matcher)."""

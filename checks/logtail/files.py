@@ -1,0 +1,234 @@
+"""Which files to read and from where: globbing, rotation, truncation, identity.
+
+A file is known by (device, inode) plus a fingerprint (hash of its first bytes). The inode follows
+a file renamed by logrotate (app.log -> app.log.1) so its tail is still read; the fingerprint tells
+an inode reused by a new file, or a file truncated and rewritten, from the file we were reading;
+and it recognises a copy (copytruncate's app.log.1, a file copied back under its old name) so that
+content already read is not counted again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import glob
+import hashlib
+import os
+import stat
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Optional
+
+FP_BYTES = 256
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".lzma", ".z", ".7z", ".tgz")
+GONE_KEEP = 64              # forgotten files remembered for a while, to recognise copies
+GONE_MAX_AGE = 7 * 86400.0
+
+
+@dataclass
+class FileState:
+    path: str
+    dev: int
+    ino: int
+    offset: int
+    fp: str = ""          # sha1 of the first fp_len bytes
+    fp_len: int = 0
+    size: int = 0         # size when last seen (activity detection)
+    event_head: int = -1  # start of the event last counted, and the severity it was counted at
+    event_sev: int = 0
+    tail_head: int = -1   # event head of the line just before `offset`
+    open_line: int = -1   # start of a line cut at max_line_length whose rest begins at `offset`
+    gone_at: float = 0.0
+    # Per run, not saved:
+    primary: bool = field(default=True, compare=False)
+    mtime: float = field(default=0.0, compare=False)
+    note: str = field(default="", compare=False)  # "rotated", "truncated", "new", "copy"
+
+    _SAVED = ("path", "dev", "ino", "offset", "fp", "fp_len", "size", "event_head", "event_sev",
+              "tail_head", "open_line", "gone_at")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: d[k] for k in self._SAVED}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Optional[FileState]:
+        names = {f.name for f in fields(cls)}
+        try:
+            fs = cls(**{k: v for k, v in d.items() if k in names and k in cls._SAVED})
+            fs.dev, fs.ino, fs.offset = int(fs.dev), int(fs.ino), int(fs.offset)
+            return fs
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.dev, self.ino)
+
+    def restart(self, offset: int) -> None:
+        """The content changed under us: forget positions and events."""
+        self.offset = offset
+        self.event_head = self.tail_head = self.open_line = -1
+        self.event_sev = 0
+
+
+@dataclass
+class Candidate:
+    path: str
+    st: os.stat_result
+    primary: bool  # matched by the configured globs (siblings are only followed, never started)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.st.st_dev, self.st.st_ino)
+
+
+def is_compressed(path: str) -> bool:
+    return path.lower().endswith(COMPRESSED)
+
+
+def discover(patterns: list[str], exclude: list[str],
+             bases: tuple[str, ...] = ()) -> dict[tuple[int, int], Candidate]:
+    """Glob matches (primary) and their rotated siblings `<name>.1`, `<name>-20261125`.
+
+    `bases` are last run's live files: their siblings are still looked at while the live file
+    itself is briefly missing (between logrotate's rename and create).
+    """
+    out: dict[tuple[int, int], Candidate] = {}
+    primaries: list[str] = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+            if _wanted(path, exclude) and _add(out, path, True):
+                primaries.append(path)
+    for path in sorted(set(primaries).union(bases)):
+        esc = glob.escape(path)
+        for sib in sorted(glob.glob(esc + ".*") + glob.glob(esc + "-*")):
+            if _wanted(sib, exclude):
+                _add(out, sib, False)
+    return out
+
+
+def _wanted(path: str, exclude: list[str]) -> bool:
+    if is_compressed(path):
+        return False
+    name = os.path.basename(path)
+    return not any(fnmatch.fnmatch(path, ex) or fnmatch.fnmatch(name, ex) for ex in exclude)
+
+
+def _add(out: dict[tuple[int, int], Candidate], path: str, primary: bool) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    key = (st.st_dev, st.st_ino)
+    if key in out:
+        out[key].primary = out[key].primary or primary
+        return False
+    out[key] = Candidate(path, st, primary)
+    return True
+
+
+def fingerprint(path: str, length: int) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(length)
+    except OSError:
+        return None
+    if len(head) < length:
+        return None
+    return hashlib.sha1(head).hexdigest()
+
+
+def end_offset(path: str, size: int) -> int:
+    """Where to begin on first sight of a file: after its last complete line."""
+    window = min(size, 65536)
+    try:
+        with open(path, "rb") as f:
+            f.seek(size - window)
+            tail = f.read(window)
+    except OSError:
+        return size
+    nl = tail.rfind(b"\n")
+    if nl == -1:  # one unfinished line: read it once it is complete
+        return 0 if window == size else size
+    return size - window + nl + 1
+
+
+class Reconciler:
+    """Match saved file states to the files on disk now; decide where each one is read from."""
+
+    def __init__(self, saved: list[FileState], gone: list[FileState], *, fresh_start: bool,
+                 from_start: bool) -> None:
+        self.saved = saved
+        self.gone = gone
+        self.fresh_start = fresh_start  # first run: files already there begin at their end
+        self.from_start = from_start
+        self._fp_cache: dict[tuple[str, int], Optional[str]] = {}
+
+    def _fp(self, path: str, length: int) -> Optional[str]:
+        k = (path, length)
+        if k not in self._fp_cache:
+            self._fp_cache[k] = fingerprint(path, length)
+        return self._fp_cache[k]
+
+    def run(self, cands: dict[tuple[int, int], Candidate]) -> tuple[list[FileState], list[FileState]]:
+        now = time.time()
+        active: list[FileState] = []
+        replaced: list[FileState] = []  # old identities of files truncated/rewritten in place
+        for fs in self.saved:
+            c = cands.pop(fs.key, None)
+            if c is None:
+                fs.gone_at = now
+                self.gone.append(fs)
+                continue
+            fs.path, fs.primary, fs.mtime = c.path, c.primary, c.st.st_mtime
+            size = c.st.st_size
+            if size < fs.offset or (fs.fp_len and self._fp(c.path, fs.fp_len) != fs.fp):
+                replaced.append(dataclasses.replace(fs))
+                fs.restart(0)
+                fs.fp, fs.fp_len = "", 0
+                fs.note = "truncated"
+            elif not c.primary and fs.note == "":
+                fs.note = "rotated"
+            self._refresh_fp(fs, size)
+            active.append(fs)
+        for c in cands.values():
+            fs = self._adopt(c, replaced)
+            if fs is None:
+                if not c.primary:
+                    continue  # a rotated sibling we never read: its content was read as the live file
+                start = 0 if (self.from_start or not self.fresh_start) else end_offset(c.path, c.st.st_size)
+                fs = FileState(c.path, c.st.st_dev, c.st.st_ino, start)
+                fs.note = "new" if not self.fresh_start else ""
+            fs.primary, fs.mtime = c.primary, c.st.st_mtime
+            self._refresh_fp(fs, c.st.st_size)
+            active.append(fs)
+        self.gone = sorted((g for g in self.gone if now - g.gone_at < GONE_MAX_AGE),
+                           key=lambda g: -g.gone_at)[:GONE_KEEP]
+        return active, self.gone
+
+    def _adopt(self, c: Candidate, replaced: list[FileState]) -> Optional[FileState]:
+        """A new inode holding a copy of content we had read: continue where that copy stands."""
+        pools = [(replaced, True), (self.gone, False)]
+        for pool, any_len in pools:
+            for old in pool:
+                if not old.fp_len or c.st.st_size < old.offset:
+                    continue
+                if not any_len and old.fp_len < FP_BYTES and old.path != c.path:
+                    continue
+                if self._fp(c.path, old.fp_len) != old.fp:
+                    continue
+                pool.remove(old)
+                fs = dataclasses.replace(old)
+                fs.path, fs.dev, fs.ino, fs.gone_at = c.path, c.st.st_dev, c.st.st_ino, 0.0
+                fs.note = "copy"
+                return fs
+        return None
+
+    def _refresh_fp(self, fs: FileState, size: int) -> None:
+        if fs.fp_len < FP_BYTES and size > fs.fp_len:
+            n = min(size, FP_BYTES)
+            fp = fingerprint(fs.path, n)
+            if fp is not None:
+                fs.fp, fs.fp_len = fp, n

@@ -1,0 +1,138 @@
+"""Read one file from its saved offset in big chunks and count the events in what is new.
+
+Memory is bounded by the chunk size whatever the file size. An unfinished last line is left for
+the next run unless it is already longer than max_line_length (then it is cut, not dropped). With
+multiline on, indented lines, `Caused by:` and `... N more` belong to the event above them, so a
+stack trace under an ERROR line is one event: events are keyed by the offset of their head line.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from checks.logtail.files import FileState
+from checks.logtail.matcher import CONTINUATION, CRITICAL, WARNING, Matcher
+
+CHUNK = 1 << 20
+SAMPLE_CHARS = 300
+
+
+@dataclass
+class Tally:
+    """What one run found, over all files."""
+
+    sample_limit: int
+    counts: dict[int, int] = field(default_factory=lambda: {WARNING: 0, CRITICAL: 0})
+    per_file: dict[str, list[int]] = field(default_factory=dict)  # path -> [_, warning, critical]
+    samples: dict[int, list[dict[str, str]]] = field(default_factory=lambda: {WARNING: [], CRITICAL: []})
+    fresh: set[tuple[int, int, int]] = field(default_factory=set)  # events first counted in this run
+
+    def count(self, fs: FileState, sev: int, delta: int) -> None:
+        self.counts[sev] += delta
+        self.per_file.setdefault(fs.path, [0, 0, 0])[sev] += delta
+
+    def sample(self, fs: FileState, sev: int, text: str) -> None:
+        bucket = self.samples[sev]
+        if len(bucket) < self.sample_limit:
+            line = text.rstrip("\r\n")
+            if len(line) > SAMPLE_CHARS:
+                line = line[:SAMPLE_CHARS] + "…"
+            bucket.append({"file": os.path.basename(fs.path),
+                           "severity": "critical" if sev == CRITICAL else "warning", "line": line})
+
+    def sample_list(self) -> list[dict[str, str]]:
+        crit = self.samples[CRITICAL]
+        return (crit + self.samples[WARNING])[:max(self.sample_limit, 0)]
+
+
+class FileReader:
+    def __init__(self, matcher: Matcher, *, multiline: bool, max_line: int) -> None:
+        self.matcher = matcher
+        self.cont: Optional[Callable[[bytes, int], Optional[re.Match[bytes]]]] = (
+            CONTINUATION.match if multiline else None)
+        self.max_line = max_line
+
+    def read(self, fs: FileState, budget: int, tally: Tally) -> int:
+        """Consume new complete lines of `fs` (at most `budget` bytes); return bytes consumed."""
+        fd = os.open(fs.path, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != fs.key:
+                return 0  # replaced since it was found; looked at again next run
+            fs.size = st.st_size
+            start = pos = fs.offset
+            limit = min(st.st_size, start + budget)
+            while pos < limit:
+                data = os.pread(fd, min(CHUNK, limit - pos), pos)
+                if not data:
+                    break
+                end = data.rfind(b"\n") + 1
+                cut = end == 0
+                if cut:
+                    if len(data) < self.max_line:
+                        break  # unfinished line: wait for its end
+                    end = len(data)
+                self._block(fs, data, end, pos, cut, tally)
+                pos += end
+            fs.offset = pos
+            return pos - start
+        finally:
+            os.close(fd)
+
+    def _block(self, fs: FileState, data: bytes, end: int, base: int, cut: bool, tally: Tally) -> None:
+        matcher, cont = self.matcher, self.cont
+        hits = matcher.candidates(data, end)
+        known: list[int] = [-1, -1]  # (line start, head) of the last line looked at
+
+        def head_of(ls: int) -> int:
+            if ls == 0 and fs.open_line >= 0:
+                return fs.tail_head if fs.tail_head >= 0 else fs.open_line
+            if cont is None or not cont(data, ls):
+                return base + ls
+            j = ls
+            while j > 0:
+                k = data.rfind(b"\n", 0, j - 1) + 1
+                if k == known[0]:
+                    return known[1]
+                if k == 0 and fs.open_line >= 0:
+                    return fs.tail_head if fs.tail_head >= 0 else fs.open_line
+                if not cont(data, k):
+                    return base + k
+                j = k
+            return fs.tail_head if fs.tail_head >= 0 else base
+
+        for ls in sorted(hits):
+            le = data.find(b"\n", ls, end)
+            line = data[ls:le if le != -1 else end]
+            sev, text = matcher.classify(line, hits[ls])
+            head = head_of(ls)
+            known[0], known[1] = ls, head
+            if sev:
+                self._count(fs, head, sev, line, text, tally)
+
+        last = data.rfind(b"\n", 0, end if cut else end - 1) + 1
+        tail_head = head_of(last)
+        if cut:
+            fs.open_line = fs.open_line if (last == 0 and fs.open_line >= 0) else base + last
+        else:
+            fs.open_line = -1
+        fs.tail_head = tail_head
+
+    def _count(self, fs: FileState, head: int, sev: int, line: bytes, text: Optional[str],
+               tally: Tally) -> None:
+        if head == fs.event_head:
+            if sev <= fs.event_sev:
+                return  # another line of an event already counted
+            # An event seen as a warning turns out critical: count it once, at the worse level.
+            tally.count(fs, sev, 1)
+            if (fs.dev, fs.ino, head) in tally.fresh:
+                tally.count(fs, fs.event_sev, -1)
+            fs.event_sev = sev
+            return
+        fs.event_head, fs.event_sev = head, sev
+        tally.fresh.add((fs.dev, fs.ino, head))
+        tally.count(fs, sev, 1)
+        if len(tally.samples[sev]) < tally.sample_limit:
+            tally.sample(fs, sev, text if text is not None else self.matcher.decode(line))
