@@ -7,7 +7,7 @@ from pathlib import Path
 
 import chinese_calendar
 import pytest
-from conftest import SH, sh
+from sla_helpers import SH, sh
 
 from checks.options import ConfigError
 from collector.sla.calendar import ScheduleError, WorkCalendar

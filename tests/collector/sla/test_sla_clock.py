@@ -5,9 +5,9 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SH, sh
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sla_helpers import SH, sh
 
 from collector.sla.calendar import WorkCalendar
 from collector.sla.clock import (

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import sh
+from sla_helpers import sh
 
 from checks.model import Status
 from checks.options import ConfigError
