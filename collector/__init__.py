@@ -1,0 +1,1 @@
+"""The collector: ingest, hosts, anomaly → ticket, SLA clocks, reports, console, /metrics."""

@@ -1,0 +1,100 @@
+"""The application factory: nothing is built at import time."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from collector import migrate
+from collector.config import Settings
+from collector.db import make_engine, make_sessionmaker
+from collector.events import Events
+from collector.jobs.offline import detect_offline
+from collector.jobs.runner import Job, JobRunner
+from collector.metrics import FleetCollector, IngestMetrics
+
+log = logging.getLogger("xunjian.collector")
+VERSION = "0.1.0"
+
+
+def default_jobs(settings: Settings) -> list[Job]:
+    return [
+        Job("agents-offline", timedelta(seconds=settings.job_interval_seconds),
+            lambda db, now: detect_offline(db=db, now=now, settings=settings)),
+    ]
+
+
+def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool | None = None) -> FastAPI:
+    engine = make_engine(settings.db_url)
+    if migrate_db:
+        migrate.upgrade(engine)
+    factory = make_sessionmaker(engine)
+    # Reads (lists, console, /metrics) on SQLite use deferred transactions beside the writer (WAL).
+    read_engine = make_engine(settings.db_url, readonly=True) if engine.dialect.name == "sqlite" else engine
+    read_factory = make_sessionmaker(read_engine)
+    registry = CollectorRegistry(auto_describe=False)
+    ingest_metrics = IngestMetrics(registry)
+    registry.register(FleetCollector(read_factory))
+    runner = JobRunner(factory, default_jobs(settings), tick=min(5.0, settings.job_interval_seconds))
+    run_jobs = settings.jobs_enabled if start_jobs is None else start_jobs
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_jobs:
+            runner.start()
+        yield
+        runner.stop()
+        engine.dispose()
+        read_engine.dispose()
+
+    app = FastAPI(title="巡检 Xunjian collector", version=VERSION, lifespan=lifespan,
+                  description="Inspection results in, service tickets (系统服务单) out.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = factory
+    app.state.read_sessionmaker = read_factory
+    app.state.registry = registry
+    app.state.metrics = ingest_metrics
+    app.state.events = Events()
+    app.state.jobs = runner
+
+    from collector.hosts.views import router as hosts_router
+    from collector.results.views import router as results_router
+    from collector.tickets.views import router as tickets_router
+
+    app.include_router(results_router)
+    app.include_router(tickets_router)
+    app.include_router(hosts_router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, Any]:
+        with read_factory() as db:
+            db.execute(sa.text("SELECT 1"))
+        return {"status": "ok", "version": VERSION}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail
+        body = detail if isinstance(detail, dict) else {"message": detail}
+        return JSONResponse({"detail": body}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", [])), "error": e.get("msg", "")} for e in exc.errors()[:50]]
+        return JSONResponse({"detail": {"message": "请求内容不符合接口定义", "errors": errors}}, status_code=422)
+
+    return app

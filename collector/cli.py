@@ -1,0 +1,150 @@
+"""xunjian-collector: serve, enroll agents, add users, migrate the database.
+
+The last line of `agent enroll` is the agent token alone, and of `user add` the API key alone,
+so scripts can take them with `| tail -n 1`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Optional
+
+from collector.config import load_settings
+
+
+def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from collector import migrate
+    from collector.db import make_engine, make_sessionmaker
+
+    settings = load_settings(args.config, db_url=args.db)
+    engine = make_engine(settings.db_url)
+    migrate.upgrade(engine)
+    return make_sessionmaker(engine)(), settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.db:
+        os.environ["XUNJIAN_DB_URL"] = args.db
+    if args.config:
+        os.environ["XUNJIAN_CONFIG"] = args.config
+    settings = load_settings(args.config, db_url=args.db)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    # Migrate once here, before workers start, so they never race on the schema.
+    from collector import migrate
+    from collector.db import make_engine
+
+    engine = make_engine(settings.db_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    print(f"巡检 collector: http://{host}:{port}/  (API /api/v1, metrics /metrics, database "
+          f"{_safe_url(settings.db_url)})", flush=True)
+    uvicorn.run("collector.asgi:app_factory", factory=True, host=host, port=port, workers=args.workers,
+                log_level=args.log_level, proxy_headers=True, timeout_keep_alive=30,
+                limit_concurrency=args.limit_concurrency)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from collector.hosts import service
+
+    db, _ = _session(args)
+    with db:
+        labels = dict(kv.split("=", 1) for kv in args.label or [])
+        host, token = service.enroll(db=db, name=args.hostname, unit=args.unit or "", room=args.room or "",
+                                     labels=labels)
+        db.commit()
+    print(f"已注册主机 {host.name} (单位: {host.unit or '-'}, 房间: {host.room or '-'})。代理令牌只显示这一次:",
+          file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from collector.users import service
+
+    password: Optional[str] = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    db, _ = _session(args)
+    with db:
+        user, key = service.add(db=db, name=args.name, role=args.role, display_name=args.display_name or "",
+                                number=args.number or "", password=password)
+        db.commit()
+    print(f"已创建用户 {user.name} (角色 {user.role})。API 密钥只显示这一次:", file=sys.stderr)
+    print(key)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from collector import migrate
+    from collector.db import make_engine
+
+    settings = load_settings(args.config, db_url=args.db)
+    engine = make_engine(settings.db_url)
+    migrate.upgrade(engine)
+    print(f"数据库已升级到 {migrate.current(engine)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xunjian-collector", description="巡检 Xunjian collector")
+    p.add_argument("--version", action="version", version="xunjian-collector 0.1.0")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", help="database URL (default $XUNJIAN_DB_URL or sqlite:///xunjian.db)")
+    common.add_argument("--config", help="collector YAML config (default $XUNJIAN_CONFIG)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("serve", parents=[common], help="run the collector (API, console, /metrics)")
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--limit-concurrency", type=int, default=None)
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(fn=cmd_serve)
+
+    a = sub.add_parser("agent", help="agents").add_subparsers(dest="agent_cmd", required=True)
+    e = a.add_parser("enroll", parents=[common], help="enroll a host; prints its agent token last")
+    e.add_argument("hostname")
+    e.add_argument("--unit", help="客户单位")
+    e.add_argument("--room", help="房间号")
+    e.add_argument("--label", action="append", help="KEY=VALUE (repeatable)")
+    e.set_defaults(fn=cmd_enroll)
+
+    u = sub.add_parser("user", help="operators").add_subparsers(dest="user_cmd", required=True)
+    ua = u.add_parser("add", parents=[common], help="add a user; prints an API key last")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["admin", "engineer", "viewer"])
+    ua.add_argument("--display-name", help="姓名")
+    ua.add_argument("--number", help="编号")
+    ua.add_argument("--password-stdin", action="store_true", help="read a console password from stdin")
+    ua.set_defaults(fn=cmd_user_add)
+
+    d = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
+    du = d.add_parser("upgrade", parents=[common], help="apply migrations")
+    du.set_defaults(fn=cmd_db_upgrade)
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except ValueError as e:
+        print(f"xunjian-collector: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Typed settings in one object: defaults, then an optional YAML file, then XUNJIAN_* environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+DEFAULT_DB_URL = "sqlite:///xunjian.db"
+
+
+class IngestSettings(BaseModel):
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_results_per_batch: int = 1000
+    max_json_depth: int = 32
+
+
+class TicketSettings(BaseModel):
+    number_prefix: str = "FW"
+    consecutive_bad: int = Field(1, ge=1, description="bad results in a row before a ticket opens")
+    auto_resolve: bool = True
+    offline_missed_heartbeats: int = Field(3, ge=1)
+    offline_min_seconds: float = 60.0
+
+
+class Settings(BaseModel):
+    db_url: str = DEFAULT_DB_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    timezone: str = "Asia/Shanghai"
+    public_url: Optional[str] = None
+    ingest: IngestSettings = IngestSettings()
+    tickets: TicketSettings = TicketSettings()
+    sla: dict[str, Any] = {}
+    calendar_files: list[str] = []
+    notify: dict[str, Any] = {}
+    jobs_enabled: bool = True
+    job_interval_seconds: float = 10.0
+    session_secret: Optional[str] = None
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_db(cls, v: str) -> str:
+        if not (v.startswith("sqlite") or v.startswith("postgresql")):
+            raise ValueError("db_url must be a sqlite:/// or postgresql:// URL")
+        if v.startswith("postgresql://"):
+            v = "postgresql+psycopg://" + v[len("postgresql://"):]
+        return v
+
+
+def load_settings(config_file: Optional[str] = None, **overrides: Any) -> Settings:
+    data: dict[str, Any] = {}
+    path = config_file or os.environ.get("XUNJIAN_CONFIG")
+    if path:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        data.update(loaded)
+    if os.environ.get("XUNJIAN_DB_URL"):
+        data["db_url"] = os.environ["XUNJIAN_DB_URL"]
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**data)

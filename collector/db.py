@@ -1,0 +1,114 @@
+"""Database plumbing shared by every domain: engine, Base, portable column types, upserts."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UtcDateTime(sa.TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no offset) as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; times must carry their offset")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
+    """`readonly` engines (SQLite) begin deferred transactions, so reads never wait for the writer."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_deferred if readonly else _sqlite_begin_immediate)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers (console, /metrics) run beside the writer; NORMAL is durable in WAL mode
+    # against process crashes, which is what a kill -9 of the collector tests.
+    dbapi_conn.isolation_level = None  # let the 'begin' listener issue BEGIN itself
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # Take the write lock at BEGIN: avoids SQLITE_BUSY upgrade deadlocks between concurrent writers.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_postgres(bind: Any) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+def insert_for(bind: Any, table: Any) -> Any:
+    """The dialect's INSERT, which has on_conflict_do_nothing/update on both SQLite and PostgreSQL."""
+    return (postgresql.insert if is_postgres(bind) else sqlite.insert)(table)
+
+
+def upsert(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+           update: Sequence[str]) -> None:
+    if not rows:
+        return
+    stmt = insert_for(session.get_bind(), table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={c: getattr(stmt.excluded, c) for c in update})
+    session.execute(stmt, list(rows))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,48 @@
+"""Agents that stopped reporting: an "agent offline" ticket after N missed heartbeats, resolved on return."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from alerts.rules import agent_fault_key
+from collector.config import Settings
+from collector.hosts.models import Host
+from collector.tickets import service as tickets
+
+if TYPE_CHECKING:
+    from collector.flows import TicketChanges
+
+
+def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[Any]:
+    opened = []
+    cfg = settings.tickets
+    for host in db.scalars(sa.select(Host).where(Host.online.is_(True), Host.last_seen_at.is_not(None))):
+        allowed = max(cfg.offline_missed_heartbeats * host.heartbeat_seconds, cfg.offline_min_seconds)
+        assert host.last_seen_at is not None
+        if now - host.last_seen_at <= timedelta(seconds=allowed):
+            continue
+        host.online = False
+        minutes = (now - host.last_seen_at).total_seconds() / 60
+        ticket, created = tickets.open_for_fault(
+            db=db, fault_key=agent_fault_key(host.name), at=now, number_prefix=cfg.number_prefix,
+            tz=settings.timezone, fields={
+                "source": "agent", "channel": "auto", "severity": "critical", "system": "os",
+                "host_id": host.id, "host": host.name, "check": "agent",
+                "title": f"{host.name}: 巡检代理失联",
+                "description": (f"巡检代理 {host.name} 已 {minutes:.0f} 分钟未上报 "
+                                f"(最后联系 {host.last_seen_at.isoformat()})，主机或网络可能故障"),
+                "customer_unit": host.unit, "room": host.room, "labels": dict(host.labels or {}),
+            })
+        if created:
+            opened.append(ticket)
+    return opened
+
+
+def agent_back(*, db: Session, host: Host, now: datetime, settings: Settings, changes: TicketChanges) -> None:
+    ticket = tickets.active_for_fault(db=db, fault_key=agent_fault_key(host.name))
+    if ticket is not None:
+        tickets.resolve_recovered(db=db, ticket=ticket, at=now, note=f"巡检代理 {host.name} 已恢复上报")
+        changes.resolved.append(ticket)

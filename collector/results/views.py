@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import gzip
+import time
+import uuid
+import zlib
+from datetime import datetime
+from typing import Any, Optional
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from collector import flows
+from collector.db import utcnow
+from collector.deps import SessionDep, SettingsDep, Viewer, bearer
+from collector.hosts import service as hosts
+from collector.pagination import decode_cursor, page
+from collector.results import service
+from collector.results.schemas import BatchIn, IngestOut, result_out
+from collector.results.validate import BatchError, parse_batch
+from collector.timefmt import parse_iso
+
+router = APIRouter(prefix="/api/v1", tags=["results"])
+
+
+_BATCH_SCHEMA = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+@router.post("/results", response_model=IngestOut,
+             openapi_extra={"requestBody": {"required": True,
+                                            "content": {"application/json": {"schema": _BATCH_SCHEMA}}}},
+             responses={401: {}, 403: {}, 413: {}, 422: {}})
+async def post_results(request: Request, settings: SettingsDep) -> Any:
+    """Agent batches. Authenticated by the agent's own token; every result must be for its host."""
+    t0 = time.perf_counter()
+    metrics = request.app.state.metrics
+    token = bearer(request)
+    if token is None:
+        metrics.rejected("unauthorized")
+        raise HTTPException(401, "缺少代理令牌", headers={"WWW-Authenticate": "Bearer"})
+    body = await _read_limited(request, settings.ingest.max_body_bytes)
+    reply = await run_in_threadpool(_ingest, request, settings, token, body)
+    metrics.observe(time.perf_counter() - t0, reply.accepted, reply.duplicates)
+    return reply.to_dict()
+
+
+def _ingest(request: Request, settings: Any, token: str, body: bytes) -> flows.IngestReply:
+    metrics = request.app.state.metrics
+    now = utcnow()
+    try:
+        batch = parse_batch(body, max_results=settings.ingest.max_results_per_batch,
+                            max_depth=settings.ingest.max_json_depth, now=now)
+    except BatchError as e:
+        metrics.rejected("invalid")
+        raise HTTPException(e.status, {"message": e.message, "errors": e.errors}) from None
+    factory = request.app.state.sessionmaker
+    with factory() as db:
+        host = hosts.authenticate(db=db, token=token)
+        if host is None:
+            metrics.rejected("unauthorized")
+            raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
+        foreign = sorted({r.host for r in batch.results if r.host != host.name})
+        if foreign:
+            metrics.rejected("forbidden")
+            raise HTTPException(403, f"令牌属于主机 {host.name}, 不能写入主机 {', '.join(foreign[:5])} 的结果")
+        reply, changes = flows.ingest(db=db, host=host, agent=batch.agent, batch=batch.results, now=now,
+                                      settings=settings)
+        db.commit()
+    request.app.state.events.ticket_changes(changes)
+    return reply
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        request.app.state.metrics.rejected("too_large")
+        raise HTTPException(413, f"请求体超过 {limit} 字节")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            request.app.state.metrics.rejected("too_large")
+            raise HTTPException(413, f"请求体超过 {limit} 字节")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        try:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = d.decompress(body, limit + 1)  # bounded: a gzip bomb stops at the limit
+            if len(body) > limit or d.unconsumed_tail:
+                raise HTTPException(413, f"解压后超过 {limit} 字节")
+        except (zlib.error, gzip.BadGzipFile):
+            raise HTTPException(400, "gzip 数据损坏") from None
+    return body
+
+
+@router.get("/results")
+def list_results(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer,
+                 host: Optional[str] = None, check: Optional[str] = None, since: Optional[str] = None,
+                 limit: int = Query(100, ge=1, le=1000), cursor: Optional[str] = None) -> Any:
+    host_id = None
+    if host:
+        h = hosts.get_by_name(db=db, name=host)
+        if h is None:
+            return {"items": [], "next": None}
+        host_id = h.id
+    since_dt: Optional[datetime] = None
+    if since:
+        try:
+            since_dt = parse_iso(since)
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+    before = None
+    if cursor:
+        c = decode_cursor(cursor)
+        try:
+            before = (parse_iso(c[0]), uuid.UUID(c[1]))
+        except (ValueError, TypeError, IndexError):
+            raise HTTPException(400, "cursor 无效") from None
+    rows = service.list_results(db=db, host_id=host_id, check=check, since=since_dt, before=before,
+                                limit=limit + 1)
+    out = page(rows, limit, request, lambda r: [r[0].started_at.isoformat(), str(r[0].id)])
+    out["items"] = [result_out(r, name, settings.timezone) for r, name in out["items"]]
+    return out

@@ -1,0 +1,36 @@
+"""API shapes of tickets (系统服务单)."""
+from __future__ import annotations
+
+from typing import Any
+
+from collector.tickets.models import Ticket, TicketEvent
+from collector.timefmt import iso
+
+CHANNEL_LABELS = {"phone": "电话", "email": "邮件", "onsite": "现场", "remote": "远程", "auto": "自动"}
+STATUS_LABELS = {"open": "待响应", "acknowledged": "处理中", "pending": "等待客户", "resolved": "已解决",
+                 "closed": "已关闭"}
+SEVERITY_LABELS = {"critical": "严重", "warning": "警告", "info": "提示"}
+
+
+def ticket_out(t: Ticket, tz: str) -> dict[str, Any]:
+    return {
+        "id": t.id, "number": t.number, "status": t.status, "status_label": STATUS_LABELS.get(t.status, t.status),
+        "severity": t.severity, "urgent": t.urgent, "source": t.source, "channel": t.channel,
+        "channel_label": CHANNEL_LABELS.get(t.channel, t.channel), "system": t.system,
+        "host": t.host, "check": t.check, "title": t.title, "description": t.description,
+        "resolution": t.resolution, "customer_name": t.customer_name, "customer_unit": t.customer_unit,
+        "room": t.room, "engineer_name": t.engineer_name, "engineer_number": t.engineer_number,
+        "assignee_id": t.assignee_id,
+        "reported_at": iso(t.reported_at, tz), "opened_at": iso(t.opened_at, tz),
+        "acknowledged_at": iso(t.acknowledged_at, tz), "resolved_at": iso(t.resolved_at, tz),
+        "closed_at": iso(t.closed_at, tz), "recovered_at": iso(t.recovered_at, tz),
+        "response_due_at": iso(t.response_due_at, tz), "response_sla": t.response_sla,
+        "occurrences": t.occurrences, "last_occurrence_at": iso(t.last_occurrence_at, tz),
+        "last_summary": t.last_summary, "satisfaction": t.satisfaction,
+        "satisfaction_comment": t.satisfaction_comment, "previous_ticket_id": t.previous_ticket_id,
+        "fault_key": t.fault_key, "version": t.version,
+    }
+
+
+def event_out(e: TicketEvent, tz: str) -> dict[str, Any]:
+    return {"at": iso(e.at, tz), "actor": e.actor, "kind": e.kind, "text": e.text, "data": e.data}

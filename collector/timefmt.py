@@ -1,0 +1,31 @@
+"""Times leave the API as ISO 8601 with their UTC offset, in the service's time zone."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+
+@lru_cache(maxsize=8)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def iso(dt: Optional[datetime], tz: str = "Asia/Shanghai") -> Optional[str]:
+    return None if dt is None else dt.astimezone(zone(tz)).isoformat()
+
+
+_PLUS_LOST = re.compile(r"^(.*T[\d:.]+) (\d\d:?\d\d)$")
+
+
+def parse_iso(text: str) -> datetime:
+    value = text.strip()
+    m = _PLUS_LOST.match(value)  # '+08:00' in an unencoded query string arrives as ' 08:00'
+    if m:
+        value = f"{m.group(1)}+{m.group(2)}"
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError(f"time {text!r} needs a UTC offset, e.g. 2026-11-25T10:00:00+08:00")
+    return dt
