@@ -112,14 +112,14 @@ class LogCheck(Check):
         per_read: dict[str, int] = {}
         for fs in active:
             try:
-                n = self.reader.read(fs, budget, tally) if budget > 0 else 0
+                n = self.reader.read(fs, budget, tally)
             except OSError as e:
                 errors[fs.path] = e.strerror or str(e)
                 continue
             per_read[fs.path] = n
             budget -= n
             bytes_read += n
-            if n or fs.size != prev_size.get(fs.key, 0):
+            if n or fs.size != prev_size.get(fs.key, fs.size):
                 active_now = True
 
         now = time.time()
@@ -138,7 +138,7 @@ class LogCheck(Check):
             "live": sorted(fs.path for fs in primaries),
         })
         return self._outcome(o, tally, active, primaries, errors, per_read, bytes_read, lag,
-                             now - last_new, budget <= 0, fresh and not known)
+                             now - last_new, any(fs.behind for fs in active), fresh and not known)
 
     def _outcome(self, o: LogOptions, tally: Tally, active: list[FileState], primaries: list[FileState],
                  errors: dict[str, str], per_read: dict[str, int], bytes_read: int, lag: int,

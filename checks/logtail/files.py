@@ -42,6 +42,7 @@ class FileState:
     primary: bool = field(default=True, compare=False)
     mtime: float = field(default=0.0, compare=False)
     note: str = field(default="", compare=False)  # "rotated", "truncated", "new", "copy"
+    behind: bool = field(default=False, compare=False)  # the byte cap stopped reading it
 
     _SAVED = ("path", "dev", "ino", "offset", "fp", "fp_len", "size", "event_head", "event_sev",
               "tail_head", "open_line", "gone_at")

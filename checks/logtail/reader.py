@@ -64,6 +64,7 @@ class FileReader:
             fs.size = st.st_size
             start = pos = fs.offset
             limit = min(st.st_size, start + budget)
+            fs.behind = limit < st.st_size
             while pos < limit:
                 data = os.pread(fd, min(CHUNK, limit - pos), pos)
                 if not data:
