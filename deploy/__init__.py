@@ -1,0 +1,1 @@
+"""Fleet rollout of the Xunjian agent over SSH (stands alone: imports no other project package)."""

@@ -1,0 +1,229 @@
+"""Real sshd servers on loopback, a real collector, and the offline bundles (built once per session)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from deploy.bundle import Bundle, build_bundle, project_root
+
+SSHD = "/usr/sbin/sshd"
+VENV_BIN = Path(sys.executable).parent
+API_KEY_ENV = "XUNJIAN_TEST_ADMIN_KEY"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def keygen(path: Path) -> Path:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "xunjian-test", "-f", str(path)],
+                   check=True)
+    return path
+
+
+@dataclass
+class Sshd:
+    port: int
+    host_key: Path
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    def known_hosts_line(self) -> str:
+        kind, b64 = self.host_key.with_suffix(".pub").read_text().split()[:2]
+        return f"[127.0.0.1]:{self.port} {kind} {b64}\n"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def client_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-server is not installed (apt-get install -y openssh-server)")
+    return keygen(tmp_path_factory.mktemp("client") / "id_ed25519")
+
+
+@pytest.fixture(scope="session")
+def sshd_factory(tmp_path_factory: pytest.TempPathFactory, client_key: Path) -> Iterator[Any]:
+    """start(log_level="ERROR") -> Sshd: a real sshd on a free 127.0.0.1 port, root login by our key."""
+    started: list[Sshd] = []
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
+
+    def start(log_level: str = "ERROR") -> Sshd:
+        d = tmp_path_factory.mktemp("sshd")
+        host_key = keygen(d / "host_ed25519")
+        auth = d / "authorized_keys"
+        auth.write_text(client_key.with_suffix(".pub").read_text())
+        port = free_port()
+        cfg = d / "sshd_config"
+        cfg.write_text(f"""Port {port}
+ListenAddress 127.0.0.1
+HostKey {host_key}
+PidFile {d}/sshd.pid
+AuthorizedKeysFile {auth}
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding yes
+Subsystem sftp internal-sftp
+LogLevel {log_level}
+""")
+        log = d / "sshd.log"
+        proc = subprocess.Popen([SSHD, "-D", "-f", str(cfg), "-E", str(log)])
+        s = Sshd(port, host_key, log, proc)
+        started.append(s)
+        wait_port(port)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(sshd_factory: Any) -> Sshd:
+    return sshd_factory()
+
+
+@dataclass
+class CollectorServer:
+    url: str
+    api_key: str
+    proc: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="session")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorServer]:
+    """The real collector (`xunjian-collector serve`) on SQLite, with an admin API key."""
+    d = tmp_path_factory.mktemp("collector")
+    db = f"sqlite:///{d}/collector.db"
+    exe = str(VENV_BIN / "xunjian-collector")
+    out = subprocess.run([exe, "user", "add", "deploy-admin", "--role", "admin", "--db", db],
+                         capture_output=True, text=True, check=True)
+    api_key = out.stdout.strip().splitlines()[-1]
+    port = free_port()
+    log = (d / "collector.log").open("wb")
+    proc = subprocess.Popen([exe, "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port),
+                             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_port(port, 30)
+        yield CollectorServer(f"http://127.0.0.1:{port}", api_key, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bundles")
+
+
+@pytest.fixture(scope="session")
+def bundle_v1(bundle_dir: Path) -> Bundle:
+    return build_bundle(bundle_dir / "v1")
+
+
+@pytest.fixture(scope="session")
+def bundle_v2(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory, bundle_v1: Bundle) -> Bundle:
+    """The same project with its version bumped one patch level."""
+    src = tmp_path_factory.mktemp("src-v2") / "xunjian"
+    shutil.copytree(project_root(), src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "tests", "var"))
+    major, minor, patch = bundle_v1.version.split(".")[:3]
+    bumped = f"{major}.{minor}.{int(patch) + 1}"
+    pyproject = src / "pyproject.toml"
+    pyproject.write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{bumped}"', pyproject.read_text()))
+    return build_bundle(bundle_dir / "v2", source=src)
+
+
+@pytest.fixture
+def make_inventory(tmp_path: Path, client_key: Path, collector: CollectorServer,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """make_inventory(hosts, known_hosts=..., prefix=..., **top_level) -> inventory path.
+
+    Sets the admin key in the environment, as an operator would; stops left-over agents afterwards.
+    """
+    monkeypatch.setenv(API_KEY_ENV, collector.api_key)
+    prefixes: list[Path] = []
+
+    def make(hosts: list[dict[str, Any]], known_hosts: Path, prefix: Path | None = None,
+             name: str = "inventory.yaml", **extra: Any) -> Path:
+        prefix = prefix or tmp_path / "root"
+        prefixes.append(prefix)
+        return write_inventory(tmp_path / name, client_key=client_key, known_hosts=known_hosts,
+                               collector=collector, hosts=hosts, prefix=prefix, **extra)
+
+    yield make
+    for p in prefixes:
+        kill_agents(p)
+
+
+def write_inventory(path: Path, *, client_key: Path, known_hosts: Path, collector: CollectorServer,
+                    hosts: list[dict[str, Any]], prefix: Path, **extra: Any) -> Path:
+    doc = {
+        "defaults": {"user": "root", "port": 22, "key": str(client_key), "sudo": False,
+                     "known_hosts": str(known_hosts),
+                     "agent": {"heartbeat": "5s", "send": {"flush_interval": "0.2s"}},
+                     "checks": [{"name": "root-disk", "type": "disk", "system": "os", "interval": "5s",
+                                 "mounts": ["/"]}]},
+        "collector": {"url": collector.url, "api_key_env": API_KEY_ENV},
+        "prefix": str(prefix),
+        "hosts": hosts,
+        **extra,
+    }
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def kill_agents(prefix: Path) -> None:
+    """Safety net after a failed test: stop any agent a test started under `prefix`."""
+    pidfile = prefix / "var/lib/xunjian-agent/agent.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if str(prefix).encode() in cmdline:
+        os.kill(pid, signal.SIGKILL)
