@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Optional
 
 from checks.model import SYSTEM_LABELS_ZH, Status
 
@@ -131,17 +131,22 @@ def render_subject(n: Notification, prefix: str = "") -> str:
     return " ".join(parts)
 
 
-def render_markdown(n: Notification, prefix: str = "", heading: bool = True) -> str:
-    """Markdown understood by DingTalk, WeCom and Feishu lark_md (the latter without headings)."""
-    lines = []
-    if heading:
-        lines += [f"### {render_subject(n, prefix)}", ""]
-    if n.text:
-        lines += [n.text.rstrip(), ""]
-    lines += [f"- **{k}**: {v}" for k, v in _facts(n)]
-    if n.url:
-        lines += ["", f"[查看详情]({n.url})"]
-    return "\n".join(lines)
+def render_markdown(n: Notification, prefix: str = "", heading: bool = True,
+                    max_bytes: Optional[int] = None, level: str = "") -> str:
+    """Markdown understood by DingTalk, WeCom and Feishu lark_md (the latter without headings).
+
+    Over max_bytes (UTF-8) the free text is shortened, so the facts and the link always arrive;
+    `level` replaces the plain severity label (e.g. with WeCom colour markup).
+    """
+    head = [f"### {render_subject(n, prefix)}", ""] if heading else []
+    facts = [f"- **{k}**: {level if k == '级别' and level else v}" for k, v in _facts(n)]
+    tail = ["", f"[查看详情]({n.url})"] if n.url else []
+    text = n.text.rstrip()
+    if text and max_bytes is not None:
+        fixed = len("\n".join([*head, "", "", *facts, *tail]).encode("utf-8"))
+        text = truncate_utf8(text, max(0, max_bytes - fixed))
+    out = "\n".join([*head, *([text, ""] if text else []), *facts, *tail])
+    return truncate_utf8(out, max_bytes) if max_bytes is not None else out
 
 
 def render_plain(n: Notification, prefix: str = "") -> str:
@@ -174,12 +179,12 @@ FEISHU_MAX_BYTES = 28000     # Feishu card request body at most 30 KB
 def dingtalk_body(n: Notification, prefix: str = "", at_mobiles: tuple[str, ...] = (),
                   at_all: bool = False) -> dict[str, Any]:
     """{"msgtype": "markdown", "markdown": {"title", "text"}, "at": {...}}; @mobiles must appear in text."""
-    text = render_markdown(n, prefix)
+    text = render_markdown(n, prefix, max_bytes=DINGTALK_MAX_BYTES)
     if at_mobiles:
         text += "\n\n" + " ".join(f"@{m}" for m in at_mobiles)
     return {
         "msgtype": "markdown",
-        "markdown": {"title": render_subject(n, prefix), "text": truncate_utf8(text, DINGTALK_MAX_BYTES)},
+        "markdown": {"title": render_subject(n, prefix), "text": text},
         "at": {"atMobiles": list(at_mobiles), "isAtAll": at_all},
     }
 
@@ -196,8 +201,8 @@ def feishu_body(n: Notification, prefix: str = "") -> dict[str, Any]:
             "config": {"wide_screen_mode": True},
             "header": {"title": {"tag": "plain_text", "content": render_subject(n, prefix)},
                        "template": colour},
-            "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": truncate_utf8(
-                render_markdown(n, prefix, heading=False), FEISHU_MAX_BYTES)}}],
+            "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": render_markdown(
+                n, prefix, heading=False, max_bytes=FEISHU_MAX_BYTES)}}],
         },
     }
 
@@ -208,9 +213,9 @@ _WECOM_COLOURS = {"critical": "warning", "warning": "warning", "unknown": "comme
 def wecom_body(n: Notification, prefix: str = "") -> dict[str, Any]:
     """{"msgtype": "markdown", "markdown": {"content"}}; colours: info green, comment grey, warning red."""
     colour = "info" if n.kind == "ticket_resolved" else _WECOM_COLOURS[n.severity]
-    md = render_markdown(n, prefix).replace(
-        f"- **级别**: {n.severity_label}", f'- **级别**: <font color="{colour}">{n.severity_label}</font>', 1)
-    return {"msgtype": "markdown", "markdown": {"content": truncate_utf8(md, WECOM_MARKDOWN_MAX_BYTES)}}
+    level = f'<font color="{colour}">{n.severity_label}</font>'
+    md = render_markdown(n, prefix, max_bytes=WECOM_MARKDOWN_MAX_BYTES, level=level)
+    return {"msgtype": "markdown", "markdown": {"content": md}}
 
 
 def webhook_body(n: Notification, prefix: str = "") -> dict[str, Any]:

@@ -16,11 +16,8 @@ Instant = TypeVar("Instant", float, datetime)
 
 
 def _recent(sent_times: Iterable[Instant], window: float, now: Instant) -> list[Instant]:
-    if isinstance(now, datetime):
-        start = now - timedelta(seconds=window)
-    else:
-        start = now - window
-    return sorted(t for t in sent_times if t > start)
+    span = timedelta(seconds=window) if isinstance(now, datetime) else window
+    return sorted(t for t in sent_times if t + span > now)  # a send at t occupies [t, t + window)
 
 
 def next_allowed_at(sent_times: Iterable[Instant], limit: int, window: float, now: Instant) -> Instant:
