@@ -111,7 +111,7 @@ TOP_KEYS = ("collector", "host", "state_dir", "checks", "spool", "send", "heartb
 
 def listen_address(text: str) -> tuple[str, int]:
     host, sep, port = str(text).rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"listen {text!r} must be host:port, e.g. 127.0.0.1:9910")
     return host.strip("[]") or "127.0.0.1", int(port)
 

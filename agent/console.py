@@ -5,7 +5,6 @@ import json
 import threading
 import time
 import unicodedata
-from typing import Optional
 
 from agent.config import AgentConfig
 from agent.scheduler import state_path
@@ -16,19 +15,25 @@ from checks.spec import CheckSpec
 
 
 def run_once(cfg: AgentConfig) -> list[Result]:
-    """All enabled checks in parallel, each with its timeout, reading but never moving saved state."""
-    results: list[Optional[Result]] = [None] * len(cfg.enabled_checks)
-    threads: list[tuple[threading.Thread, CheckSpec, int]] = []
-    started = utcnow()
+    """Every enabled check once, in turn, each under its timeout, reading but never moving saved
+    state. In turn, not in parallel: checks of one type share per-item guards (the disk check's
+    hung-mount registry) that would see a parallel sibling as stuck."""
+    return [_run_one(cfg, spec) for spec in cfg.enabled_checks]
 
-    def work(i: int, spec: CheckSpec) -> None:
+
+def _run_one(cfg: AgentConfig, spec: CheckSpec) -> Result:
+    box: list[Result] = []
+    started = utcnow()
+    t0 = time.monotonic()
+
+    def work() -> None:
         check = None
         try:
             check = instantiate(spec, StateStore(state_path(cfg.state_dir, spec.name), readonly=True))
-            results[i] = run_check(check, spec, cfg.host)
+            box.append(run_check(check, spec, cfg.host))
         except Exception as e:
-            results[i] = to_result(Outcome(Status.UNKNOWN, f"检查初始化失败: {type(e).__name__}: {e}"),
-                                   spec, cfg.host, utcnow(), 0.0)
+            box.append(to_result(Outcome(Status.UNKNOWN, f"检查初始化失败: {type(e).__name__}: {e}"),
+                                 spec, cfg.host, started, time.monotonic() - t0))
         finally:
             if check is not None:
                 try:
@@ -36,16 +41,12 @@ def run_once(cfg: AgentConfig) -> list[Result]:
                 except Exception:
                     pass
 
-    for i, spec in enumerate(cfg.enabled_checks):
-        t = threading.Thread(target=work, args=(i, spec), daemon=True)
-        t.start()
-        threads.append((t, spec, i))
-    t0 = time.monotonic()
-    for t, spec, i in threads:
-        t.join(max(0.0, spec.timeout - (time.monotonic() - t0)))
-        if t.is_alive() or results[i] is None:
-            results[i] = timeout_result(spec, cfg.host, started, time.monotonic() - t0)
-    return [r for r in results if r is not None]
+    t = threading.Thread(target=work, name=f"check:{spec.name}", daemon=True)
+    t.start()
+    t.join(spec.timeout)
+    if not box:
+        return timeout_result(spec, cfg.host, started, time.monotonic() - t0)
+    return box[0]
 
 
 def width(text: str) -> int:

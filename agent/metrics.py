@@ -80,5 +80,6 @@ def serve(listen: tuple[str, int], render_fn: Callable[[], str]) -> Any:
     server = ThreadingHTTPServer(listen, Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    log.info("metrics on http://%s:%d/metrics", listen[0], listen[1])
+    host, port = server.server_address[:2]
+    log.info("metrics on http://%s:%d/metrics", host, port)
     return server

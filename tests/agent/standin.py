@@ -25,6 +25,7 @@ class Standin:
         self.token = token
         self.mode = "ok"            # ok | 500 | hang | reset | 429 | 401
         self.retry_after = "1"
+        self.delay = 0.0            # seconds between storing a batch and answering (kill -9 window)
         self.max_batch: Optional[int] = None   # 413 above this many results
         self.poison: set[str] = set()          # check names answered with 400 when in a batch
         self.reject_checks: set[str] = set()   # check names rejected inside a 200 reply
@@ -125,6 +126,8 @@ class Standin:
                 else:
                     self.results[r["id"]] = r
                     accepted += 1
+        if self.delay:
+            time.sleep(self.delay)
         self._reply(h, 200, {"accepted": accepted, "duplicates": dup, "rejected": rejected}, body,
                     len(results), gz)
 
