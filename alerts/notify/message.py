@@ -27,10 +27,11 @@ KIND_LABELS_ZH = {
 SEVERITIES = ("info", "unknown", "warning", "critical")
 SEVERITY_LABELS_ZH = {"info": "提示", "unknown": "未知", "warning": "警告", "critical": "严重"}
 _SEVERITY_ALIASES = {
-    "info": "info", "ok": "info", "notice": "info", "提示": "info", "正常": "info",
+    "info": "info", "ok": "info", "notice": "info", "low": "info", "提示": "info", "正常": "info",
     "unknown": "unknown", "未知": "unknown",
-    "warning": "warning", "warn": "warning", "警告": "warning",
-    "critical": "critical", "crit": "critical", "严重": "critical",
+    "warning": "warning", "warn": "warning", "minor": "warning", "medium": "warning", "警告": "warning",
+    "critical": "critical", "crit": "critical", "major": "critical", "high": "critical", "error": "critical",
+    "严重": "critical",
 }
 _STATUS_SEVERITY = {Status.OK: "info", Status.UNKNOWN: "unknown", Status.WARNING: "warning",
                     Status.CRITICAL: "critical"}

@@ -26,7 +26,8 @@ AT = datetime(2026, 11, 25, 16, 5, tzinfo=timezone.utc)
 def test_severity_parsing_and_order():
     assert parse_severity("CRIT") == parse_severity(Status.CRITICAL) == parse_severity(2) == "critical"
     assert parse_severity("ok") == parse_severity(0) == "info"
-    assert parse_severity("警告") == "warning"
+    assert parse_severity("警告") == parse_severity("minor") == "warning"
+    assert parse_severity("major") == parse_severity(" High ") == "critical"
     assert severity_rank("info") < severity_rank("unknown") < severity_rank("warning") < severity_rank("critical")
     with pytest.raises(ValueError):
         parse_severity("fatal")
