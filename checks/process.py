@@ -27,7 +27,8 @@ MAX_LISTED = 20       # processes listed in details
 
 @dataclass
 class ProcessOptions:
-    name: Optional[str] = None      # process name, glob allowed: java, nginx*, mysqld
+    # The process name (glob allowed: java, nginx*, mysqld). Not `name`: that key is the check's own.
+    process_name: Optional[str] = None
     cmdline: Optional[str] = None   # regex searched in the full command line
     user: Optional[str] = None      # owner's user name
     label: Optional[str] = None     # how the summary names them; default from the matchers
@@ -41,8 +42,8 @@ class ProcessOptions:
     report_restarts: bool = True
 
     def validate(self) -> None:
-        if not (self.name or self.cmdline or self.user):
-            raise ValueError("give at least one of name, cmdline, user")
+        if not (self.process_name or self.cmdline or self.user):
+            raise ValueError("give at least one of process_name, cmdline, user")
         if self.cmdline is not None:
             try:
                 re.compile(self.cmdline)
@@ -52,7 +53,7 @@ class ProcessOptions:
     def describe(self) -> str:
         if self.label:
             return self.label
-        parts = [self.name or ""]
+        parts = [self.process_name or ""]
         if self.cmdline:
             parts.append(f"/{self.cmdline}/")
         if self.user:
@@ -87,7 +88,7 @@ def find_processes(o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Pro
         info = p.info
         if p.pid in exclude or info.get("status") == psutil.STATUS_ZOMBIE:
             continue
-        if o.name and not fnmatch.fnmatchcase(info.get("name") or "", o.name):
+        if o.process_name and not fnmatch.fnmatchcase(info.get("name") or "", o.process_name):
             continue
         if o.user and info.get("username") != o.user:
             continue

@@ -71,7 +71,7 @@ def test_none_running_is_critical(children: Children) -> None:
 
 def test_one_running_is_ok_and_figures_match_psutil(children: Children) -> None:
     p = children.start()
-    out = check(cmdline=re.escape(children.marker), name="python*").run()
+    out = check(cmdline=re.escape(children.marker), process_name="python*").run()
     assert out.status is Status.OK, out.summary
     assert out.summary.startswith(f"进程 python* /{re.escape(children.marker)}/ 1 个运行中, 内存 ")
     rss = next(m for m in out.metrics if m.name == "rss_bytes")
@@ -149,7 +149,9 @@ def test_cpu_between_runs(children: Children, tmp_path: Path) -> None:
 def test_options() -> None:
     spec = parse_spec({"name": "mq-proc", "type": "process", "cmdline": "rabbit", "rss_crit": "4GiB"}, "c")
     assert spec.options.count == "1:" and spec.options.rss_crit == 4 * 1024**3
-    with pytest.raises(ConfigError, match="at least one of name, cmdline, user"):
+    spec = parse_spec({"name": "pg", "type": "process", "process_name": "postgres"}, "c")
+    assert spec.name == "pg" and spec.options.process_name == "postgres"
+    with pytest.raises(ConfigError, match="at least one of process_name, cmdline, user"):
         parse_spec({"name": "p", "type": "process"}, "c")
     with pytest.raises(ConfigError, match="regular expression"):
         parse_spec({"name": "p", "type": "process", "cmdline": "("}, "c")
