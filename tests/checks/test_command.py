@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,11 +28,15 @@ def run(**kw: object):  # type: ignore[no-untyped-def]
 
 
 def procs_with(marker: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        if marker in " ".join(p.info["cmdline"] or []):
-            found.append(p)
-    return found
+    """Live processes with `marker` in their command line. SIGKILL is delivered asynchronously
+    and a killed orphan lingers as a zombie until init reaps it, so allow a few seconds."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [p for p in psutil.process_iter(["cmdline", "status"])
+                 if p.info["status"] != psutil.STATUS_ZOMBIE and marker in " ".join(p.info["cmdline"] or [])]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 @needs_plugins
