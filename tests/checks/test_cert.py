@@ -13,6 +13,7 @@ from checks.cert import CertCheck, CertOptions, split_endpoint
 from checks.model import Metric, Status
 from checks.options import ConfigError, build
 from tests.helpers.certs import Issued, make_ca, make_cert
+from tests.helpers.net import closed_port
 
 
 @pytest.fixture(scope="module")
@@ -175,10 +176,7 @@ def test_tls_endpoint_valid(tmp_path: Path, ca: Issued) -> None:
 
 
 def test_tls_endpoint_refused_and_not_tls() -> None:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = closed_port()
     out = run(endpoints=[f"127.0.0.1:{port}"])
     assert out.status == Status.CRITICAL and "连接被拒绝" in out.summary
     plain = socket.socket()

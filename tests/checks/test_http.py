@@ -14,6 +14,7 @@ from checks.http import HttpCheck, HttpOptions, parse_status_spec
 from checks.model import Metric, Status
 from checks.options import ConfigError, build
 from tests.helpers.certs import Issued, make_ca, make_cert
+from tests.helpers.net import closed_port
 
 BIG = b"x" * 200_000 + b"TAIL"
 
@@ -193,12 +194,8 @@ def test_hostname_mismatch(valid_port: int, ca_file: str) -> None:
 
 
 def test_connection_refused(http_port: int) -> None:
-    import socket
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = closed_port()
     out = run(url=f"http://127.0.0.1:{port}/")
     assert out.status == Status.CRITICAL and "连接被拒绝" in out.summary
 

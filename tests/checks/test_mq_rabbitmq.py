@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -17,6 +16,7 @@ from checks.mq import MqCheck, MqOptions
 from checks.mq.rabbitmq import parse_api_queues, parse_list_queues, queues_from_rows
 from checks.options import ConfigError, build
 from tests.helpers.fixtures import fixture_text
+from tests.helpers.net import closed_port, listening
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -122,17 +122,10 @@ def test_management_api_source_against_a_loopback_server() -> None:
 
 # -- the real broker --------------------------------------------------------------------------
 
-def _broker_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
 
 @pytest.fixture
 def broker() -> Iterator[Any]:
-    if not _broker_up():
+    if not listening(5672):
         pytest.skip("RabbitMQ is not listening on 127.0.0.1:5672")
     import pika
 
@@ -235,10 +228,7 @@ def test_amqp_wrong_password_is_critical_and_not_echoed(broker: Any, monkeypatch
 
 
 def test_amqp_refused_is_critical() -> None:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = closed_port()
     out = MqCheck(build(MqOptions, {"url": f"amqp://guest:guest@127.0.0.1:{port}/%2F",
                                     "queues": ["q"], "io_timeout": "2s"}, "c")).run()
     assert out.status == Status.CRITICAL and "无法连接 RabbitMQ" in out.summary

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from checks.base import Outcome
 from checks.model import Status
 from checks.options import ConfigError, build
 from checks.sql import SqlCheck, SqlOptions
+from tests.helpers.net import closed_port, listening
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SLOW_SQLITE = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
@@ -83,17 +83,10 @@ def test_sqlalchemy_is_imported_lazily() -> None:
 
 # -- PostgreSQL -------------------------------------------------------------------------------
 
-def _pg_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
 
 @pytest.fixture
 def pg_table() -> Iterator[str]:
-    if not _pg_up():
+    if not listening(5432):
         pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432")
     import psycopg
 
@@ -141,10 +134,7 @@ def test_pg_password_from_env_and_url_file(pg_table: str, tmp_path: Path, monkey
 
 
 def test_connect_refused_is_critical_without_password(tmp_path: Path) -> None:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = closed_port()
     out = run(url=f"postgresql+psycopg://monitor:Secr3t-pw@127.0.0.1:{port}/voucher", query="SELECT 1",
               connect_timeout="2s")
     assert out.status == Status.CRITICAL and "数据库连接失败" in out.summary

@@ -9,6 +9,7 @@ import pytest
 from checks.model import Status
 from checks.options import ConfigError, build
 from checks.tcp import TcpCheck, TcpOptions
+from tests.helpers.net import closed_port
 
 
 def _server(reply: bytes | None, *, wait_for: bytes = b"") -> tuple[int, socket.socket]:
@@ -24,20 +25,25 @@ def _server(reply: bytes | None, *, wait_for: bytes = b"") -> tuple[int, socket.
             except OSError:
                 return
             with conn:
-                got = b""
-                while wait_for and wait_for not in got:
-                    chunk = conn.recv(1024)
-                    if not chunk:
-                        break
-                    got += chunk
-                if reply is not None:
-                    conn.sendall(reply)
-                    conn.recv(1)  # keep open until the client closes
-                else:
-                    conn.recv(1024)
+                try:
+                    _talk(conn, reply, wait_for)
+                except OSError:
+                    pass  # the client hung up first
 
     threading.Thread(target=serve, daemon=True).start()
     return srv.getsockname()[1], srv
+
+
+def _talk(conn: socket.socket, reply: bytes | None, wait_for: bytes) -> None:
+    got = b""
+    while wait_for and wait_for not in got:
+        chunk = conn.recv(1024)
+        if not chunk:
+            break
+        got += chunk
+    if reply is not None:
+        conn.sendall(reply)
+    conn.recv(1024)  # keep the connection open until the client closes it
 
 
 @pytest.fixture
@@ -97,10 +103,7 @@ def test_silent_peer_times_out_waiting_for_banner() -> None:
 
 
 def test_refused_is_critical_in_chinese() -> None:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there now
+    port = closed_port()
     out = check(port=port).run()
     assert out.status == Status.CRITICAL
     assert "连接被拒绝" in out.summary
