@@ -205,17 +205,25 @@ def deploy(conn: Connection, ctx: Context, host: Host, upgrade: bool) -> tuple[s
     if upgrade and not facts.current:
         raise DeployError("尚未安装，请先执行 install")
     changed = False
+    release_bin = f"{paths.releases}/{bundle.version}/bin/xunjian-agent"
     with _Staging(conn) as staging:
         if _release_sha(facts, bundle.version) == bundle.sha256:
             notes.append(f"版本 {bundle.version} 已存在，跳过复制")
         else:
             _install_release(conn, ctx, host, staging, bundle)
             notes.append(f"已安装 {bundle.version}")
-        if facts.current != bundle.version:
-            _switch_current(conn, paths, bundle.version, facts.current)
-            if facts.current:
-                notes.append(f"{facts.current} → {bundle.version}（保留旧版本）")
-            changed = True
+        # Validate with the release about to run it, before enrolling or switching anything.
+        text = agent_config(host, ctx.inv.collector, paths)
+        config_changed = sha256_text(text) != facts.config_sha
+        if config_changed:
+            # The same config against a stand-in token file: the real token may not exist yet.
+            probe = agent_config(host, ctx.inv.collector, paths, token_file=f"{staging}/probe.token")
+            conn.upload_bytes(b"validation-only\n", f"{staging}/probe.token", 0o600)
+            conn.upload_bytes(probe.encode("utf-8"), f"{staging}/probe.yaml", 0o600)
+            check = conn.run(f"{_q(release_bin)} validate {_q(staging)}/probe.yaml", check=False)
+            if check.code != 0:
+                detail = (check.stderr.strip() or check.stdout.strip())[-400:]
+                raise DeployError(f"代理配置校验失败: {detail}")
         if not facts.token or ctx.opts.re_enroll:
             ctx.console.progress(host.name, "向采集端注册")
             token = ctx.api.enroll(host.name, host.labels)
@@ -223,17 +231,15 @@ def deploy(conn: Connection, ctx: Context, host: Host, upgrade: bool) -> tuple[s
             _write_file(conn, staging, token + "\n", paths.token_file, 0o600)
             notes.append("已注册")
             changed = True
-        text = agent_config(host, ctx.inv.collector, paths)
-        if sha256_text(text) != facts.config_sha:
-            conn.upload_bytes(text.encode("utf-8"), f"{staging}/agent.yaml", 0o640)
-            check = conn.run(f"{_q(paths.current)}/bin/xunjian-agent validate {_q(staging)}/agent.yaml",
-                             check=False)
-            if check.code != 0:
-                detail = (check.stderr.strip() or check.stdout.strip())[-400:]
-                raise DeployError(f"代理配置校验失败: {detail}")
+        if config_changed:
             _write_file(conn, staging, text, paths.config_file, 0o640)
             conn.run(f"mkdir -p {_q(paths.state)} && chmod 0750 {_q(paths.state)}")
             notes.append("配置已更新")
+            changed = True
+        if facts.current != bundle.version:
+            _switch_current(conn, paths, bundle.version, facts.current)
+            if facts.current:
+                notes.append(f"{facts.current} → {bundle.version}（保留旧版本）")
             changed = True
         if facts.systemd and service.install_unit(conn, agent_unit(paths), staging):
             changed = True

@@ -11,10 +11,10 @@ from deploy.inventory import DEFAULT_PATHS, Collector, Host, Paths
 UNIT_TEMPLATE = Path(__file__).resolve().parent / "systemd" / "xunjian-agent.service"
 
 
-def agent_config(host: Host, collector: Collector, paths: Paths) -> str:
+def agent_config(host: Host, collector: Collector, paths: Paths, token_file: str | None = None) -> str:
     """The agent config for `host`; the token lives in its own 0600 file, never in this one."""
     doc = {
-        "collector": {"url": collector.agent_url, "token_file": paths.token_file},
+        "collector": {"url": collector.agent_url, "token_file": token_file or paths.token_file},
         "host": {"name": host.name, "labels": dict(host.labels)},
         "state_dir": paths.state,
         **host.agent,

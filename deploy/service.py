@@ -12,7 +12,7 @@ from deploy.ssh import Connection
 
 UNIT_NAME = "xunjian-agent.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT_NAME}"
-NOHUP_NOTE = "无 systemd（非 PID 1），以 setsid/nohup 启动，pid 文件"
+NOHUP_NOTE = "systemd 非 PID 1，改用 setsid/nohup，pid 文件"
 
 
 def _q(s: str) -> str:

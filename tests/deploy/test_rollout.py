@@ -143,3 +143,20 @@ def test_bad_host_fails_alone(tmp_path: Path, sshd: Any, make_inventory: Any, bu
     assert "共 2 台，失败 1 台" in out
     code, out = run(capfd, "uninstall", "-i", str(inv), "--hosts", "good01", "--purge")
     assert code == 0, out
+
+
+def test_invalid_agent_config_fails_before_enrolling(tmp_path: Path, sshd: Any, make_inventory: Any,
+                                                     bundle_v1: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(sshd.known_hosts_line())
+    prefix = tmp_path / "root"
+    inv = make_inventory([{"name": "typo01", "address": "127.0.0.1", "port": sshd.port,
+                           "checks": [{"name": "root-disk", "type": "disk", "mounts": ["/"], "colour": "red"}]}],
+                         known_hosts=known, prefix=prefix)
+    code, out = run(capfd, "install", "-i", str(inv), "--bundle", str(bundle_v1.path))
+    assert code == 1, out
+    line = row(out, "typo01")
+    assert "代理配置校验失败" in line and "colour" in line
+    assert not (prefix / "etc/xunjian/agent.token").exists()  # not enrolled
+    assert not (prefix / "opt/xunjian-agent/current").exists()  # nothing switched
+    assert main(["uninstall", "-i", str(inv), "--purge"]) == 0
