@@ -17,6 +17,9 @@ from checks.mq.model import LinkStat, QueueStat, Snapshot, to_int
 
 _MSG = re.compile(r"^(AMQ\d{4})([A-Z])?:\s*(.*)$")
 _KEY = re.compile(r"[A-Z][A-Z0-9]*")
+# Fast path for the usual line: flat values only (no nested parentheses).
+_FLAT_LINE = re.compile(r"(?:[ \t]*[A-Z][A-Z0-9]*(?:\([^()]*\))?(?=[ \t]|$))+[ \t]*")
+_FLAT_ATTR = re.compile(r"([A-Z][A-Z0-9]*)(?:\(([^()]*)\))?")
 _STARTING = re.compile(r"Starting MQSC for queue manager (\S+?)\.?\s*$")
 
 QUEUE_DETAILS = "AMQ8409"
@@ -54,6 +57,8 @@ class QmgrStatus:
 def parse_attributes(line: str) -> Optional[list[tuple[str, str]]]:
     """`KEY(value) FLAG KEY2( )` -> [(KEY, value), (FLAG, ''), (KEY2, '')]; None if the line
     is not made of attributes only (banners, command echoes, summaries)."""
+    if _FLAT_LINE.fullmatch(line):
+        return [(k, v.strip()) for k, v in _FLAT_ATTR.findall(line)] or None
     out: list[tuple[str, str]] = []
     i, n = 0, len(line)
     while i < n:
@@ -87,8 +92,8 @@ def parse_attributes(line: str) -> Optional[list[tuple[str, str]]]:
 
 
 def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip()) if "\t" not in line else len(
-        line.expandtabs(8)) - len(line.expandtabs(8).lstrip())
+    wide = line.expandtabs(8)
+    return len(wide) - len(wide.lstrip())
 
 
 def parse_runmqsc(text: str) -> list[MqscRecord]:
@@ -98,20 +103,25 @@ def parse_runmqsc(text: str) -> list[MqscRecord]:
     qmgr = ""
     for raw in text.splitlines():  # also splits CRLF
         line = raw.rstrip()
-        body = line.strip()
-        started = _STARTING.search(body)
-        if started:
-            qmgr, current = started.group(1), None
+        body = line.lstrip()
+        if not body:
             continue
-        m = _MSG.match(body)
-        if m:
-            current = MqscRecord(m.group(1), m.group(2) or "", m.group(3).strip(), qmgr=qmgr)
-            records.append(current)
-            header_indent = _indent(line)
+        indent = len(line) - len(body) if "\t" not in line else _indent(line)
+        if body.startswith("AMQ"):
+            m = _MSG.match(body)
+            if m:
+                current = MqscRecord(m.group(1), m.group(2) or "", m.group(3).strip(), qmgr=qmgr)
+                records.append(current)
+                header_indent = indent
+                continue
+        elif body.startswith("Starting MQSC"):
+            started = _STARTING.search(body)
+            if started:
+                qmgr, current = started.group(1), None
+                continue
+        if current is None:
             continue
-        if current is None or not body:
-            continue
-        attrs = parse_attributes(body) if _indent(line) > header_indent else None
+        attrs = parse_attributes(body) if indent > header_indent else None
         if attrs is None:
             current = None  # "One MQSC command read.", an echoed command, a prompt...
             continue
