@@ -1,8 +1,9 @@
 """Calls that may hang forever (statvfs on a dead NFS mount), run in worker threads under a deadline.
 
 A thread blocked in the kernel cannot be killed. So a call that times out is left running in its
-daemon thread and its key is remembered as stuck: no second thread is started for the same key
-until the first one returns, otherwise every run would leak one more blocked thread.
+daemon thread and its key stays registered: no second thread is started for the same key until
+the first one returns (a later caller waits on the call in flight instead), otherwise every run
+would leak one more blocked thread.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class CallTimeout(Exception):
 
 
 class StillStuck(Exception):
-    """A previous call for the same key has not returned yet; no new thread was started."""
+    """A previous call for the same key is still blocked; no new thread was started."""
 
     def __init__(self, key: str, blocked_for: float) -> None:
         super().__init__(f"{key}: previous call still blocked after {blocked_for:.0f}s")
@@ -50,11 +51,13 @@ class HungCallRegistry:
         with self._lock:
             return sorted(self._running)
 
-    def start(self, key: str, fn: Callable[..., Any], *args: Any) -> _Call:
+    def start(self, key: str, fn: Callable[..., Any], *args: Any) -> tuple[_Call, bool]:
+        """Start `fn(*args)` in a thread, or join the call already in flight for `key`
+        (then True is returned with it: no second thread is started)."""
         with self._lock:
             previous = self._running.get(key)
             if previous is not None:
-                raise StillStuck(key, time.monotonic() - previous.started)
+                return previous, True
             call = _Call(key, time.monotonic(), threading.Event())
             self._running[key] = call
 
@@ -75,23 +78,32 @@ class HungCallRegistry:
             with self._lock:
                 self._running.pop(key, None)
             raise
-        return call
+        return call, False
 
     def call_many(self, calls: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]],
                   timeout: float) -> dict[str, Any]:
         """Run every call in parallel; each key maps to its value or to the exception it ended with
-        (CallTimeout, StillStuck or whatever the function raised). Returns by `timeout` at the latest."""
+        (CallTimeout, StillStuck or whatever the function raised). Returns by `timeout` at the latest.
+
+        A key whose previous call is still in flight is not started again: a call already older
+        than `timeout` is StillStuck at once; a younger one (another check asking at the same
+        moment) is awaited like the others."""
         results: dict[str, Any] = {}
-        pending: dict[str, _Call] = {}
+        pending: dict[str, tuple[_Call, bool]] = {}
+        now = time.monotonic()
         for key, (fn, args) in calls.items():
-            try:
-                pending[key] = self.start(key, fn, *args)
-            except StillStuck as e:
-                results[key] = e
-        deadline = time.monotonic() + timeout
-        for key, call in pending.items():
+            call, joined = self.start(key, fn, *args)
+            if joined and now - call.started >= timeout:
+                results[key] = StillStuck(key, now - call.started)  # known stuck: do not wait again
+            else:
+                pending[key] = (call, joined)
+        deadline = now + timeout
+        for key, (call, joined) in pending.items():
             if not call.done.wait(max(0.0, deadline - time.monotonic())):
-                results[key] = CallTimeout(key, timeout)
+                if joined:
+                    results[key] = StillStuck(key, time.monotonic() - call.started)
+                else:
+                    results[key] = CallTimeout(key, timeout)
             elif call.error is not None:
                 results[key] = call.error
             else:
