@@ -8,7 +8,8 @@
   CONNAME(10.0.0.1(1414)); on this input both must agree on every CURDEPTH).
 - the whole mq check through a fake runmqsc process serving that output (fork/exec included).
 - HttpCheck.run against a loopback HTTPS server (test CA, fresh connection per request) against
-  the peer httpx.get with a fresh client per request (the library the agent must not import).
+  the peer httpx.get with a fresh client per request (the library the agent must not import);
+  and what importing each costs.
 """
 from __future__ import annotations
 
@@ -145,6 +146,23 @@ def bench_http(requests: int, rounds: int) -> None:
           f"{statistics.median(peer_t) / requests * 1e6:.0f} µs)")
 
 
+def bench_import() -> None:
+    """Memory the agent pays to load the http check, against loading httpx for the same job."""
+    import subprocess
+
+    # VmRSS, not ru_maxrss: the latter keeps the forked parent's peak across exec.
+    code = ("import time; t0 = time.perf_counter(); import {mod}; t = time.perf_counter() - t0; "
+            "rss = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmRSS')][0]; "
+            "print(t, rss)")
+    base = subprocess.run([sys.executable, "-c", code.format(mod="os")], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    for mod in ("checks.http", "httpx"):
+        out = subprocess.run([sys.executable, "-c", code.format(mod=mod)], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()
+        print(f"import {mod}: {float(out[0]) * 1e3:.1f} ms, RSS {int(out[1]) / 1024:.1f} MB "
+              f"(bare interpreter {int(base[1]) / 1024:.1f} MB)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--queues", type=int, default=5000)
@@ -154,6 +172,7 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}")
     bench_parsers(a.queues, a.rounds)
     bench_http(a.requests, a.rounds)
+    bench_import()
 
 
 if __name__ == "__main__":
