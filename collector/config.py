@@ -20,6 +20,7 @@ class IngestSettings(BaseModel):
 class TicketSettings(BaseModel):
     number_prefix: str = "FW"
     consecutive_bad: int = Field(1, ge=1, description="bad results in a row before a ticket opens")
+    recover_after: int = Field(3, ge=1, description="OK results in a row before a ticket recovers")
     auto_resolve: bool = True
     offline_missed_heartbeats: int = Field(3, ge=1)
     offline_min_seconds: float = 60.0

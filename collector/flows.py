@@ -35,7 +35,8 @@ class TicketChanges:
 
 
 def rule_config(settings: Settings) -> RuleConfig:
-    return RuleConfig(consecutive_bad=settings.tickets.consecutive_bad, auto_resolve=settings.tickets.auto_resolve)
+    t = settings.tickets
+    return RuleConfig(consecutive_bad=t.consecutive_bad, recover_after=t.recover_after, auto_resolve=t.auto_resolve)
 
 
 def ingest(*, db: Session, host: Host, agent: dict[str, Any], batch: list[Result], now: datetime,
@@ -73,9 +74,10 @@ def _evaluate(*, db: Session, host: Host, fresh: list[Result], now: datetime, se
             if state is not None and r.started_at <= state.last_started_at:
                 continue  # a late, older result: stored, but it does not rewind the state
             state = _advance_state(db=db, state=state, host=host, r=r)
-            d = decide(status=r.status, consecutive_bad=state.consecutive_bad,
+            d = decide(status=r.status, consecutive_bad=state.consecutive_bad, consecutive_ok=state.consecutive_ok,
                        ticket_active=ticket is not None, config=config)
             state.consecutive_bad = d.consecutive_bad
+            state.consecutive_ok = d.consecutive_ok
             if d.action == Action.OPEN:
                 ticket, created = tickets.open_for_fault(
                     db=db, fault_key=fault, at=r.started_at, number_prefix=settings.tickets.number_prefix,
@@ -103,7 +105,7 @@ def _advance_state(*, db: Session, state: CheckState | None, host: Host, r: Resu
     if state is None:
         state = CheckState(host_id=host.id, check=r.check, type=r.type, system=r.system, status=int(r.status),
                            summary=r.summary, metrics=metrics, last_result_id=r.id,
-                           last_started_at=r.started_at, consecutive_bad=0,
+                           last_started_at=r.started_at, consecutive_bad=0, consecutive_ok=0,
                            status_changes=0, since=r.started_at)
         db.add(state)
         return state

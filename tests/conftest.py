@@ -76,3 +76,17 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> str:
     out = subprocess.run(list(args), check=True, capture_output=True, text=True, env={**os.environ, **(env or {})},
                          timeout=120)
     return out.stdout
+
+
+SERVICE_MARKS = ("postgres", "rabbitmq")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """In CI (XUNJIAN_REQUIRE_SERVICES=1) a test that needs PostgreSQL or RabbitMQ may not skip."""
+    outcome = yield
+    report = outcome.get_result()
+    if (os.environ.get("XUNJIAN_REQUIRE_SERVICES") == "1" and report.skipped
+            and any(item.get_closest_marker(m) for m in SERVICE_MARKS)):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: skipped, but CI requires the service: {report.longrepr}"

@@ -52,5 +52,6 @@ class CheckState(Base):
     last_result_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     last_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     consecutive_bad: Mapped[int] = mapped_column(sa.Integer, default=0)
+    consecutive_ok: Mapped[int] = mapped_column(sa.Integer, default=0)
     status_changes: Mapped[int] = mapped_column(sa.Integer, default=0)  # for flapping detection
     since: Mapped[datetime] = mapped_column(UtcDateTime)  # when the current status began

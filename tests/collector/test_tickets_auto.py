@@ -10,6 +10,11 @@ from collector.jobs.offline import detect_offline
 from tests.collector.factories import batch, minutes_ago, result
 
 
+def oks(start_minutes_ago: float, n: int = 3, **kw):
+    """n OK results a minute apart: what it takes to recover (recover_after defaults to 3)."""
+    return [result(status=Status.OK, at=minutes_ago(start_minutes_ago - i * 0.1), **kw) for i in range(n)]
+
+
 def tickets(api, status=None):
     q = f"?status={status}" if status else ""
     return api.get(f"/api/v1/tickets{q}")["items"]
@@ -27,6 +32,8 @@ def test_bad_results_open_one_ticket_and_ok_resolves_it(api):
     assert t["occurrences"] == 3 and t["customer_unit"] == "某市财政局" and t["room"] == "301"
     assert t["opened_at"].endswith("+08:00") and t["resolved_at"] is None
 
+    api.post_results(batch(*oks(2.9, 2)))
+    assert len(tickets(api, "open")) == 1  # two quiet runs are not yet a recovery
     api.post_results(batch(result(status=Status.OK, at=minutes_ago(2))))
     assert tickets(api, "open") == []
     resolved = tickets(api, "resolved")
@@ -38,7 +45,7 @@ def test_bad_results_open_one_ticket_and_ok_resolves_it(api):
 
 def test_fault_coming_back_opens_a_new_ticket_linked_to_the_old(api):
     api.post_results(batch(result(status=Status.CRITICAL, at=minutes_ago(5))))
-    api.post_results(batch(result(status=Status.OK, at=minutes_ago(4))))
+    api.post_results(batch(*oks(4)))
     api.post_results(batch(result(status=Status.CRITICAL, at=minutes_ago(3))))
     all_ = tickets(api)
     assert len(all_) == 2
@@ -63,9 +70,16 @@ def test_late_old_result_does_not_rewind_state(api):
 
 
 def test_batch_with_bad_then_ok_opens_and_resolves(api):
-    api.post_results(batch(result(status=Status.CRITICAL, at=minutes_ago(3)), result(status=Status.OK,
-                                                                                   at=minutes_ago(2))))
+    api.post_results(batch(result(status=Status.CRITICAL, at=minutes_ago(3)), *oks(2)))
     assert [t["status"] for t in tickets(api)] == ["resolved"]
+
+
+def test_one_good_sample_between_bad_ones_keeps_the_ticket(api):
+    api.post_results(batch(result(status=Status.CRITICAL, at=minutes_ago(5))))
+    api.post_results(batch(result(status=Status.OK, at=minutes_ago(4))))
+    api.post_results(batch(result(status=Status.CRITICAL, at=minutes_ago(3))))
+    [t] = tickets(api)
+    assert t["status"] == "open" and t["occurrences"] == 2
 
 
 def test_silent_agent_gets_an_offline_ticket_resolved_when_back(api, settings):

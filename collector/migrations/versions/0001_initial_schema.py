@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('last_result_id', sa.Uuid(), nullable=False),
     sa.Column('last_started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('consecutive_bad', sa.Integer(), nullable=False),
+    sa.Column('consecutive_ok', sa.Integer(), nullable=False),
     sa.Column('status_changes', sa.Integer(), nullable=False),
     sa.Column('since', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('host_id', 'check')
