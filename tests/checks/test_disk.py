@@ -28,8 +28,8 @@ def opts(**kw: object) -> DiskOptions:
 def df_percent(mountpoint: str) -> tuple[int, int, int]:
     """(capacity %, 1K blocks, available 1K blocks) as df -P prints them."""
     out = subprocess.run(["df", "-P", mountpoint], capture_output=True, text=True, check=True).stdout
-    fields = out.splitlines()[1].split()
-    return int(fields[-2].rstrip("%")), int(fields[1]), int(fields[3])
+    fields = out.splitlines()[1].split(None, 5)  # the mount point (last) may hold spaces
+    return int(fields[4].rstrip("%")), int(fields[1]), int(fields[3])
 
 
 def test_spec_from_config_example() -> None:
@@ -267,3 +267,19 @@ def test_statvfs_error_is_unknown() -> None:
     out = DiskCheck(opts(), statvfs=statvfs, mount_table=lambda: table).run()
     assert out.status is Status.UNKNOWN
     assert out.summary == "挂载点 /srv 无法读取: Permission denied"
+
+
+def test_mount_point_with_a_space_is_read_from_mountinfo(loopfs: Path) -> None:
+    spaced = Path(f"{loopfs} 凭证 库")
+    spaced.mkdir()
+    try:
+        _run("mount", "--bind", str(loopfs), str(spaced))
+        out = DiskCheck(opts(mounts=[str(spaced)])).run()
+        assert out.status is Status.OK, out.summary
+        m = out.details["mounts"][0]
+        assert m["mount"] == str(spaced)
+        assert m["used_percent"] == df_percent(str(spaced))[0]
+        assert f"used_percent:{spaced}" in [x.name for x in out.metrics]
+    finally:
+        subprocess.run(["umount", str(spaced)], capture_output=True)
+        spaced.rmdir()
