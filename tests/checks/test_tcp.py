@@ -117,3 +117,31 @@ def test_options_are_validated() -> None:
         build(TcpOptions, {"host": "x"}, "c")
     o = build(TcpOptions, {"host": "x", "port": 1, "connect_timeout": "2s", "read_bytes": "1KiB"}, "c")
     assert o.connect_timeout == 2.0 and o.read_bytes == 1024
+
+
+def test_connect_timeout_when_accept_queue_is_full() -> None:
+    # A listener with a full accept queue drops new SYNs: the connect really times out (Linux).
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    held = []
+    try:
+        for _ in range(3):
+            c = socket.socket()
+            c.settimeout(0.3)
+            try:
+                c.connect(("127.0.0.1", port))
+                held.append(c)
+            except OSError:
+                c.close()
+                break
+        else:
+            pytest.skip("the kernel kept accepting connections; cannot provoke a connect timeout")
+        out = check(port=port, connect_timeout="300ms").run()
+    finally:
+        for c in held:
+            c.close()
+        srv.close()
+    assert out.status == Status.CRITICAL
+    assert out.summary == f"TCP 127.0.0.1:{port} 连接超时 (0.3 秒)"
