@@ -102,7 +102,11 @@ class CertCheck(Check):
 
     def run(self) -> Outcome:
         o: CertOptions = self.options
-        items = [self._file(Path(p)) for p in o.files] + [self._endpoint(ep) for ep in o.endpoints]
+        try:
+            password = self._password()
+        except OSError as e:
+            return Outcome(Status.UNKNOWN, f"无法读取 password_file {o.password_file}: {e.strerror or e}")
+        items = [self._file(Path(p), password) for p in o.files] + [self._endpoint(ep) for ep in o.endpoints]
         metrics: list[Metric] = []
         used: set[str] = set()
         for item, source in zip(items, list(o.files) + list(o.endpoints)):
@@ -129,10 +133,10 @@ class CertCheck(Check):
             return lines[0].encode("utf-8") if lines else b""
         return None if o.password is None else o.password.encode("utf-8")
 
-    def _file(self, path: Path) -> _Item:
+    def _file(self, path: Path, password: Optional[bytes]) -> _Item:
         where = {"source": str(path)}
         try:
-            certs = load_certificates(path, self._password())
+            certs = load_certificates(path, password)
         except FileNotFoundError:
             return _Item(Status.CRITICAL, f"证书文件不存在: {path}", None, -1e9, where)
         except PermissionError:

@@ -18,6 +18,7 @@ from checks.model import Metric, Status, worst
 from checks.options import Duration, Size, Threshold
 from checks.thresholds import as_text, evaluate
 from checks.tls import CertInfo, fetch_peer_der, info_from_der, info_from_ssl_dict, judge_expiry
+from checks.urls import hide_password, split_credentials
 
 _STATUS_SPEC = re.compile(r"^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$")
 
@@ -81,6 +82,7 @@ class HttpCheck(Check):
         https = parts.scheme == "https"
         port = parts.port or (443 if https else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {"User-Agent": "xunjian-agent", **split_credentials(o.url)[1], **o.headers}
         conn: http.client.HTTPConnection
         if https:
             conn = http.client.HTTPSConnection(host, port, timeout=o.request_timeout,
@@ -92,18 +94,18 @@ class HttpCheck(Check):
             conn.connect()  # explicit: the socket is gone once a closing response is read
             cert = self._peer_cert(conn) if https else None
             conn.request(o.method.upper(), path, body=None if o.body is None else o.body.encode("utf-8"),
-                         headers={"User-Agent": "xunjian-agent", **o.headers})
+                         headers=headers)
             resp = conn.getresponse()
             body = resp.read(o.max_body)
             elapsed = time.monotonic() - t0
         except ssl.SSLCertVerificationError as e:
             return self._verify_failed(host, port, e)
         except ConnectionRefusedError:
-            return Outcome(Status.CRITICAL, f"HTTP {o.url} 连接被拒绝")
+            return Outcome(Status.CRITICAL, f"HTTP {hide_password(o.url)} 连接被拒绝")
         except socket.timeout:
-            return Outcome(Status.CRITICAL, f"HTTP {o.url} 请求超时 ({o.request_timeout:g} 秒)")
+            return Outcome(Status.CRITICAL, f"HTTP {hide_password(o.url)} 请求超时 ({o.request_timeout:g} 秒)")
         except (OSError, http.client.HTTPException) as e:
-            return Outcome(Status.CRITICAL, f"HTTP {o.url} 请求失败: {type(e).__name__}: {e}")
+            return Outcome(Status.CRITICAL, f"HTTP {hide_password(o.url)} 请求失败: {type(e).__name__}: {e}")
         finally:
             conn.close()
         return self._judge(resp.status, resp.reason, body, elapsed, cert)
@@ -149,7 +151,7 @@ class HttpCheck(Check):
             else:
                 statuses.append(Status.CRITICAL)
                 parts.append(f"响应内容 (前 {len(body)} 字节) 不匹配 {o.expect_body!r}")
-        details: dict[str, Any] = {"url": o.url, "status_code": code, "body_bytes_read": len(body)}
+        details: dict[str, Any] = {"url": hide_password(o.url), "status_code": code, "body_bytes_read": len(body)}
         if cert is not None:
             st, text, m = judge_expiry(cert, _label(cert), "cert_days_left", o.cert_warn_days,
                                        o.cert_crit_days)
@@ -162,9 +164,9 @@ class HttpCheck(Check):
     def _verify_failed(self, host: str, port: int, err: ssl.SSLCertVerificationError) -> Outcome:
         o: HttpOptions = self.options
         reason = err.verify_message or str(err)
-        summary = f"HTTPS {o.url} 证书校验失败: {reason}"
+        summary = f"HTTPS {hide_password(o.url)} 证书校验失败: {reason}"
         metrics: list[Metric] = []
-        details: dict[str, Any] = {"url": o.url, "verify_error": reason}
+        details: dict[str, Any] = {"url": hide_password(o.url), "verify_error": reason}
         try:  # still read the certificate: "expired 3 days ago" is what the operator needs
             cert = info_from_der(fetch_peer_der(host, port, server_name=host,
                                                 timeout=o.request_timeout))
@@ -181,3 +183,4 @@ class HttpCheck(Check):
 
 def _label(cert: CertInfo) -> str:
     return f"CN={cert.subject_cn}" if cert.subject_cn else cert.subject
+

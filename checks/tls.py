@@ -96,7 +96,8 @@ def judge_expiry(info: CertInfo, label: str, metric_name: str, warn_days: float,
     """
     now = now or datetime.now(timezone.utc)
     left = days_left(info, now)
-    metric = Metric(metric_name, round(left, 2), "d", warn=f"{warn_days:g}:", crit=f"{crit_days:g}:")
+    # Days are a plain number: Nagios perfdata knows no "d" unit (only s, %, B, c).
+    metric = Metric(metric_name, round(left, 2), "", warn=f"{warn_days:g}:", crit=f"{crit_days:g}:")
     expiry = info.not_after.strftime("%Y-%m-%d")
     if info.not_before > now:
         start = info.not_before.strftime("%Y-%m-%d %H:%M")

@@ -7,7 +7,6 @@ module only gathers the text and hands it to the judge.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import urllib.error
@@ -15,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from checks.base import Check, Outcome
 from checks.model import Status
@@ -24,6 +23,7 @@ from checks.mq.command import CommandFailed, run
 from checks.mq.judge import Rules, is_literal, judge
 from checks.mq.model import Snapshot
 from checks.options import Duration, Threshold
+from checks.urls import split_credentials, with_password
 
 Source = Literal["amqp", "rabbitmq_api", "rabbitmqctl", "ibmmq", "tonglinkq"]
 
@@ -79,7 +79,10 @@ class MqCheck(Check):
 
     def run(self) -> Outcome:
         o: MqOptions = self.options
-        secret = self._password()
+        try:
+            secret = self._password()
+        except OSError as e:
+            return Outcome(Status.UNKNOWN, f"无法读取 password_file {o.password_file}: {e.strerror or e}")
         snap = self._collect(secret)
         out = judge(snap, Rules(
             product=_PRODUCT[o.source], queues=o.queues,
@@ -137,19 +140,14 @@ class MqCheck(Check):
 
     def _api(self, url: str) -> Snapshot:
         o: MqOptions = self.options
-        parts = urlsplit(url)
-        headers = {"Accept": "application/json"}
-        if parts.username is not None:
-            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
-        netloc = parts.hostname or ""
-        netloc = f"[{netloc}]" if ":" in netloc else netloc
-        netloc += f":{parts.port}" if parts.port else ""
+        plain, headers = split_credentials(url)
+        parts = urlsplit(plain)
         query = parts.query or "columns=name,messages,messages_ready,messages_unacknowledged,consumers,type"
-        plain = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+        plain = urlunsplit(parts._replace(query=query))
+        netloc = parts.netloc
         snap = Snapshot()
         try:
-            req = urllib.request.Request(plain, headers=headers)
+            req = urllib.request.Request(plain, headers={"Accept": "application/json", **headers})
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore http_proxy
             with opener.open(req, timeout=o.io_timeout) as resp:
                 body = resp.read(_API_LIMIT)
@@ -176,13 +174,7 @@ class MqCheck(Check):
     def _url(self, secret: Optional[str]) -> str:
         o: MqOptions = self.options
         url = o.url or DEFAULT_URLS[o.source]
-        if secret is None:
-            return url
-        parts = urlsplit(url)
-        user = parts.username or "guest"
-        host = parts.netloc.rpartition("@")[2]
-        return urlunsplit(parts._replace(netloc=f"{user}:{quote(secret, safe='')}@{host}"))
-
+        return url if secret is None else with_password(url, secret)
 
 def _ctl_columns(argv: list[str]) -> Optional[list[str]]:
     """The columns asked of `rabbitmqctl list_queues` (for output printed without a header)."""

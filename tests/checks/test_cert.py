@@ -37,7 +37,7 @@ def test_pem_valid(tmp_path: Path, ca: Issued) -> None:
     assert out.status == Status.OK
     assert out.summary.startswith("证书 CN=seal.example 将在 100 天后过期 (")
     m = metric(out, "days_left:seal.example")
-    assert 100 < m.value < 101 and m.unit == "d" and m.warn == "30:" and m.crit == "7:"
+    assert 100 < m.value < 101 and m.unit == "" and m.warn == "30:" and m.crit == "7:"
 
 
 def test_pem_expiring_warn_and_crit(tmp_path: Path, ca: Issued) -> None:

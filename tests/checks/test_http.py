@@ -26,7 +26,8 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/big":
             self._send(200, BIG)
         elif self.path == "/headers":
-            self._send(200, f"token={self.headers.get('X-Token')}".encode())
+            auth = self.headers.get("Authorization") or ""
+            self._send(200, f"token={self.headers.get('X-Token')} auth={auth}".encode())
         else:
             self._send(200, "状态: UP 凭证库运行正常".encode())
 
@@ -219,3 +220,13 @@ def test_agent_does_not_import_http_libraries() -> None:
             "print(sorted(m for m in ('httpx', 'requests', 'cryptography') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_basic_auth_from_url_and_password_never_shown(http_port: int) -> None:
+    out = run(url=f"http://ops:pa55w0rd@127.0.0.1:{http_port}/headers",
+              expect_body="auth=Basic b3BzOnBhNTV3MHJk")  # base64 of ops:pa55w0rd
+    assert out.status == Status.OK
+    assert "pa55w0rd" not in str(out.details) and out.details["url"].startswith("http://ops:***@")
+    port = closed_port()
+    out = run(url=f"http://ops:pa55w0rd@127.0.0.1:{port}/")
+    assert out.status == Status.CRITICAL and "pa55w0rd" not in out.summary
