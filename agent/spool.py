@@ -103,6 +103,7 @@ class Spool:
             if self._db is not None and not self._memory:
                 try:
                     result.seq = self._insert([d])[0]
+                    self._recovered()
                     return
                 except (sqlite3.Error, OSError) as e:
                     self._degrade("insert", e)
@@ -172,12 +173,11 @@ class Spool:
                     batch = list(self._memory)
                     self._insert(batch)
                     self._memory.clear()
-                    log.info("spool writable again: %d results moved from memory to %s", len(batch),
-                             self.path)
+                    log.info("spool: %d results moved from memory to %s", len(batch), self.path)
                 self._expire()
                 if self._dropped_unsaved:
                     self._write([])
-                self.degraded = False
+                self._recovered()
             except (sqlite3.Error, OSError) as e:
                 self._degrade("upkeep", e)
 
@@ -223,6 +223,9 @@ class Spool:
     def _setup(self, db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
+        # Checkpoint early and cap the WAL file: the spool often lives on a small /var.
+        db.execute("PRAGMA wal_autocheckpoint=100")
+        db.execute("PRAGMA journal_size_limit=1048576")
         db.executescript(_SCHEMA)
         count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM results").fetchone()
         top = db.execute("SELECT COALESCE(MAX(seq), 0) FROM results").fetchone()[0]
@@ -332,6 +335,12 @@ class Spool:
         self._dropped_saved, self._dropped_unsaved = dropped, 0
         self._recount()
         log.warning("spool: dropped %d results older than %gs", n, self.max_age)
+
+    def _recovered(self) -> None:
+        if self.degraded:
+            self.degraded = False
+            self._throttle = Throttle(60.0)  # the next trouble is reported at once
+            log.info("spool %s writable again", self.path)
 
     def _degrade(self, what: str, e: BaseException) -> None:
         self.degraded = True

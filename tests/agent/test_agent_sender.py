@@ -1,0 +1,131 @@
+"""The sender against a real HTTP stand-in: reply codes, splitting, rejections, gzip, heartbeats."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.config import MAX_BATCH_BYTES, parse_config
+from agent.rejected import RejectedLog
+from agent.sender import Sender
+from agent.spool import Spool
+from agent.stats import Stats
+from checks.model import Result, Status
+from tests.agent.standin import Standin
+
+
+@pytest.fixture
+def standin() -> Iterator[Standin]:
+    s = Standin().start()
+    yield s
+    s.stop()
+
+
+def _sender(tmp_path: Path, url: str, **send: object) -> Sender:
+    cfg = parse_config({"collector": {"url": url, "token": "test-token"}, "host": {"name": "web01"},
+                        "state_dir": str(tmp_path), "send": {"timeout": "2s", **send}, "checks": []})
+    spool = Spool(tmp_path / "spool.db", max_bytes=1 << 26, max_age=86400)
+    return Sender(cfg, spool, Stats(), RejectedLog(tmp_path / "rejected.jsonl"))
+
+
+def _fill(sender: Sender, n: int, check: str = "c", pad: int = 0) -> None:
+    for i in range(n):
+        sender.spool.put(Result(host="web01", check=f"{check}{i}", system="os", status=Status.OK,
+                                summary="正常" + "x" * pad))
+
+
+def _drain(sender: Sender, rounds: int = 50) -> None:
+    for _ in range(rounds):
+        entries = sender.spool.peek(sender.limit, MAX_BATCH_BYTES)
+        if not entries:
+            return
+        sender._not_before = 0.0
+        sender.send(entries, 2)
+
+
+def test_batch_is_acked_and_agent_block_reported(tmp_path: Path, standin: Standin) -> None:
+    sender = _sender(tmp_path, standin.url)
+    _fill(sender, 5)
+    assert sender.send(sender.spool.peek(100, MAX_BATCH_BYTES), 2)
+    assert sender.spool.depth == 0 and len(standin.results) == 5
+    agent = standin.requests[0]["agent"]
+    assert agent == {"host": "web01", "version": "0.1.0", "labels": {}, "heartbeat": 30, "spool_depth": 5,
+                     "dropped_total": 0, "skipped_total": 0}
+    assert sender.send([], 2)  # a heartbeat: an empty results list
+    assert standin.requests[-1]["n"] == 0 and standin.requests[-1]["agent"]["spool_depth"] == 0
+
+
+def test_large_bodies_are_gzipped(tmp_path: Path, standin: Standin) -> None:
+    sender = _sender(tmp_path, standin.url)
+    _fill(sender, 20, pad=500)
+    _drain(sender)
+    assert standin.requests[0]["gzip"] and len(standin.results) == 20
+    _fill(sender, 1)
+    _drain(sender)
+    assert not standin.requests[-1]["gzip"]
+
+
+def test_413_splits_the_batch(tmp_path: Path, standin: Standin) -> None:
+    standin.max_batch = 3
+    sender = _sender(tmp_path, standin.url)
+    _fill(sender, 10)
+    _drain(sender)
+    assert len(standin.results) == 10 and sender.spool.depth == 0
+    assert 413 in [r["code"] for r in standin.requests]
+    assert max(r["n"] for r in standin.requests if r["code"] == 200) <= 3
+
+
+def test_400_halves_down_to_the_bad_result_which_goes_to_rejected(tmp_path: Path, standin: Standin) -> None:
+    standin.poison = {"bad0"}
+    sender = _sender(tmp_path, standin.url)
+    _fill(sender, 6)
+    _fill(sender, 1, check="bad")
+    _fill(sender, 6, check="late")
+    _drain(sender)
+    assert sender.spool.depth == 0
+    assert len(standin.results) == 12 and "bad0" not in {r["check"] for r in standin.results.values()}
+    lines = (tmp_path / "rejected.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    rejected = json.loads(lines[0])
+    assert rejected["status"] == 400 and rejected["result"]["check"] == "bad0"
+    assert sender.stats.rejected_total == 1
+
+
+def test_rejected_inside_200_leave_the_spool_and_are_kept(tmp_path: Path, standin: Standin) -> None:
+    standin.reject_checks = {"c1"}
+    sender = _sender(tmp_path, standin.url)
+    _fill(sender, 3)
+    _drain(sender)
+    assert sender.spool.depth == 0 and len(standin.results) == 2
+    rejected = json.loads((tmp_path / "rejected.jsonl").read_text(encoding="utf-8"))
+    assert rejected["error"] == "unknown system" and rejected["result"]["check"] == "c1"
+
+
+def test_401_keeps_everything_and_backs_off(tmp_path: Path, standin: Standin) -> None:
+    standin.mode = "401"
+    sender = _sender(tmp_path, standin.url)
+    _fill(sender, 3)
+    assert not sender.send(sender.spool.peek(100, MAX_BATCH_BYTES), 2)
+    assert sender.spool.depth == 3 and sender.stats.send_errors["auth"] == 1
+    assert sender._not_before > 0
+
+
+def test_flush_sends_everything_or_gives_up_quickly(tmp_path: Path, standin: Standin) -> None:
+    sender = _sender(tmp_path, standin.url, batch_size=4)
+    _fill(sender, 10)
+    assert sender.flush(5)
+    assert len(standin.results) == 10
+    standin.mode = "500"
+    _fill(sender, 2)
+    assert not sender.flush(5)
+    assert sender.spool.depth == 2
+
+
+def test_rejected_log_is_bounded(tmp_path: Path) -> None:
+    log = RejectedLog(tmp_path / "rejected.jsonl", max_bytes=2000)
+    for i in range(50):
+        log.write(json.dumps({"id": str(i), "pad": "x" * 100}), "bad", 400)
+    assert (tmp_path / "rejected.jsonl").stat().st_size <= 2000
+    assert (tmp_path / "rejected.jsonl.1").stat().st_size <= 2000
