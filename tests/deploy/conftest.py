@@ -202,6 +202,8 @@ def write_inventory(path: Path, *, client_key: Path, known_hosts: Path, collecto
     doc = {
         "defaults": {"user": "root", "port": 22, "key": str(client_key), "sudo": False,
                      "known_hosts": str(known_hosts),
+                     # the bundle is built for this interpreter's version; the "host" is this machine
+                     "python": getattr(sys, "_base_executable", sys.executable),
                      "agent": {"heartbeat": "5s", "send": {"flush_interval": "0.2s"}},
                      "checks": [{"name": "root-disk", "type": "disk", "system": "os", "interval": "5s",
                                  "mounts": ["/"]}]},

@@ -57,7 +57,9 @@ def test_prefix_moves_every_path(tmp_path: Path) -> None:
     assert inv.paths.state == "/tmp/x/var/lib/xunjian-agent"
     unit = agent_unit(inv.paths)
     assert "ReadWritePaths=/tmp/x/var/lib/xunjian-agent" in unit
-    assert "ExecStart=/tmp/x/opt/xunjian-agent/current/bin/xunjian-agent run --config /tmp/x/etc/xunjian/agent.yaml" in unit
+    exec_start = ("ExecStart=/tmp/x/opt/xunjian-agent/current/bin/xunjian-agent run "
+                  "--config /tmp/x/etc/xunjian/agent.yaml")
+    assert exec_start in unit
 
 
 @pytest.mark.parametrize(("edit", "message"), [
