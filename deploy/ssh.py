@@ -27,6 +27,10 @@ def _known_hosts_name(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 
 
+def _fingerprint(key: paramiko.PKey) -> str:
+    return str(getattr(key, "fingerprint", ""))  # "SHA256:...", as ssh-keygen -lf prints it
+
+
 class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
     """Accept an unknown key and record it; changed keys never reach this policy."""
 
@@ -45,8 +49,7 @@ class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
 class _Refuse(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         raise DeployError(
-            f"主机 {hostname} 的密钥不在 known_hosts 中（{key.get_name()} "
-            f"{key.fingerprint if hasattr(key, 'fingerprint') else ''}），拒绝连接；"
+            f"主机 {hostname} 的密钥不在 known_hosts 中（{key.get_name()} {_fingerprint(key)}），拒绝连接；"
             "核实指纹后可用 --trust-on-first-use 首次信任"
         )
 
@@ -74,7 +77,7 @@ def _open_client(ep: Endpoint, tofu: bool, sock: Any = None) -> paramiko.SSHClie
     except paramiko.BadHostKeyException as e:
         client.close()
         raise DeployError(
-            f"{where} 的主机密钥已变更（现为 {e.key.get_name()}，与 known_hosts 记录不符），"
+            f"{where} 的主机密钥已变更（现为 {e.key.get_name()} {_fingerprint(e.key)}，与 known_hosts 记录不符），"
             "可能存在中间人攻击，拒绝连接；若确为重装，请先核实新指纹并从 known_hosts 删除旧记录"
         ) from None
     except DeployError:

@@ -48,14 +48,17 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_full_lifecycle(tmp_path: Path, sshd: Any, make_inventory: Any, collector: Any, bundle_v1: Any,
-                        bundle_v2: Any, capfd: pytest.CaptureFixture[str]) -> None:
+def test_full_lifecycle(tmp_path: Path, sshd: Any, sshd_factory: Any, make_inventory: Any, collector: Any,
+                        bundle_v1: Any, bundle_v2: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    """Through a bastion (ProxyJump), as most customer servers are reached."""
+    bastion = sshd_factory(log_level="DEBUG1")
     known = tmp_path / "known_hosts"
-    known.write_text(sshd.known_hosts_line())
+    known.write_text(sshd.known_hosts_line() + bastion.known_hosts_line())
     prefix = tmp_path / "root"
-    inv = make_inventory([{"name": "web01", "address": "127.0.0.1", "port": sshd.port,
+    inv = make_inventory([{"name": "web01", "address": "127.0.0.1", "port": sshd.port, "jump": "bastion",
                            "labels": {"unit": "某市财政局", "room": "301", "contact": "张三"}}],
-                         known_hosts=known, prefix=prefix)
+                         known_hosts=known, prefix=prefix,
+                         jump_hosts={"bastion": {"address": "127.0.0.1", "port": bastion.port}})
     opt = prefix / "opt/xunjian-agent"
     etc = prefix / "etc/xunjian"
     state = prefix / "var/lib/xunjian-agent"
@@ -117,6 +120,8 @@ def test_full_lifecycle(tmp_path: Path, sshd: Any, make_inventory: Any, collecto
     code, out = run(capfd, "uninstall", "-i", str(inv), "--purge")
     outputs.append(out)
     assert code == 0 and not state.exists(), out
+
+    assert f"target 127.0.0.1 port {sshd.port}" in bastion.log.read_text()  # every session went via the bastion
 
     # No secret in anything the tool printed.
     everything = "\n".join(outputs)
