@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from checks.base import Check, Outcome
 from checks.model import Status
 from checks.mq import ibmmq, rabbitmq, tonglinkq
-from checks.mq.command import CommandFailed, run
+from checks.mq.command import MAX_OUTPUT, CommandFailed, run
 from checks.mq.judge import Rules, is_literal, judge
 from checks.mq.model import Snapshot
 from checks.options import Duration, Threshold
@@ -132,10 +132,15 @@ class MqCheck(Check):
         problems: list[tuple[Status, str]] = []
         for k, argv in enumerate([main, *extra]):
             try:
-                outputs.append(run(argv, stdin=stdin if k == 0 else None, timeout=o.command_timeout,
-                                   env=o.env))
+                text, truncated = run(argv, stdin=stdin if k == 0 else None, timeout=o.command_timeout,
+                                      env=o.env)
             except CommandFailed as e:
                 problems.append((Status.UNKNOWN, str(e)))
+                continue
+            outputs.append(text)
+            if truncated:
+                problems.append((Status.UNKNOWN, f"命令输出超过 {MAX_OUTPUT // 2**20} MB 被截断, "
+                                                 f"部分队列未检查: {' '.join(argv)}"))
         return outputs, problems
 
     def _api(self, url: str) -> Snapshot:

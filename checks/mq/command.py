@@ -13,7 +13,7 @@ from typing import Optional
 
 from checks.procrun import run_bounded
 
-MAX_OUTPUT = 4 * 1024 * 1024  # DISPLAY QSTATUS(*) on a big queue manager is long
+MAX_OUTPUT = 8 * 1024 * 1024  # DISPLAY QSTATUS(*) of 5,000 queues is ~2.4 MB
 
 
 class CommandFailed(Exception):
@@ -28,9 +28,12 @@ def decode(data: bytes) -> str:
         return data.decode("gb18030", "replace")
 
 
-def run(argv: list[str], *, stdin: Optional[str], timeout: float, env: Optional[dict[str, str]] = None) -> str:
-    """stdout of `argv`. A non-zero exit is not an error when there is output: runmqsc exits 10
-    when one DISPLAY found nothing, 20 when the queue manager is down, and says why on stdout."""
+def run(argv: list[str], *, stdin: Optional[str], timeout: float,
+        env: Optional[dict[str, str]] = None) -> tuple[str, bool]:
+    """stdout of `argv`, and whether it was cut at MAX_OUTPUT.
+
+    A non-zero exit is not an error when there is output: runmqsc exits 10 when one DISPLAY found
+    nothing, 20 when the queue manager is down, and says why on stdout."""
     full_env = {**os.environ, **env} if env else None
     tmp = None
     try:
@@ -57,4 +60,4 @@ def run(argv: list[str], *, stdin: Optional[str], timeout: float, env: Optional[
     if done.returncode != 0 and not out.strip():
         tail = decode(done.stderr).strip().splitlines()[-1:] or [f"退出码 {done.returncode}"]
         raise CommandFailed(f"命令失败: {' '.join(argv)}: {tail[0][:200]}")
-    return out
+    return out, done.truncated

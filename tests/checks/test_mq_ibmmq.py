@@ -226,3 +226,18 @@ def test_command_missing_and_timeout(tmp_path: Path) -> None:
 
 def test_fixtures_folder_is_where_the_brief_says() -> None:
     assert FIXTURES.name == "fixtures" and FIXTURES.parent.name == "shared"
+
+
+def test_truncated_output_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from checks.mq import command
+
+    monkeypatch.setattr(command, "MAX_OUTPUT", 20_000)
+    big = tmp_path / "runmqsc"
+    big.write_text("#!/bin/sh\ncat > /dev/null\n"
+                   "for i in $(seq 1 1000); do "
+                   "printf 'AMQ8409I: Display Queue details.\\n   QUEUE(Q.%08d)      TYPE(QLOCAL)\\n"
+                   "   CURDEPTH(1)\\n' $i; done\n")
+    big.chmod(0o755)
+    out = mq(command=[str(big)]).run()
+    assert out.status == Status.UNKNOWN and "被截断" in out.summary
+    assert 100 < len(out.details["queues"]) + out.details.get("queues_omitted", 0) < 1000
