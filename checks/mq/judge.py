@@ -51,39 +51,34 @@ class _Judged:
     queue: QueueStat
     dlq: bool
     status: Status
-    texts: list[str]
+    problems: list[tuple[Status, str]]
     metrics: list[Metric]
 
 
 def _judge_queue(q: QueueStat, dlq: bool, r: Rules) -> _Judged:
     metrics = [Metric(f"queue_depth:{q.name}", q.depth, "", warn=None if dlq else as_text(r.depth_warn),
                       crit=None if dlq else as_text(r.depth_crit), min=0, max=q.max_depth)]
-    statuses: list[Status] = []
-    texts: list[str] = []
+    found: list[tuple[Status, str]] = []
     if dlq:
         if q.depth > 0:
-            statuses.append(Status.WARNING)
-            texts.append(f"死信队列 {q.name} 有 {q.depth} 条消息")
+            found.append((Status.WARNING, f"死信队列 {q.name} 有 {q.depth} 条消息"))
     else:
         st = evaluate(q.depth, r.depth_warn, r.depth_crit)
         if st != Status.OK:
-            statuses.append(st)
-            texts.append(f"队列 {q.name} 积压 {q.depth} 条 (阈值 {r.depth_warn or '-'}/{r.depth_crit or '-'})")
+            found.append((st, f"队列 {q.name} 积压 {q.depth} 条 (阈值 {r.depth_warn or '-'}/{r.depth_crit or '-'})"))
     if q.max_depth:
         pct = 100.0 * q.depth / q.max_depth
         metrics.append(Metric(f"depth_percent:{q.name}", round(pct, 2), "%", warn=as_text(r.percent_warn),
                               crit=as_text(r.percent_crit), min=0, max=100))
         st = evaluate(pct, r.percent_warn, r.percent_crit)
         if st != Status.OK:
-            statuses.append(st)
-            texts.append(f"队列 {q.name} 深度达到上限的 {pct:.0f}% ({q.depth}/{q.max_depth})")
+            found.append((st, f"队列 {q.name} 深度达到上限的 {pct:.0f}% ({q.depth}/{q.max_depth})"))
     if q.consumers is not None:
-        low = None if r.min_consumers is None else f"{r.min_consumers}:"
+        low = None if r.min_consumers is None or dlq else f"{r.min_consumers}:"
         metrics.append(Metric(f"consumers:{q.name}", q.consumers, "", crit=low, min=0))
         if not dlq and r.min_consumers is not None and q.consumers < r.min_consumers:
-            statuses.append(Status.CRITICAL)
-            texts.append(f"队列 {q.name} 消费者 {q.consumers} 个, 少于 {r.min_consumers} 个")
-    return _Judged(q, dlq, worst(statuses), texts, metrics)
+            found.append((Status.CRITICAL, f"队列 {q.name} 消费者 {q.consumers} 个, 少于 {r.min_consumers} 个"))
+    return _Judged(q, dlq, worst(st for st, _ in found), found, metrics)
 
 
 def judge(snap: Snapshot, r: Rules) -> Outcome:
@@ -109,7 +104,7 @@ def judge(snap: Snapshot, r: Rules) -> Outcome:
         else:
             problems.append((Status.WARNING, f"死信队列不存在: {name}"))
     for p in r.queues:
-        if not is_literal(p) and snap.complete_listing and not any(re.fullmatch(p, n) for n in present):
+        if not is_literal(p) and snap.complete_listing and not any(map(matcher([p]), present)):
             problems.append((Status.WARNING, f"没有名称匹配 {p!r} 的队列"))
 
     links = snap.links
@@ -126,7 +121,7 @@ def judge(snap: Snapshot, r: Rules) -> Outcome:
 
     judged.sort(key=lambda j: (-j.status.severity, -j.queue.depth, j.queue.name))
     for j in judged:
-        problems += [(j.status, t) for t in j.texts]
+        problems += j.problems
     metrics: list[Metric] = []
     for j in judged:  # the queues in trouble first, then the deepest, within the wire limit
         if len(metrics) + len(j.metrics) > _METRIC_BUDGET:
