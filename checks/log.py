@@ -24,6 +24,8 @@ from checks.options import Duration, Size, Threshold
 from checks.thresholds import evaluate
 
 STATE_VERSION = 1
+LIVE_KEEP = 256
+LIVE_KEEP_SECONDS = 7 * 86400.0
 MAX_FILE_DETAILS = 20
 ANY_EVENT = Threshold("0")  # the range of fine counts: a single event alerts
 MAX_BYTES_PER_RUN = Size(64 * 1024 * 1024)
@@ -96,12 +98,21 @@ class LogCheck(Check):
         known = saved.get("v") == STATE_VERSION
         files = _states(saved.get("files")) if known else []
         gone = _states(saved.get("gone")) if known else []
-        live = tuple(saved.get("live") or []) if known else ()
+        live_raw = saved.get("live") if known and isinstance(saved.get("live"), dict) else {}
+        live = {p: t for p, t in live_raw.items() if isinstance(t, (int, float))}
         fresh = not known or saved.get("paths") != list(o.paths)
         prev_size = {fs.key: fs.size for fs in files}
 
-        cands = discover(o.paths, o.exclude, live)
-        active, gone = Reconciler(files, gone, fresh_start=fresh, from_start=o.start_at == "start").run(cands)
+        cands = discover(o.paths, o.exclude, tuple(live))
+        # Live paths are remembered for a while after they vanish: their rotated siblings may
+        # still hold unread lines (between logrotate's rename and create, after a deletion).
+        now = time.time()
+        live.update({c.path: now for c in cands.values() if c.primary})
+        live = dict(sorted((kv for kv in live.items() if now - kv[1] < LIVE_KEEP_SECONDS),
+                           key=lambda kv: -kv[1])[:LIVE_KEEP])
+        seen = _keys(saved.get("seen")) if known else set()
+        rec = Reconciler(files, gone, fresh_start=fresh, from_start=o.start_at == "start", seen=seen)
+        active, gone = rec.run(cands)
         active.sort(key=lambda f: (f.primary, f.mtime))  # rotated (older) content first
 
         tally = Tally(o.samples)
@@ -122,7 +133,6 @@ class LogCheck(Check):
             if n or fs.size != prev_size.get(fs.key, fs.size):
                 active_now = True
 
-        now = time.time()
         primaries = [fs for fs in active if fs.primary]
         if fresh and not known:
             last_new = max((fs.mtime for fs in primaries), default=now)
@@ -135,7 +145,7 @@ class LogCheck(Check):
         self.state.save({
             "v": STATE_VERSION, "paths": list(o.paths), "last_new": last_new,
             "files": [fs.to_dict() for fs in active], "gone": [g.to_dict() for g in gone],
-            "live": sorted(fs.path for fs in primaries),
+            "live": live, "seen": sorted(map(list, rec.seen_now)),
         })
         return self._outcome(o, tally, active, primaries, errors, per_read, bytes_read, lag,
                              now - last_new, any(fs.behind for fs in active), fresh and not known)
@@ -200,6 +210,14 @@ def _states(raw: Any) -> list[FileState]:
         fs = FileState.from_dict(d) if isinstance(d, dict) else None
         if fs is not None:
             out.append(fs)
+    return out
+
+
+def _keys(raw: Any) -> set[tuple[int, int]]:
+    out = set()
+    for k in raw if isinstance(raw, list) else []:
+        if isinstance(k, list) and len(k) == 2 and all(isinstance(x, int) for x in k):
+            out.add((k[0], k[1]))
     return out
 
 

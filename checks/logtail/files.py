@@ -156,13 +156,21 @@ def end_offset(path: str, size: int) -> int:
     return size - window + nl + 1
 
 
+def _telling(fs: FileState) -> bool:
+    """Is the fingerprint evidence? A full one is; a short one (small file) only once it covers a
+    complete line we consumed: a few bytes of an unfinished first line match too many files."""
+    return fs.fp_len >= FP_BYTES or (fs.fp_len > 0 and fs.offset > 0)
+
+
 class Reconciler:
     """Match saved file states to the files on disk now; decide where each one is read from."""
 
     def __init__(self, saved: list[FileState], gone: list[FileState], *, fresh_start: bool,
-                 from_start: bool) -> None:
+                 from_start: bool, seen: Optional[set[tuple[int, int]]] = None) -> None:
         self.saved = saved
         self.gone = gone
+        self.seen = seen or set()  # rotated siblings looked at and left alone in earlier runs
+        self.seen_now: set[tuple[int, int]] = set()
         self.fresh_start = fresh_start  # first run: files already there begin at their end
         self.from_start = from_start
         self._fp_cache: dict[tuple[str, int], Optional[str]] = {}
@@ -183,7 +191,7 @@ class Reconciler:
                 fs.gone_at = now
                 self.gone.append(fs)
                 continue
-            fs.path, fs.primary, fs.mtime = c.path, c.primary, c.st.st_mtime
+            fs.path, fs.primary, fs.mtime, fs.size = c.path, c.primary, c.st.st_mtime, c.st.st_size
             size = c.st.st_size
             if size < fs.offset or (fs.fp_len and self._fp(c.path, fs.fp_len) != fs.fp):
                 replaced.append(dataclasses.replace(fs))
@@ -194,38 +202,63 @@ class Reconciler:
                 fs.note = "rotated"
             self._refresh_fp(fs, size)
             active.append(fs)
-        for c in cands.values():
-            fs = self._adopt(c, replaced)
+        adopted, copies = self._adopt_copies(list(cands.values()), replaced)
+        # Largest first: of several copies of one content (logrotate `copy` run twice between
+        # two runs), the largest is read and the smaller ones are recognised as its copies.
+        for c in sorted(cands.values(), key=lambda c: -c.st.st_size):
+            fs = adopted.get(c.key)
             if fs is None:
-                if not c.primary:
-                    continue  # a rotated sibling we never read: its content was read as the live file
+                if not c.primary and (c.key in self.seen or c.key in copies or self.fresh_start
+                                      or self._copy_of_known(c, active, [*replaced, *self.gone])):
+                    self.seen_now.add(c.key)  # its content was (or will be) read as the live file
+                    continue
+                # A primary file born since the last run, or a sibling we never saw as the live file
+                # (rotated twice between two runs): new content, read from its start.
                 start = 0 if (self.from_start or not self.fresh_start) else end_offset(c.path, c.st.st_size)
+                if c.key in copies:
+                    start = c.st.st_size  # a live file holding an older copy of what we read
                 fs = FileState(c.path, c.st.st_dev, c.st.st_ino, start)
                 fs.note = "new" if not self.fresh_start else ""
-            fs.primary, fs.mtime = c.primary, c.st.st_mtime
+            fs.primary, fs.mtime, fs.size = c.primary, c.st.st_mtime, c.st.st_size
             self._refresh_fp(fs, c.st.st_size)
             active.append(fs)
         self.gone = sorted((g for g in self.gone if now - g.gone_at < GONE_MAX_AGE),
                            key=lambda g: -g.gone_at)[:GONE_KEEP]
         return active, self.gone
 
-    def _adopt(self, c: Candidate, replaced: list[FileState]) -> Optional[FileState]:
-        """A new inode holding a copy of content we had read: continue where that copy stands."""
-        pools = [(replaced, True), (self.gone, False)]
-        for pool, any_len in pools:
-            for old in pool:
-                if not old.fp_len or c.st.st_size < old.offset:
+    def _copy_of_known(self, c: Candidate, live: list[FileState], old: list[FileState]) -> bool:
+        """An older copy of content we read (or will read): logrotate's `copy`, or a copy made
+        before a truncation whose tail we had already read."""
+        n = min(FP_BYTES, c.st.st_size)
+        if n and any(fs.size >= n and self._fp(fs.path, n) == self._fp(c.path, n) for fs in live):
+            return True
+        return any(_telling(k) and self._fp(c.path, k.fp_len) == k.fp for k in old)
+
+    def _adopt_copies(self, cands: list[Candidate], replaced: list[FileState]
+                      ) -> tuple[dict[tuple[int, int], FileState], set[tuple[int, int]]]:
+        """New inodes holding a copy of content we had read (copytruncate's app.log.1, a file
+        copied back): the largest copy continues where we stood, the other copies are skipped."""
+        adopted: dict[tuple[int, int], FileState] = {}
+        copies: set[tuple[int, int]] = set()
+        for pool, strict in ((replaced, False), (self.gone, True)):
+            for old in list(pool):
+                if not _telling(old):
                     continue
-                if not any_len and old.fp_len < FP_BYTES and old.path != c.path:
+                matches = [c for c in cands if c.key not in adopted and c.key not in copies
+                           and c.key not in self.seen  # judged a copy of read content before
+                           and c.st.st_size >= old.offset
+                           and not (strict and c.primary and old.fp_len < FP_BYTES and old.path != c.path)
+                           and self._fp(c.path, old.fp_len) == old.fp]
+                if not matches:
                     continue
-                if self._fp(c.path, old.fp_len) != old.fp:
-                    continue
+                best = max(matches, key=lambda c: (c.st.st_size, c.st.st_mtime, c.primary))
                 pool.remove(old)
                 fs = dataclasses.replace(old)
-                fs.path, fs.dev, fs.ino, fs.gone_at = c.path, c.st.st_dev, c.st.st_ino, 0.0
+                fs.path, fs.dev, fs.ino, fs.gone_at = best.path, best.st.st_dev, best.st.st_ino, 0.0
                 fs.note = "copy"
-                return fs
-        return None
+                adopted[best.key] = fs
+                copies.update(c.key for c in matches if c is not best)
+        return adopted, copies
 
     def _refresh_fp(self, fs: FileState, size: int) -> None:
         if fs.fp_len < FP_BYTES and size > fs.fp_len:

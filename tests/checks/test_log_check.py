@@ -339,3 +339,29 @@ def test_corrupt_state_starts_afresh(tmp_path: Path, log: Path) -> None:
     assert check.run().status == Status.OK
     write(log, "ERROR x\n")
     assert counts(check) == (1, 0)
+
+
+def test_rotated_twice_between_runs(tmp_path: Path, log: Path) -> None:
+    check = make(tmp_path)
+    check.run()
+    write(log, "ERROR 1 in the first file\n")
+    log.rename(log.with_name("app.log.1"))
+    write(log, "ERROR 2 in a file never seen as the live one\n")
+    log.with_name("app.log.1").rename(log.with_name("app.log.2"))
+    log.rename(log.with_name("app.log.1"))
+    write(log, "ERROR 3 in the live file\n")
+    assert counts(check) == (3, 0)
+    assert counts(check) == (0, 0)
+
+
+def test_copy_seen_before_truncation_is_not_reread(tmp_path: Path, log: Path) -> None:
+    check = make(tmp_path)
+    check.run()
+    write(log, "ERROR a\n")
+    shutil.copyfile(log, log.with_name("app.log.1"))  # logrotate copied, has not truncated yet
+    assert counts(check) == (1, 0)
+    with open(log, "r+b") as f:
+        f.truncate(0)
+    write(log, "ERROR b\n")
+    assert counts(check) == (1, 0)
+    assert counts(check) == (0, 0)

@@ -1,0 +1,141 @@
+"""Property test: random writes, rotations, truncations and check runs against a reference model.
+
+The model: every complete line written after the check started is counted exactly once, by the
+first run after it was written, unless the file holding it was truncated or deleted before any
+run could read it (those lines are gone from disk: nobody can count them).
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from checks.base import StateStore
+from checks.log import LogCheck
+from checks.options import build
+
+SEV = {"ERROR": 2, "WARN": 1, "INFO": 0}
+
+
+class LogMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="xunjian-logprop-"))
+        self.log = self.dir / "app.log"
+        self.seq = 0
+        self.unread_live: list[int] = []   # severities of complete lines in the live file, unread
+        self.unread_other: list[int] = []  # ... in rotated files (still on disk, so still counted)
+        self.partial: tuple[bytes, int] | None = None
+
+    @initialize(lines=st.integers(0, 5))
+    def start(self, lines: int) -> None:
+        self._append(b"".join(self._line("ERROR", 0) for _ in range(lines)))
+        options = build(LogCheck.Options, {"paths": [str(self.dir / "*.log")]}, "prop")
+        self.check = LogCheck(options, state=StateStore(self.dir / "state" / "s.json"))
+        out = self.check.run()
+        assert out.metrics[0].value == 0  # first sight: from the end
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _line(self, kind: str, pad: int) -> bytes:
+        self.seq += 1
+        return f"{self.seq:08d} {kind} voucher {'x' * pad}\n".encode()
+
+    def _append(self, data: bytes) -> None:
+        with open(self.log, "ab") as f:
+            f.write(data)
+
+    def _flush(self) -> None:
+        """The writer finishes its line before anything else happens to the file."""
+        if self.partial is not None:
+            rest, sev = self.partial
+            self._append(rest)
+            self.unread_live.append(sev)
+            self.partial = None
+
+    def _shift(self) -> None:
+        rotated = sorted((int(p.name.rsplit(".", 1)[1]) for p in self.dir.glob("app.log.*")), reverse=True)
+        for n in rotated:
+            (self.dir / f"app.log.{n}").rename(self.dir / f"app.log.{n + 1}")
+
+    @rule(kinds=st.lists(st.sampled_from(list(SEV)), min_size=1, max_size=30),
+          pad=st.integers(0, 400))
+    def write(self, kinds: list[str], pad: int) -> None:
+        self._flush()
+        self._append(b"".join(self._line(k, pad) for k in kinds))
+        self.unread_live.extend(SEV[k] for k in kinds)
+
+    @rule(kind=st.sampled_from(list(SEV)), cut=st.integers(1, 20))
+    def write_partial(self, kind: str, cut: int) -> None:
+        self._flush()
+        line = self._line(kind, 10)
+        self._append(line[:cut])
+        self.partial = (line[cut:], SEV[kind])
+
+    @rule(create=st.booleans())
+    def rotate_rename(self, create: bool) -> None:
+        self._flush()
+        if not self.log.exists():
+            return
+        self._shift()
+        self.log.rename(self.dir / "app.log.1")
+        if create:
+            self.log.touch()
+        self.unread_other += self.unread_live
+        self.unread_live = []
+
+    @precondition(lambda self: self.log.exists())
+    @rule()
+    def rotate_copytruncate(self) -> None:
+        self._flush()
+        self._shift()
+        shutil.copyfile(self.log, self.dir / "app.log.1")
+        with open(self.log, "r+b") as f:
+            f.truncate(0)
+        self.unread_other += self.unread_live
+        self.unread_live = []
+
+    @precondition(lambda self: self.log.exists())
+    @rule()
+    def rotate_copy(self) -> None:
+        """logrotate's `copy`: the live file keeps its content, a copy appears beside it."""
+        self._flush()
+        self._shift()
+        shutil.copyfile(self.log, self.dir / "app.log.1")
+        # Unread lines are now on disk twice; whichever copy survives, they count once.
+        self.unread_other += self.unread_live
+        self.unread_live = []
+
+    @precondition(lambda self: self.log.exists())
+    @rule(delete=st.booleans())
+    def truncate_or_delete(self, delete: bool) -> None:
+        self._flush()
+        if delete:
+            self.log.unlink()
+        else:
+            with open(self.log, "r+b") as f:
+                f.truncate(0)
+        self.unread_live = []  # lost before anyone read them
+
+    @rule()
+    def run_check(self) -> None:
+        out = self.check.run()
+        got = (out.metrics[0].value, out.metrics[1].value)
+        pending = self.unread_live + self.unread_other
+        assert got == (pending.count(2), pending.count(1)), (got, pending, out.details)
+        self.unread_live, self.unread_other = [], []
+
+    @invariant()
+    def state_is_small(self) -> None:
+        path = self.dir / "state" / "s.json"
+        assert not path.exists() or path.stat().st_size < 64 * 1024
+
+
+LogMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None,
+                                        suppress_health_check=[HealthCheck.too_slow])
+TestLogModel = LogMachine.TestCase
