@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-from email.utils import parsedate_to_datetime
 from typing import Optional
 
 
@@ -35,6 +34,8 @@ def parse_retry_after(value: Optional[str], now: float, cap: float = 3600.0) -> 
     try:
         seconds = float(value)
     except ValueError:
+        from email.utils import parsedate_to_datetime  # rare: most servers send seconds
+
         try:
             seconds = parsedate_to_datetime(value).timestamp() - now
         except (TypeError, ValueError, IndexError, OverflowError):

@@ -6,19 +6,19 @@ Retry-After, other 4xx halve down to single results, 5xx and network trouble bac
 """
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
+import zlib
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from agent import __version__
 from agent.backoff import Backoff, parse_retry_after
 from agent.config import MAX_BATCH, MAX_BATCH_BYTES, AgentConfig
+from agent.httppost import Reply, post
 from agent.logsetup import Throttle
 from agent.rejected import RejectedLog
 from agent.spool import Entry, Spool
@@ -28,13 +28,6 @@ log = logging.getLogger("agent.sender")
 
 PATH = "/api/v1/results"
 ENVELOPE_RESERVE = 64 * 1024  # room for the agent block within the 4 MiB request limit
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
 
 
 class Sender:
@@ -136,7 +129,7 @@ class Sender:
         body = self._body(entries)
         try:
             reply = self._post(body, timeout)
-        except (OSError, http.client.HTTPException) as e:
+        except OSError as e:
             reason = "timeout" if isinstance(e, (socket.timeout, TimeoutError)) else "connect"
             self._fail(reason, f"collector unreachable ({type(e).__name__}: {e})")
             return False
@@ -243,25 +236,12 @@ class Sender:
         cfg = self.cfg
         url = urlsplit(cfg.collector.url)
         headers = {"Authorization": f"Bearer {cfg.token}", "Content-Type": "application/json",
-                   "User-Agent": f"xunjian-agent/{__version__}", "Connection": "close"}
+                   "User-Agent": f"xunjian-agent/{__version__}"}
         if len(body) > cfg.send.gzip_min_bytes:
-            import gzip
-
-            body = gzip.compress(body, 5)
+            body = gzip(body)
             headers["Content-Encoding"] = "gzip"
-        conn: http.client.HTTPConnection
-        if url.scheme == "https":
-            conn = http.client.HTTPSConnection(url.hostname or "", url.port, timeout=timeout,
-                                               context=self._context())
-        else:
-            conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
-        try:
-            conn.request("POST", url.path.rstrip("/") + PATH, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read(1024 * 1024)
-            return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
-        finally:
-            conn.close()
+        context = self._context() if url.scheme == "https" else None
+        return post(url, url.path.rstrip("/") + PATH, body, headers, timeout, context)
 
     def _context(self) -> Any:
         if self._ssl_context is None:
@@ -269,6 +249,12 @@ class Sender:
 
             self._ssl_context = ssl.create_default_context(cafile=self.cfg.collector.ca_file)
         return self._ssl_context
+
+
+def gzip(data: bytes) -> bytes:
+    """gzip framing straight from zlib (wbits 31), without importing the gzip module."""
+    z = zlib.compressobj(5, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
 
 
 def _short(body: bytes, limit: int = 200) -> str:

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from agent.config import MAX_BATCH_BYTES, parse_config
+from agent.httppost import post
 from agent.rejected import RejectedLog
-from agent.sender import Sender
+from agent.sender import Sender, gzip
 from agent.spool import Spool
 from agent.stats import Stats
 from checks.model import Result, Status
@@ -129,3 +134,60 @@ def test_rejected_log_is_bounded(tmp_path: Path) -> None:
         log.write(json.dumps({"id": str(i), "pad": "x" * 100}), "bad", 400)
     assert (tmp_path / "rejected.jsonl").stat().st_size <= 2000
     assert (tmp_path / "rejected.jsonl.1").stat().st_size <= 2000
+
+
+def _raw_server(reply: bytes) -> tuple[int, socket.socket]:
+    """Answers every connection with the given raw bytes after reading the request."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], srv
+
+
+@pytest.mark.parametrize("reply", [
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5\r\n{\"acc\r\n12\r\nepted\": 1, \"x\": 2}\r\n0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"accepted\": 1, \"x\": 2}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"accepted\": 1, \"x\": 2}",
+], ids=["chunked-after-100", "close-delimited", "content-length"])
+def test_http_reply_framings(reply: bytes) -> None:
+    port, srv = _raw_server(reply)
+    try:
+        r = post(urlsplit(f"http://127.0.0.1:{port}"), "/api/v1/results", b"{}", {}, 5)
+        assert r.status == 200 and json.loads(r.body) == {"accepted": 1, "x": 2}
+    finally:
+        srv.close()
+
+
+def test_garbage_reply_is_a_network_error() -> None:
+    port, srv = _raw_server(b"SSH-2.0-OpenSSH_9.2\r\n")
+    try:
+        with pytest.raises(OSError):
+            post(urlsplit(f"http://127.0.0.1:{port}"), "/x", b"{}", {}, 5)
+    finally:
+        srv.close()
+
+
+def test_gzip_framing_is_standard() -> None:
+    import gzip as stdlib_gzip
+
+    data = json.dumps({"x": "巡检" * 1000}).encode()
+    assert stdlib_gzip.decompress(gzip(data)) == data
