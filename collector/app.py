@@ -22,19 +22,26 @@ from collector.events import Events
 from collector.jobs.offline import detect_offline
 from collector.jobs.runner import Job, JobRunner
 from collector.metrics import FleetCollector, IngestMetrics
+from collector.notifications.service import deliver_due
+from collector.runtime import runtime
+from collector.tickets.jobs import check_sla
 
 log = logging.getLogger("xunjian.collector")
 VERSION = "0.1.0"
 
 
-def default_jobs(settings: Settings) -> list[Job]:
+def default_jobs(settings: Settings, factory: Any) -> list[Job]:
+    every = timedelta(seconds=settings.job_interval_seconds)
     return [
-        Job("agents-offline", timedelta(seconds=settings.job_interval_seconds),
-            lambda db, now: detect_offline(db=db, now=now, settings=settings)),
+        Job("agents-offline", every, lambda db, now: detect_offline(db=db, now=now, settings=settings)),
+        Job("sla-timers", every, lambda db, now: check_sla(db=db, rt=runtime(settings), now=now)),
+        Job("notifications", timedelta(seconds=min(5.0, settings.job_interval_seconds)),
+            lambda db, now: deliver_due(factory=factory, config=runtime(settings).notify, now=now)),
     ]
 
 
 def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool | None = None) -> FastAPI:
+    runtime(settings)  # refuse a bad SLA/calendar/notify config at start, not at the first ticket
     engine = make_engine(settings.db_url)
     if migrate_db:
         migrate.upgrade(engine)
@@ -45,7 +52,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     registry = CollectorRegistry(auto_describe=False)
     ingest_metrics = IngestMetrics(registry)
     registry.register(FleetCollector(read_factory))
-    runner = JobRunner(factory, default_jobs(settings), tick=min(5.0, settings.job_interval_seconds))
+    runner = JobRunner(factory, default_jobs(settings, factory), tick=min(5.0, settings.job_interval_seconds))
     run_jobs = settings.jobs_enabled if start_jobs is None else start_jobs
 
     @asynccontextmanager
@@ -68,13 +75,14 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     app.state.events = Events()
     app.state.jobs = runner
 
+    from collector.alertmanager.views import router as alertmanager_router
     from collector.hosts.views import router as hosts_router
+    from collector.maintenance.views import router as maintenance_router
     from collector.results.views import router as results_router
     from collector.tickets.views import router as tickets_router
 
-    app.include_router(results_router)
-    app.include_router(tickets_router)
-    app.include_router(hosts_router)
+    for router in (results_router, tickets_router, hosts_router, maintenance_router, alertmanager_router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

@@ -13,9 +13,12 @@ from checks.model import Result
 from collector.config import Settings
 from collector.hosts import service as hosts
 from collector.hosts.models import Host
+from collector.maintenance import service as maintenance
 from collector.results import service as results
 from collector.results.models import CheckState
+from collector.runtime import runtime
 from collector.tickets import service as tickets
+from collector.tickets import workflow
 from collector.tickets.models import Ticket
 
 
@@ -23,6 +26,7 @@ from collector.tickets.models import Ticket
 class IngestReply:
     accepted: int
     duplicates: int
+    suppressed: int = 0  # bad results inside a maintenance window: kept, no ticket
 
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": []}
@@ -54,17 +58,23 @@ def ingest(*, db: Session, host: Host, agent: dict[str, Any], batch: list[Result
     seqs = [r.seq for r in fresh if r.seq is not None]
     if seqs:
         host.last_seq = max(max(seqs), host.last_seq or 0)
-    _evaluate(db=db, host=host, fresh=fresh, now=now, settings=settings, changes=changes)
-    return IngestReply(accepted=len(fresh), duplicates=len(batch) - len(fresh)), changes
+    suppressed = _evaluate(db=db, host=host, fresh=fresh, now=now, settings=settings, changes=changes)
+    return IngestReply(accepted=len(fresh), duplicates=len(batch) - len(fresh), suppressed=suppressed), changes
 
 
 def _evaluate(*, db: Session, host: Host, fresh: list[Result], now: datetime, settings: Settings,
-              changes: TicketChanges) -> None:
+              changes: TicketChanges) -> int:
+    if not fresh:
+        return 0
     by_check: dict[str, list[Result]] = defaultdict(list)
     for r in fresh:
         by_check[r.check].append(r)
     states = results.states_for(db=db, host_id=host.id, checks=list(by_check))
     config = rule_config(settings)
+    rt = runtime(settings)
+    windows = maintenance.overlapping(db=db, start=min(r.started_at for r in fresh),
+                                      end=max(r.started_at for r in fresh))
+    suppressed = 0
     for check, items in by_check.items():
         items.sort(key=lambda r: r.started_at)
         state = states.get(check)
@@ -78,11 +88,16 @@ def _evaluate(*, db: Session, host: Host, fresh: list[Result], now: datetime, se
                        ticket_active=ticket is not None, config=config)
             state.consecutive_bad = d.consecutive_bad
             state.consecutive_ok = d.consecutive_ok
-            if d.action == Action.OPEN:
+            if d.action == Action.OPEN and maintenance.covering(windows, at=r.started_at, unit=host.unit,
+                                                                host=host.name, system=r.system):
+                suppressed += 1
+                state.consecutive_bad = 0  # the ticket opens when the fault persists after the window
+            elif d.action == Action.OPEN:
                 ticket, created = tickets.open_for_fault(
                     db=db, fault_key=fault, at=r.started_at, number_prefix=settings.tickets.number_prefix,
                     tz=settings.timezone, fields=_auto_fields(host, r, d.severity))
                 if created:
+                    workflow.after_auto_open(db=db, rt=rt, ticket=ticket, now=now)
                     changes.opened.append(ticket)
                 else:
                     tickets.add_occurrence(db=db, ticket=ticket, at=r.started_at, status=int(r.status),
@@ -93,11 +108,13 @@ def _evaluate(*, db: Session, host: Host, fresh: list[Result], now: datetime, se
             elif d.action == Action.RESOLVE and ticket is not None:
                 tickets.resolve_recovered(db=db, ticket=ticket, at=r.started_at,
                                           note=f"检查 {check} 已恢复正常: {r.summary}")
+                workflow.announce_resolved(db=db, rt=rt, ticket=ticket, now=now)
                 changes.resolved.append(ticket)
                 ticket = None
             elif d.action == Action.RECOVERED and ticket is not None:
                 tickets.mark_recovered(db=db, ticket=ticket, at=r.started_at,
                                        note=f"检查 {check} 已恢复正常: {r.summary}")
+    return suppressed
 
 
 def _advance_state(*, db: Session, state: CheckState | None, host: Host, r: Result) -> CheckState:

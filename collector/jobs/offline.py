@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 from alerts.rules import agent_fault_key
 from collector.config import Settings
 from collector.hosts.models import Host
+from collector.maintenance import service as maintenance
+from collector.runtime import runtime
 from collector.tickets import service as tickets
+from collector.tickets import workflow
 
 if TYPE_CHECKING:
     from collector.flows import TicketChanges
@@ -19,11 +22,14 @@ if TYPE_CHECKING:
 def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[Any]:
     opened = []
     cfg = settings.tickets
+    windows = maintenance.overlapping(db=db, start=now, end=now)
     for host in db.scalars(sa.select(Host).where(Host.online.is_(True), Host.last_seen_at.is_not(None))):
         allowed = max(cfg.offline_missed_heartbeats * host.heartbeat_seconds, cfg.offline_min_seconds)
         assert host.last_seen_at is not None
         if now - host.last_seen_at <= timedelta(seconds=allowed):
             continue
+        if maintenance.covering(windows, at=now, unit=host.unit, host=host.name, system="os"):
+            continue  # servers are restarted during maintenance: not an incident
         host.online = False
         minutes = (now - host.last_seen_at).total_seconds() / 60
         ticket, created = tickets.open_for_fault(
@@ -37,6 +43,7 @@ def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[An
                 "customer_unit": host.unit, "room": host.room, "labels": dict(host.labels or {}),
             })
         if created:
+            workflow.after_auto_open(db=db, rt=runtime(settings), ticket=ticket, now=now)
             opened.append(ticket)
     return opened
 
@@ -45,4 +52,5 @@ def agent_back(*, db: Session, host: Host, now: datetime, settings: Settings, ch
     ticket = tickets.active_for_fault(db=db, fault_key=agent_fault_key(host.name))
     if ticket is not None:
         tickets.resolve_recovered(db=db, ticket=ticket, at=now, note=f"巡检代理 {host.name} 已恢复上报")
+        workflow.announce_resolved(db=db, rt=runtime(settings), ticket=ticket, now=now)
         changes.resolved.append(ticket)

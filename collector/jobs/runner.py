@@ -68,6 +68,11 @@ class JobRunner:
         return ran
 
     def run_one(self, job: Job, now: datetime) -> bool:
+        """Claim the period in a short transaction, then run the job in its own session.
+
+        The claim (lock + check + mark last_run_at) is atomic, so one process runs each period; the
+        job's work is committed separately so a long job (sending mail) never holds the SQLite write
+        lock. A process that dies mid-job leaves the period claimed; the next period runs elsewhere."""
         with self.factory() as db:
             with db.begin():
                 if db.get_bind().dialect.name == "postgresql":
@@ -83,7 +88,19 @@ class JobRunner:
                     db.add(run)
                 run.last_run_at = now
                 run.runner = self.me
+        error = ""
+        try:
+            with self.factory() as db:
                 job.fn(db=db, now=now)
-                run.last_ok_at = now
-                run.last_error = ""
+                db.commit()
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"[:2000]
+            raise
+        finally:
+            with self.factory() as db, db.begin():
+                run = db.get(JobRun, job.name)
+                if run is not None:
+                    run.last_error = error
+                    if not error:
+                        run.last_ok_at = now
         return True

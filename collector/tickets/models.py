@@ -53,6 +53,9 @@ class Ticket(Base):
     pending_since: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
     pauses: Mapped[Any] = mapped_column(JSONType, default=list)
     escalated_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
+    due_soon_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)  # when "due soon" was announced
+    resolution_due_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(sa.String(64), default="")
     assignee_id: Mapped[Optional[int]] = mapped_column(sa.Integer, index=True)
     engineer_name: Mapped[str] = mapped_column(sa.String(64), default="")  # 姓名
     engineer_number: Mapped[str] = mapped_column(sa.String(32), default="")  # 编号

@@ -102,6 +102,11 @@ def get(*, db: Session, ticket_id: int) -> Optional[Ticket]:
     return db.get(Ticket, ticket_id)
 
 
+def get_for_update(*, db: Session, ticket_id: int) -> Optional[Ticket]:
+    """Row-locked on PostgreSQL so two engineers' changes apply one after the other."""
+    return db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+
+
 def get_by_number(*, db: Session, number: str) -> Optional[Ticket]:
     return db.scalar(sa.select(Ticket).where(Ticket.number == number))
 

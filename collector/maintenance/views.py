@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import AwareDatetime, BaseModel, Field
+
+from collector.db import utcnow
+from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
+from collector.maintenance import service
+from collector.maintenance.models import MaintenanceWindow
+from collector.timefmt import iso
+
+router = APIRouter(prefix="/api/v1", tags=["maintenance"])
+
+
+class WindowIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    unit: str = Field("", max_length=128)
+    host: str = Field("", max_length=128)
+    system: Literal["", "voucher", "seal", "mq", "os"] = ""
+
+
+def window_out(w: MaintenanceWindow, tz: str) -> dict[str, Any]:
+    return {"id": w.id, "title": w.title, "unit": w.unit, "host": w.host, "system": w.system,
+            "starts_at": iso(w.starts_at, tz), "ends_at": iso(w.ends_at, tz), "created_by": w.created_by,
+            "cancelled_at": iso(w.cancelled_at, tz)}
+
+
+@router.post("/maintenance", status_code=201)
+def create_window(body: WindowIn, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
+    try:
+        w = service.create(db=db, title=body.title, starts_at=body.starts_at, ends_at=body.ends_at, unit=body.unit,
+                           host=body.host, system=body.system, actor=user.name, now=utcnow())
+    except ValueError as e:
+        raise HTTPException(422, str(e)) from None
+    return window_out(w, settings.timezone)
+
+
+@router.get("/maintenance")
+def list_windows(db: SessionDep, settings: SettingsDep, user: Viewer, active: bool = False) -> Any:
+    rows = service.list_windows(db=db, active_at=utcnow() if active else None)
+    return {"items": [window_out(w, settings.timezone) for w in rows], "next": None}
+
+
+@router.delete("/maintenance/{window_id}")
+def cancel_window(window_id: int, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
+    w = db.get(MaintenanceWindow, window_id)
+    if w is None:
+        raise HTTPException(404, f"维护窗口 {window_id} 不存在")
+    service.cancel(db=db, window=w, now=utcnow())
+    return window_out(w, settings.timezone)

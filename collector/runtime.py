@@ -1,0 +1,39 @@
+"""Objects built once from the settings and shared by services: the SLA calendar and policy, and the
+notification channels and routes. Built lazily and cached per Settings object."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.notify import NotifyConfig, build_notify
+from collector.config import Settings
+from collector.sla import SlaPolicy, WorkCalendar
+
+
+@dataclass
+class Runtime:
+    calendar: WorkCalendar
+    policy: SlaPolicy
+    notify: NotifyConfig
+
+
+_cache: dict[int, tuple[Settings, Runtime]] = {}
+_lock = threading.Lock()
+
+
+def runtime(settings: Settings) -> Runtime:
+    key = id(settings)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is settings:
+            return hit[1]
+        sla: dict[str, Any] = dict(settings.sla or {})
+        cal_cfg = dict(sla.get("calendar") or {})
+        if settings.calendar_files:
+            cal_cfg.setdefault("schedules", list(settings.calendar_files))
+        cal_cfg.setdefault("timezone", settings.timezone)
+        rt = Runtime(calendar=WorkCalendar.from_config(cal_cfg), policy=SlaPolicy.from_dict(sla),
+                     notify=build_notify(settings.notify or {}))
+        _cache[key] = (settings, rt)
+        return rt

@@ -1,0 +1,219 @@
+"""The life of a ticket: manual cases, and open → acknowledged → resolved → closed with pending, assign,
+reopen. Every change lands in the timeline with who and when."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy.orm import Session
+
+from alerts.notify import Notification
+from collector.notifications import service as notifications
+from collector.runtime import Runtime
+from collector.tickets import service
+from collector.tickets.models import ACTIVE_STATUSES, Ticket
+from collector.tickets.numbers import next_number
+from collector.tickets.sla import record_response, set_due
+from collector.users.models import User
+
+SATISFACTION = ("满意", "基本满意", "不满意")
+EDITABLE = ("customer_name", "customer_unit", "room", "description", "title", "system", "host", "severity",
+            "urgent", "channel", "reported_at", "resolution", "satisfaction_comment")
+
+
+class WorkflowError(ValueError):
+    """A change the workflow does not allow; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def create_manual(*, db: Session, rt: Runtime, actor: User, now: datetime, number_prefix: str, tz: str,
+                  data: dict[str, Any]) -> Ticket:
+    """A case taken by phone, e-mail, on site or remotely (or entered by hand for an automatic one)."""
+    reported_at = data.get("reported_at") or now
+    if reported_at > now:
+        raise WorkflowError("热线时间不能晚于当前时间", 422)
+    number = next_number(db=db, prefix=number_prefix, at=reported_at, tz=tz)
+    ticket = Ticket(
+        number=number, fault_key=None, active_fault_key=None, source="manual", channel=data["channel"],
+        status="open", severity=data.get("severity") or "warning", urgent=bool(data.get("urgent")),
+        system=data.get("system") or "os", host=data.get("host") or "", check="",
+        title=(data.get("title") or data["description"].splitlines()[0])[:300], description=data["description"],
+        resolution="", customer_name=data.get("customer_name") or "", customer_unit=data.get("customer_unit") or "",
+        room=data.get("room") or "", reported_at=reported_at, opened_at=now, last_occurrence_at=reported_at,
+        occurrences=1, pauses=[], labels={}, created_by=actor.name, satisfaction_comment="",
+        engineer_name="", engineer_number="", last_summary="", paused_seconds=0.0, version=1)
+    db.add(ticket)
+    set_due(ticket, rt, now)
+    db.flush()
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="opened",
+                      text=f"{_channel_zh(ticket.channel)}受理: {ticket.description}")
+    engineer = data.get("engineer")
+    if engineer is not None:
+        assign(db=db, ticket=ticket, engineer=engineer, actor=actor, now=now)
+    announce_opened(db=db, rt=rt, ticket=ticket, now=now)
+    return ticket
+
+
+def after_auto_open(*, db: Session, rt: Runtime, ticket: Ticket, now: datetime) -> None:
+    """An automatic ticket (check, agent offline, Alertmanager) starts its SLA clock and is announced."""
+    set_due(ticket, rt, now)
+    announce_opened(db=db, rt=rt, ticket=ticket, now=now)
+
+
+def announce_opened(*, db: Session, rt: Runtime, ticket: Ticket, now: datetime) -> None:
+    due = ticket.response_due_at.astimezone(rt.calendar.tz).strftime("%m-%d %H:%M") if ticket.response_due_at else "-"
+    notifications.enqueue(db=db, config=rt.notify, now=now, ticket_id=ticket.id,
+                          dedup_key=f"opened:{ticket.number}", notification=Notification(
+                              kind="ticket_opened", title=f"{ticket.number} {ticket.title}",
+                              text=f"{ticket.description}\n\n响应时限: {due}", severity=ticket.severity,
+                              unit=ticket.customer_unit, system=ticket.system, host=ticket.host,
+                              ticket_no=ticket.number))
+
+
+def announce_resolved(*, db: Session, rt: Runtime, ticket: Ticket, now: datetime) -> None:
+    notifications.enqueue(db=db, config=rt.notify, now=now, ticket_id=ticket.id,
+                          dedup_key=f"resolved:{ticket.number}:{ticket.version}", notification=Notification(
+                              kind="ticket_resolved", title=f"{ticket.number} 已解决: {ticket.title}",
+                              text=ticket.resolution, severity="info", unit=ticket.customer_unit,
+                              system=ticket.system, host=ticket.host, ticket_no=ticket.number))
+
+
+def _channel_zh(channel: str) -> str:
+    return {"phone": "电话", "email": "邮件", "onsite": "现场", "remote": "远程", "auto": "自动"}.get(channel, channel)
+
+
+def acknowledge(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "") -> None:
+    if ticket.status == "pending":
+        return resume(db=db, ticket=ticket, actor=actor, now=now, note=note)
+    if ticket.status != "open":
+        raise WorkflowError(f"服务单状态为 {ticket.status}, 不能响应")
+    ticket.status = "acknowledged"
+    record_response(ticket, now)
+    if not ticket.engineer_name:
+        _set_engineer(ticket, actor)
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="acknowledged",
+                      text=note or "工程师已响应", data={"response_sla": ticket.response_sla})
+
+
+def assign(*, db: Session, ticket: Ticket, engineer: Optional[User], actor: User, now: datetime) -> None:
+    if ticket.status == "closed":
+        raise WorkflowError("已关闭的服务单不能指派")
+    before = ticket.engineer_name
+    if engineer is None:
+        ticket.assignee_id, ticket.engineer_name, ticket.engineer_number = None, "", ""
+    else:
+        _set_engineer(ticket, engineer)
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="assigned",
+                      text=f"指派: {before or '-'} → {ticket.engineer_name or '-'}")
+
+
+def _set_engineer(ticket: Ticket, user: User) -> None:
+    ticket.assignee_id = user.id
+    ticket.engineer_name = user.display_name or user.name
+    ticket.engineer_number = user.number
+
+
+def pend(*, db: Session, ticket: Ticket, actor: User, now: datetime, rt: Runtime, note: str = "") -> None:
+    """Waiting for the customer: the clocks stop until the ticket resumes."""
+    if ticket.status not in ("open", "acknowledged"):
+        raise WorkflowError(f"服务单状态为 {ticket.status}, 不能挂起")
+    ticket.pending_since = now
+    ticket.pauses = [*(ticket.pauses or []), [now.isoformat(), None]]
+    ticket.labels = {**(ticket.labels or {}), "status_before_pending": ticket.status}
+    ticket.status = "pending"
+    set_due(ticket, rt, now)
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="pending",
+                      text=note or "等待客户, 计时暂停")
+
+
+def resume(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "",
+           rt: Optional[Runtime] = None) -> None:
+    if ticket.status != "pending":
+        raise WorkflowError(f"服务单状态为 {ticket.status}, 不能恢复计时")
+    pauses = [list(p) for p in ticket.pauses or []]
+    if pauses and pauses[-1][1] is None:
+        pauses[-1][1] = now.isoformat()
+    ticket.pauses = pauses
+    if ticket.pending_since is not None:
+        ticket.paused_seconds += (now - ticket.pending_since).total_seconds()
+    ticket.pending_since = None
+    labels = dict(ticket.labels or {})
+    ticket.status = labels.pop("status_before_pending", "acknowledged" if ticket.acknowledged_at else "open")
+    ticket.labels = labels
+    if rt is not None:
+        set_due(ticket, rt, now)
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="resumed", text=note or "恢复计时")
+
+
+def resolve(*, db: Session, ticket: Ticket, actor: User, now: datetime, resolution: str, rt: Runtime) -> None:
+    if ticket.status not in ACTIVE_STATUSES:
+        raise WorkflowError(f"服务单状态为 {ticket.status}, 不能解决")
+    if not resolution.strip():
+        raise WorkflowError("解决服务单需要填写解决描述", 422)
+    if ticket.status == "pending":
+        resume(db=db, ticket=ticket, actor=actor, now=now, rt=rt)
+    record_response(ticket, now)
+    if not ticket.engineer_name:
+        _set_engineer(ticket, actor)
+    ticket.status = "resolved"
+    ticket.resolution = resolution.strip()
+    ticket.resolved_at = now
+    ticket.active_fault_key = None
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="resolved", text=ticket.resolution)
+    announce_resolved(db=db, rt=rt, ticket=ticket, now=now)
+
+
+def close(*, db: Session, ticket: Ticket, actor: User, now: datetime, satisfaction: Optional[str],
+          comment: str = "") -> None:
+    if ticket.status != "resolved":
+        raise WorkflowError("只有已解决的服务单可以关闭")
+    if satisfaction is not None and satisfaction not in SATISFACTION:
+        raise WorkflowError(f"满意度须为 {'/'.join(SATISFACTION)}", 422)
+    ticket.status = "closed"
+    ticket.closed_at = now
+    if satisfaction is not None:
+        ticket.satisfaction = satisfaction
+    if comment:
+        ticket.satisfaction_comment = comment
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="closed",
+                      text=f"关闭, 客户满意度: {ticket.satisfaction or '未评价'} {comment}".strip())
+
+
+def reopen(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "") -> None:
+    if ticket.status not in ("resolved", "closed"):
+        raise WorkflowError(f"服务单状态为 {ticket.status}, 不能重新打开")
+    if ticket.fault_key:
+        other = service.active_for_fault(db=db, fault_key=ticket.fault_key)
+        if other is not None:
+            raise WorkflowError(f"同一故障已有处理中的服务单 {other.number}")
+        ticket.active_fault_key = ticket.fault_key
+    ticket.status = "acknowledged" if ticket.acknowledged_at else "open"
+    ticket.resolved_at = None
+    ticket.closed_at = None
+    ticket.recovered_at = None
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="reopened", text=note or "重新打开")
+
+
+def edit(*, db: Session, ticket: Ticket, actor: User, now: datetime, changes: dict[str, Any], rt: Runtime) -> None:
+    """Field corrections (customer details, description...); SLA fields follow channel/urgency changes."""
+    diff = {}
+    for key, value in changes.items():
+        if key not in EDITABLE:
+            raise WorkflowError(f"字段 {key} 不能修改", 422)
+        old = getattr(ticket, key)
+        if old != value:
+            diff[key] = [_plain(old), _plain(value)]
+            setattr(ticket, key, value)
+    if not diff:
+        return
+    if {"channel", "urgent", "reported_at", "severity"} & diff.keys() and ticket.acknowledged_at is None:
+        set_due(ticket, rt, now)
+    service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="edited",
+                      text="修改: " + ", ".join(diff), data=diff)
+
+
+def _plain(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, datetime) else v
