@@ -248,11 +248,29 @@ def deploy(conn: Connection, ctx: Context, host: Host, upgrade: bool) -> tuple[s
         _prune(conn, paths, ctx.opts.keep, [bundle.version, facts.previous])
         return "无变化", bundle.version, "；".join([*notes, "运行中，无需重启"])
     latest = ctx.api.latest_result(host.name)
-    how = service.start(conn, paths, facts.systemd, restart=running)
-    notes.append(("已重启" if running else "已启动") + f"（{how}）")
-    notes.append(_verify(ctx, host, conn, latest.get("id") if latest else None, facts.systemd))
+    try:
+        how = service.start(conn, paths, facts.systemd, restart=running)
+        notes.append(("已重启" if running else "已启动") + f"（{how}）")
+        notes.append(_verify(ctx, host, conn, latest.get("id") if latest else None, facts.systemd))
+    except DeployError as e:
+        if not facts.current or facts.current == bundle.version:
+            raise
+        # A new release that does not start or report goes back to the one that did.
+        _revert(conn, paths, facts)
+        service.start(conn, paths, facts.systemd, restart=True)
+        raise DeployError(f"{e}；已自动回滚到 {facts.current}（{bundle.version} 保留在 releases/ 中）") from None
     _prune(conn, paths, ctx.opts.keep, [bundle.version, facts.current])
     return "成功", bundle.version, "；".join(notes)
+
+
+def _revert(conn: Connection, paths: Paths, facts: Facts) -> None:
+    """Put `current` and `previous` back as they were before this run."""
+    _switch_current(conn, paths, facts.current, "")
+    if facts.previous:
+        conn.run(f"cd {_q(paths.install)} && ln -sfn releases/{_q(facts.previous)} .previous.tmp && "
+                 "mv -Tf .previous.tmp previous")
+    else:
+        conn.run(f"rm -f {_q(paths.previous)}")
 
 
 def rollback(conn: Connection, ctx: Context, host: Host) -> tuple[str, str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 
+from deploy.errors import DeployError
 from deploy.inventory import Paths
 from deploy.ssh import Connection
 
@@ -68,17 +69,21 @@ def start(conn: Connection, paths: Paths, systemd: bool, restart: bool) -> str:
     if restart:
         stop(conn, paths, systemd=False)
     agent = f"{paths.current}/bin/xunjian-agent"
-    conn.run(pid_functions(paths) + f"""
+    started = conn.run(pid_functions(paths) + f"""
 agent_pid >/dev/null && exit 0
 mkdir -p {_q(paths.state)}
 cd /
 setsid nohup {_q(agent)} run --config {_q(paths.config_file)} >>{_q(paths.logfile)} 2>&1 </dev/null &
 echo $! > "$PIDF"
 sleep 1
-if ! agent_pid >/dev/null; then
-  echo "代理启动后立即退出，日志末尾:" >&2; tail -n 5 {_q(paths.logfile)} >&2; exit 1
-fi
-""")
+agent_pid >/dev/null && exit 0
+rm -f "$PIDF"
+tail -n 3 {_q(paths.logfile)}
+exit 1
+""", check=False)
+    if started.code != 0:
+        tail = " / ".join(line.strip() for line in started.stdout.strip().splitlines())
+        raise DeployError(f"代理启动后立即退出，日志末尾: {tail[-400:]}")
     return f"{NOHUP_NOTE} {paths.pidfile}"
 
 

@@ -162,17 +162,43 @@ def bundle_v1(bundle_dir: Path) -> Bundle:
     return build_bundle(bundle_dir / "v1")
 
 
+def _bumped_source(tmp_path_factory: pytest.TempPathFactory, base: Bundle, bump: int) -> tuple[Path, str]:
+    """A copy of the project whose version is `bump` patch levels above `base`."""
+    src = tmp_path_factory.mktemp("src") / "xunjian"
+    shutil.copytree(project_root(), src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "tests", "var"))
+    major, minor, patch = base.version.split(".")[:3]
+    bumped = f"{major}.{minor}.{int(patch) + bump}"
+    pyproject = src / "pyproject.toml"
+    pyproject.write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{bumped}"', pyproject.read_text()))
+    return src, bumped
+
+
 @pytest.fixture(scope="session")
 def bundle_v2(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory, bundle_v1: Bundle) -> Bundle:
     """The same project with its version bumped one patch level."""
-    src = tmp_path_factory.mktemp("src-v2") / "xunjian"
-    shutil.copytree(project_root(), src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "tests", "var"))
-    major, minor, patch = bundle_v1.version.split(".")[:3]
-    bumped = f"{major}.{minor}.{int(patch) + 1}"
-    pyproject = src / "pyproject.toml"
-    pyproject.write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{bumped}"', pyproject.read_text()))
+    src, _ = _bumped_source(tmp_path_factory, bundle_v1, 1)
     return build_bundle(bundle_dir / "v2", source=src)
+
+
+@pytest.fixture(scope="session")
+def bundle_broken(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory, bundle_v1: Bundle) -> Bundle:
+    """A release whose agent passes --version and validate but dies on `run` (a bad upgrade)."""
+    src, _ = _bumped_source(tmp_path_factory, bundle_v1, 2)
+    with (src / "agent" / "cli.py").open("a", encoding="utf-8") as f:
+        f.write('''
+
+import sys as _sys
+
+_released_main = main
+
+
+def main(argv=None):  # type: ignore[no-redef]
+    if (argv if argv is not None else _sys.argv[1:])[:1] == ["run"]:
+        raise SystemExit("broken release (test)")
+    return _released_main(argv)
+''')
+    return build_bundle(bundle_dir / "broken", source=src)
 
 
 @pytest.fixture

@@ -165,3 +165,27 @@ def test_invalid_agent_config_fails_before_enrolling(tmp_path: Path, sshd: Any, 
     assert not (prefix / "etc/xunjian/agent.token").exists()  # not enrolled
     assert not (prefix / "opt/xunjian-agent/current").exists()  # nothing switched
     assert main(["uninstall", "-i", str(inv), "--purge"]) == 0
+
+
+def test_failed_upgrade_rolls_back_by_itself(tmp_path: Path, sshd: Any, make_inventory: Any, bundle_v1: Any,
+                                             bundle_broken: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(sshd.known_hosts_line())
+    prefix = tmp_path / "root"
+    opt = prefix / "opt/xunjian-agent"
+    inv = make_inventory([{"name": "web03", "address": "127.0.0.1", "port": sshd.port}],
+                         known_hosts=known, prefix=prefix)
+    code, out = run(capfd, "install", "-i", str(inv), "--bundle", str(bundle_v1.path), "--verify-timeout", "60")
+    assert code == 0, out
+    code, out = run(capfd, "upgrade", "-i", str(inv), "--bundle", str(bundle_broken.path))
+    assert code == 1, out
+    line = row(out, "web03")
+    assert "失败" in line and "启动后立即退出" in line and f"已自动回滚到 {bundle_v1.version}" in line
+    assert os.readlink(opt / "current") == f"releases/{bundle_v1.version}"
+    assert not (opt / "previous").exists()  # as before the failed upgrade
+    assert (opt / "releases" / bundle_broken.version).is_dir()  # kept for inspection
+    pid = agent_pid(prefix)
+    assert pid is not None and alive(pid)
+    code, out = run(capfd, "status", "-i", str(inv))
+    assert code == 0 and bundle_v1.version in row(out, "web03"), out
+    assert main(["uninstall", "-i", str(inv), "--purge"]) == 0
