@@ -12,6 +12,7 @@ Exit code: 0 when every host succeeded (status: every host running), 1 otherwise
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -27,8 +28,16 @@ from deploy.inventory import load_inventory
 HOST_ACTIONS = ("install", "upgrade", "rollback", "uninstall", "status")
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("xunjian")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xunjian-deploy", description="巡检代理批量部署（SSH）")
+    p.add_argument("--version", action="version", version=f"xunjian-deploy {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("bundle", help="构建离线安装包")
     b.add_argument("--out", default="dist", help="输出目录（默认 dist）")

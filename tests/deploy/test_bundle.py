@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -68,8 +70,11 @@ def test_install_refuses_a_bundle_for_another_python(tmp_path: Path, sshd: Any, 
     assert not (tmp_path / "root/opt/xunjian-agent/releases").exists()
 
 
-def test_cli_bundle(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    assert main(["bundle", "--out", str(tmp_path)]) == 0
-    out = capfd.readouterr().out
+def test_cli_bundle(tmp_path: Path) -> None:
+    """Through the installed console script, as an operator runs it."""
+    exe = Path(sys.executable).parent / "xunjian-deploy"
+    proc = subprocess.run([str(exe), "bundle", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
     built = list(tmp_path.glob("xunjian-agent-*.tar.gz"))
     assert len(built) == 1 and str(built[0]) in out and "sha256" in out

@@ -87,6 +87,18 @@ def test_full_lifecycle(tmp_path: Path, sshd: Any, sshd_factory: Any, make_inven
     assert agent_pid(prefix) == first_pid
     assert (etc / "agent.token").read_text().strip() == token
 
+    # A changed label rewrites the config and restarts the agent, without enrolling again.
+    inv.write_text(inv.read_text(encoding="utf-8").replace("'301'", "'302'"), encoding="utf-8")
+    code, out = run(capfd, "install", "-i", str(inv), "--bundle", str(bundle_v1.path), "--verify-timeout", "60")
+    outputs.append(out)
+    assert code == 0, out
+    line = row(out, "web01")
+    assert "配置已更新" in line and "已重启" in line and "已注册" not in line and "跳过复制" in line
+    assert "room: '302'" in (etc / "agent.yaml").read_text(encoding="utf-8")
+    assert (etc / "agent.token").read_text().strip() == token
+    assert agent_pid(prefix) not in (None, first_pid)
+    first_pid = agent_pid(prefix)
+
     code, out = run(capfd, "upgrade", "-i", str(inv), "--bundle", str(bundle_v2.path), "--verify-timeout", "60")
     outputs.append(out)
     assert code == 0, out
