@@ -1,47 +1,100 @@
-"""Command line: `xunjian-agent run|check|validate`."""
+"""Command line: `xunjian-agent run|check|validate`.
+
+Parsed by hand, not with argparse: the agent is a long-running daemon and argparse (with gettext
+and textwrap) would stay in its memory for nothing.
+"""
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Optional
 
 from agent import __version__
 
+USAGE = """usage: xunjian-agent [--version] COMMAND ...
+
+巡检 Xunjian agent
+
+commands:
+  run --config FILE              run the agent in the foreground
+  check --config FILE [--json]   run every enabled check once, show the results and exit
+                                 with the Nagios code of the worst status
+  validate FILE                  check a config file without running it
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(argv: list[str]) -> tuple[str, dict[str, object]]:
+    """Returns (command, options) for the three commands; raises UsageError."""
+    if not argv:
+        raise UsageError("a command is required")
+    command, rest = argv[0], argv[1:]
+    opts: dict[str, object] = {}
+    if command == "validate":
+        if len(rest) != 1 or rest[0].startswith("-"):
+            raise UsageError("validate takes exactly one FILE")
+        opts["file"] = rest[0]
+        return command, opts
+    if command not in ("run", "check"):
+        raise UsageError(f"unknown command {command!r}")
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg in ("--config", "-c"):
+            if i + 1 >= len(rest):
+                raise UsageError(f"{arg} needs a FILE")
+            opts["config"] = rest[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            opts["config"] = arg.split("=", 1)[1]
+        elif arg == "--json" and command == "check":
+            opts["json"] = True
+        else:
+            raise UsageError(f"unexpected argument {arg!r}")
+        i += 1
+    if "config" not in opts:
+        raise UsageError(f"{command} needs --config FILE")
+    return command, opts
+
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="xunjian-agent", description="巡检 Xunjian agent")
-    parser.add_argument("--version", action="version", version=f"xunjian-agent {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run the agent (foreground)")
-    p.add_argument("--config", "-c", required=True)
-    p = sub.add_parser("check", help="run every enabled check once and show the results")
-    p.add_argument("--config", "-c", required=True)
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p = sub.add_parser("validate", help="check a config file without running it")
-    p.add_argument("file")
-    args = parser.parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0
+    if args and args[0] in ("-V", "--version"):
+        print(f"xunjian-agent {__version__}")
+        return 0
+    try:
+        command, opts = parse_args(args)
+    except UsageError as e:
+        print(f"{USAGE}\nxunjian-agent: {e}", file=sys.stderr)
+        return 2
 
     from agent.config import load_config
     from checks.options import ConfigError
 
-    if args.command == "validate":
+    if command == "validate":
         try:
-            cfg = load_config(args.file)
+            cfg = load_config(str(opts["file"]))
         except ConfigError as e:
             print(f"配置无效: {e}", file=sys.stderr)
             return 2
         print(f"配置有效: {len(cfg.checks)} 项检查")
         return 0
 
-    if args.command == "check":
+    if command == "check":
         try:
-            cfg = load_config(args.config, read_token=False)
+            cfg = load_config(str(opts["config"]), read_token=False)
         except ConfigError as e:
             print(f"配置无效: {e}", file=sys.stderr)
             return 3
         from agent.console import check_command
 
-        return check_command(cfg, args.json)
+        return check_command(cfg, bool(opts.get("json")))
 
     from agent.logsetup import setup_logging
 
@@ -49,7 +102,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from agent.daemon import run_agent
 
     try:
-        return run_agent(args.config)
+        return run_agent(str(opts["config"]))
     except ConfigError as e:
         import logging
 

@@ -118,16 +118,33 @@ def listen_address(text: str) -> tuple[str, int]:
 
 def load_config(path: str | Path, *, read_token: bool = True) -> AgentConfig:
     """Read and validate a config file; `read_token=False` skips reading token_file (for `check`)."""
-    import yaml  # only needed here; keeps `import agent.config` cheap for tools
-
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            text = f.read()
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 ({e})") from None
+    return parse_config(read_yaml(text, str(path)), read_token=read_token)
+
+
+def read_yaml(text: str, where: str) -> Any:
+    """Parse YAML, then let PyYAML go again: a daemon reads its config once (and on SIGHUP), and
+    the parser's modules would otherwise stay in memory for good (about 1 MiB)."""
+    import sys
+
+    loaded = "yaml" in sys.modules
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    return parse_config(data, read_token=read_token)
+        raise ConfigError(f"{where}: not valid YAML: {e}") from None
+    finally:
+        if not loaded:
+            del yaml
+            for name in [m for m in sys.modules if m == "yaml" or m.startswith(("yaml.", "_yaml"))]:
+                del sys.modules[name]
 
 
 def parse_config(data: Any, *, read_token: bool = True) -> AgentConfig:

@@ -6,6 +6,7 @@ SIGINT stop scheduling, wait briefly for running checks, try once to flush the s
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
@@ -143,11 +144,15 @@ class Agent:
         self.stats.check_duration[result.check] = result.duration
         try:
             self.spool.put(result)
-        except (TypeError, ValueError) as e:  # details a check could not serialise: keep the rest
-            log.info("check %s produced details that cannot be sent (%s); sending without them",
-                     result.check, e)
-            result.details = {}
-            self.spool.put(result)
+        except (TypeError, ValueError) as e:  # unserialisable details or NaN metrics: keep the rest
+            log.info("check %s produced data that cannot be sent (%s); sending without it", result.check, e)
+            result.details = {"dropped": str(e)[:200]}
+            result.metrics = [m for m in result.metrics if math.isfinite(m.value)]
+            try:
+                self.spool.put(result)
+            except (TypeError, ValueError) as e2:
+                log.warning("result of check %s lost: %s", result.check, e2)
+                return
         log.debug("check %s: status %d in %.3fs (seq %s)", result.check, int(result.status),
                   result.duration, result.seq)
         self.sender.notify()

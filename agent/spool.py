@@ -51,7 +51,8 @@ class Entry:
 
 
 def encode(d: dict[str, Any]) -> str:
-    return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+    # allow_nan=False: NaN is not JSON and the collector would refuse the whole batch for it
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def is_disk_problem(e: BaseException) -> bool:
@@ -98,8 +99,9 @@ class Spool:
 
     def put(self, result: Result) -> None:
         """Spool one result (assigning its seq); never raises for disk trouble."""
+        d = result.to_dict()
+        encode(d)  # raises TypeError/ValueError now for details that cannot be sent, not in the sender
         with self._lock:
-            d = result.to_dict()
             if self._db is not None and not self._memory:
                 try:
                     result.seq = self._insert([d])[0]

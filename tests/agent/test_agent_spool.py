@@ -120,3 +120,25 @@ def test_unwritable_spool_keeps_results_in_memory_then_recovers(tmp_path: Path) 
     assert [e.seq for e in sp.peek(100, 1 << 20)] == [1, 2, 3, 4, 5, 6]
     assert sp.dropped_total == 2
     sp.close()
+
+
+def test_unsendable_results_are_refused_at_put_not_in_the_sender(tmp_path: Path) -> None:
+    import math
+
+    import pytest
+
+    from checks.model import Metric
+
+    sp = Spool(tmp_path / "spool.db", max_bytes=1 << 20, max_age=86400)
+    bad = _result()
+    bad.metrics = [Metric("x", math.nan)]
+    with pytest.raises(ValueError):
+        sp.put(bad)
+    bad.metrics, bad.details = [], {"obj": object()}
+    with pytest.raises(TypeError):
+        sp.put(bad)
+    assert sp.depth == 0
+    good = _result()
+    sp.put(good)
+    assert good.seq == 1  # no seq was used up by the refused ones
+    sp.close()

@@ -1,0 +1,283 @@
+"""Footprint of the Xunjian agent against prometheus-node-exporter and zabbix_agentd.
+
+Runs the three side by side on this machine for `--duration` seconds after a warm-up and reports
+steady resident memory (RSS, PSS and USS from /proc/PID/smaps_rollup, summed over each process
+tree) and CPU seconds per minute (user + system of the tree, reaped children included).
+
+Workloads, chosen to be comparable:
+- agent: 20 checks at 60 s (disk, system, process, log, dirsize), sending to a stand-in collector
+  on loopback (tests/agent/standin.py); five log files get a line per second each;
+- node_exporter: default collectors, scraped every `--scrape` seconds (Prometheus' default
+  scrape_interval is 1 minute);
+- zabbix_agentd: default config plus loopback listen, 20 passive items polled every 60 s, as a
+  Zabbix server would for 20 items at a 1 minute update interval.
+
+Usage: .venv/bin/python bench/bench_agent_footprint.py [--duration 180] [--warmup 20]
+Needs: apt-get install -y prometheus-node-exporter zabbix-agent (see scripts/system-packages.txt).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Optional
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.agent.standin import Standin  # noqa: E402
+
+ZABBIX_ITEMS = [
+    "system.cpu.load[all,avg1]", "system.cpu.util[,user]", "system.cpu.util[,system]",
+    "vm.memory.size[available]", "vm.memory.size[pavailable]", "system.swap.size[,pfree]",
+    "vfs.fs.size[/,pused]", "vfs.fs.size[/,free]", "vfs.fs.inode[/,pfree]", "proc.num[]",
+    "proc.num[python3]", "proc.num[zabbix_agentd]", "system.uptime", "system.users.num",
+    "net.if.in[lo]", "net.if.out[lo]", "vfs.file.size[/etc/passwd]", "vfs.dir.size[/etc]",
+    "kernel.maxproc", "agent.ping",
+]
+
+
+def free_port(low: int = 20000, high: int = 32767) -> int:
+    """A free loopback port in [low, high] (zabbix_agentd accepts 1024..32767 only)."""
+    import random
+
+    for port in random.sample(range(low, high), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free port")
+
+
+def agent_checks(work: Path) -> list[dict[str, Any]]:
+    logs = work / "logs"
+    checks: list[dict[str, Any]] = []
+    for i, mounts in enumerate([["/"], ["/"], [], []]):
+        checks.append({"name": f"disk-{i}", "type": "disk", "mounts": mounts})
+    for i in range(3):
+        checks.append({"name": f"system-{i}", "type": "system"})
+    for i, name in enumerate(["python*", "zabbix_agentd", "bash", "init"]):
+        checks.append({"name": f"process-{i}", "type": "process", "process_name": name, "count": "0:"})
+    for i in range(5):
+        checks.append({"name": f"log-{i}", "type": "log", "system": "voucher", "paths": [str(logs / f"app{i}.log")],
+                       "patterns": {"critical": ["ERROR", "凭证发送失败"], "warning": ["WARN"]}})
+    for i, path in enumerate([work, logs, "/etc", str(ROOT / "checks")]):
+        checks.append({"name": f"dirsize-{i}", "type": "dirsize", "path": str(path)})
+    for c in checks:
+        c.setdefault("system", "os")
+        c["interval"] = "60s"
+    return checks
+
+
+def write_logs(logs: Path, stop: threading.Event) -> None:
+    n = 0
+    while not stop.wait(1.0):
+        n += 1
+        for i in range(5):
+            with open(logs / f"app{i}.log", "a", encoding="gbk" if i == 0 else "utf-8") as f:
+                level = "ERROR 凭证发送失败" if n % 97 == 0 else "INFO 凭证已发送"
+                f.write(f"2026-11-25 10:00:{n % 60:02d} {level} seq={n}\n")
+
+
+def zabbix_get(port: int, key: str) -> bytes:
+    payload = key.encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"ZBXD\x01" + struct.pack("<Q", len(payload)) + payload)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    try:
+        p = psutil.Process(pid)
+        return [p, *p.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def memory(pid: int) -> dict[str, int]:
+    out = {"rss": 0, "pss": 0, "uss": 0}
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p.pid}/smaps_rollup") as f:
+                d = {}
+                for line in f.readlines()[1:]:
+                    k, v = line.split(":", 1)
+                    d[k] = int(v.split()[0]) * 1024
+        except OSError:
+            continue
+        out["rss"] += d.get("Rss", 0)
+        out["pss"] += d.get("Pss", 0)
+        out["uss"] += d.get("Private_Clean", 0) + d.get("Private_Dirty", 0)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for i, p in enumerate(tree(pid)):
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+        if i == 0:  # children already waited for (the agent's command checks, zabbix forks)
+            total += t.children_user + t.children_system
+    return total
+
+
+class Subject:
+    def __init__(self, name: str, argv: list[str], cwd: Path, env: Optional[dict[str, str]] = None) -> None:
+        self.name = name
+        self.log = open(cwd / f"{name}.log", "wb")
+        self.proc = subprocess.Popen(argv, cwd=str(cwd), stdout=self.log, stderr=self.log, env=env,
+                                     start_new_session=True)
+        self.samples: list[dict[str, int]] = []
+        self.cpu0 = 0.0
+        self.cpu1 = 0.0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=180.0, help="measured seconds (default 180)")
+    ap.add_argument("--warmup", type=float, default=20.0, help="seconds before measuring (default 20)")
+    ap.add_argument("--scrape", type=float, default=60.0, help="node_exporter scrape interval (default 60)")
+    ap.add_argument("--sample", type=float, default=5.0, help="memory sampling period (default 5)")
+    args = ap.parse_args()
+
+    node_exporter = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    zabbix = shutil.which("zabbix_agentd") or "/usr/sbin/zabbix_agentd"
+    if not node_exporter or not os.path.exists(zabbix):
+        print("needs prometheus-node-exporter and zabbix-agent (apt-get install -y ...)", file=sys.stderr)
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="xj-bench-"))
+    (work / "logs").mkdir()
+    for i in range(5):
+        (work / "logs" / f"app{i}.log").write_text("start\n", encoding="utf-8")
+    stop_logs = threading.Event()
+    threading.Thread(target=write_logs, args=(work / "logs", stop_logs), daemon=True).start()
+    collector = Standin().start()
+    cfg = {"collector": {"url": collector.url, "token": "test-token"}, "host": {"name": "bench"},
+           "state_dir": str(work / "state"), "checks": agent_checks(work)}
+    (work / "agent.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    ne_port, zb_port = free_port(), free_port()
+    (work / "zabbix_agentd.conf").write_text(
+        f"PidFile={work}/zabbix_agentd.pid\nLogType=console\nServer=127.0.0.1\nListenIP=127.0.0.1\n"
+        f"ListenPort={zb_port}\nHostname=bench\nAllowRoot=1\n", encoding="utf-8")
+
+    agent_bin = ROOT / ".venv" / "bin" / "xunjian-agent"
+    agent_argv = ([str(agent_bin)] if agent_bin.exists() else [sys.executable, "-m", "agent.cli"])
+    subjects = [
+        Subject("xunjian-agent", [*agent_argv, "run", "--config", str(work / "agent.yaml")], work),
+        Subject("node_exporter", [node_exporter, f"--web.listen-address=127.0.0.1:{ne_port}"], work),
+        Subject("zabbix_agentd", [zabbix, "-f", "-c", str(work / "zabbix_agentd.conf")], work),
+    ]
+    stop_load = threading.Event()
+
+    def load() -> None:
+        next_scrape = next_poll = time.monotonic() + 2
+        while not stop_load.is_set():
+            now = time.monotonic()
+            if now >= next_scrape:
+                next_scrape += args.scrape
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{ne_port}/metrics", timeout=10).read()
+                except OSError as e:
+                    print(f"node_exporter scrape failed: {e}", file=sys.stderr)
+            if now >= next_poll:
+                next_poll += 60
+                for key in ZABBIX_ITEMS:
+                    try:
+                        zabbix_get(zb_port, key)
+                    except OSError as e:
+                        print(f"zabbix poll {key} failed: {e}", file=sys.stderr)
+            stop_load.wait(0.5)
+
+    threading.Thread(target=load, daemon=True).start()
+    try:
+        time.sleep(args.warmup)
+        for s in subjects:
+            if s.proc.poll() is not None:
+                print(f"{s.name} exited early; see {work}/{s.name}.log", file=sys.stderr)
+                return 1
+            s.cpu0 = cpu_seconds(s.proc.pid)
+        received0 = len(collector.results)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < args.duration:
+            for s in subjects:
+                s.samples.append(memory(s.proc.pid))
+            time.sleep(args.sample)
+        elapsed = time.monotonic() - t0
+        for s in subjects:
+            s.cpu1 = cpu_seconds(s.proc.pid)
+        received = len(collector.results) - received0
+    finally:
+        stop_load.set()
+        stop_logs.set()
+        for s in subjects:
+            s.stop()
+        collector.stop()
+
+    rows = {}
+    for s in subjects:
+        n = len(s.samples)
+        rows[s.name] = {
+            "rss": sum(x["rss"] for x in s.samples) / n / 2**20,
+            "rss_max": max(x["rss"] for x in s.samples) / 2**20,
+            "pss": sum(x["pss"] for x in s.samples) / n / 2**20,
+            "uss": sum(x["uss"] for x in s.samples) / n / 2**20,
+            "cpu": (s.cpu1 - s.cpu0) / (elapsed / 60),
+            "procs": len(tree(s.proc.pid)) or 1,
+        }
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"### Agent footprint vs node_exporter and zabbix_agentd ({when})\n")
+    print(f"`.venv/bin/python bench/bench_agent_footprint.py --duration {args.duration:g} "
+          f"--warmup {args.warmup:g} --scrape {args.scrape:g}` on {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}; agent: 20 checks at 60 s, {received} results delivered "
+          f"in {elapsed:.0f} s; node_exporter scraped every {args.scrape:g} s; "
+          f"zabbix_agentd polled for {len(ZABBIX_ITEMS)} items every 60 s.\n")
+    print("| process | RSS MiB (mean / max) | PSS MiB | USS MiB | CPU s per minute |")
+    print("|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['rss']:.1f} / {r['rss_max']:.1f} | {r['pss']:.1f} | {r['uss']:.1f} | {r['cpu']:.3f} |")
+    a = rows["xunjian-agent"]
+    print()
+    for peer in ("node_exporter", "zabbix_agentd"):
+        p = rows[peer]
+        cpu_ratio = a["cpu"] / p["cpu"] if p["cpu"] > 0 else float("inf")
+        print(f"- agent / {peer}: RSS {a['rss'] / p['rss']:.2f}x, PSS {a['pss'] / p['pss']:.2f}x, "
+              f"USS {a['uss'] / p['uss']:.2f}x, CPU {cpu_ratio:.2f}x")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
