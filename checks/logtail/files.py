@@ -186,21 +186,25 @@ class Reconciler:
         active: list[FileState] = []
         replaced: list[FileState] = []  # old identities of files truncated/rewritten in place
         for fs in self.saved:
-            c = cands.pop(fs.key, None)
-            if c is None:
+            c = cands.get(fs.key)
+            changed = c is not None and (c.st.st_size < fs.offset or (
+                fs.fp_len > 0 and self._fp(c.path, fs.fp_len) != fs.fp))
+            if c is None or (changed and not c.primary):
+                # Gone; or a rotated name now holding other content (its inode was freed and
+                # reused, e.g. by a copy): the candidate is judged below as an unknown file.
                 fs.gone_at = now
                 self.gone.append(fs)
                 continue
+            del cands[fs.key]
             fs.path, fs.primary, fs.mtime, fs.size = c.path, c.primary, c.st.st_mtime, c.st.st_size
-            size = c.st.st_size
-            if size < fs.offset or (fs.fp_len and self._fp(c.path, fs.fp_len) != fs.fp):
+            if changed:  # truncated in place (copytruncate) or replaced: read from the start
                 replaced.append(dataclasses.replace(fs))
                 fs.restart(0)
                 fs.fp, fs.fp_len = "", 0
                 fs.note = "truncated"
             elif not c.primary and fs.note == "":
                 fs.note = "rotated"
-            self._refresh_fp(fs, size)
+            self._refresh_fp(fs, c.st.st_size)
             active.append(fs)
         adopted, copies = self._adopt_copies(list(cands.values()), replaced)
         # Largest first: of several copies of one content (logrotate `copy` run twice between

@@ -10,9 +10,12 @@ A pattern with no required literal (e.g. `\\d{3} ms`) falls back to decoding the
 from __future__ import annotations
 
 import codecs
+import ctypes
+import ctypes.util
+import os
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 try:  # the regex parser moved in 3.11; both are private but stable for our use
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
@@ -28,6 +31,38 @@ CONTINUATION = re.compile(rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|com
 
 # Upper -> lower for ASCII only: the same transform is applied to blocks and to needles.
 _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
+
+
+def _load_memmem() -> Optional[Callable[..., Optional[int]]]:
+    """glibc's memmem (two-way with a bigram shift table) is 1-3x faster than bytes.find, most
+    on long and non-ASCII needles where CPython's bloom-filter skip rarely skips."""
+    if os.environ.get("XUNJIAN_LOG_NO_MEMMEM"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        fn = libc.memmem
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.c_void_p
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    return fn  # type: ignore[no-any-return]
+
+
+_MEMMEM = _load_memmem()
+
+
+def _memmem_finder(hay: bytes, end: int) -> Callable[[bytes, int, int], int]:
+    """hay.find(needle, start, end) through memmem; `hay` must stay alive while it is used."""
+    base = ctypes.cast(ctypes.c_char_p(hay), ctypes.c_void_p).value or 0
+    memmem = _MEMMEM
+    assert memmem is not None
+
+    def find(needle: bytes, start: int, stop: int = end) -> int:
+        if start >= stop:
+            return -1
+        r = memmem(base + start, stop - start, needle, len(needle))
+        return r - base if r else -1
+    return find
 
 
 @dataclass
@@ -133,18 +168,16 @@ class Matcher:
         """Line start -> severity known from an exact hit (0: must be confirmed) within data[:end]."""
         hits: dict[int, int] = {}
         hay = data.translate(_LOWER) if self.lower else data
-        find = hay.find
         rfind = hay.rfind
+        find = _memmem_finder(hay, end) if _MEMMEM is not None else hay.find
         for needle, sev in self.fast:
             i = find(needle, 0, end)
+            step = len(needle)
             while i != -1:
                 ls = rfind(b"\n", 0, i) + 1
                 if hits.get(ls, -1) < sev:
                     hits[ls] = sev
-                le = find(b"\n", i, end)
-                if le == -1:
-                    break
-                i = find(needle, le, end)
+                i = find(needle, i + step, end)
         if self.slow:
             for ls in self._decoded_hits(data, end):
                 hits.setdefault(ls, 0)

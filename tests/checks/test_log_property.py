@@ -30,6 +30,7 @@ class LogMachine(RuleBasedStateMachine):
         self.unread_live: list[int] = []   # severities of complete lines in the live file, unread
         self.unread_other: list[int] = []  # ... in rotated files (still on disk, so still counted)
         self.partial: tuple[bytes, int] | None = None
+        self.ops: list[str] = []  # what happened, for the failure message
 
     @initialize(lines=st.integers(0, 5))
     def start(self, lines: int) -> None:
@@ -66,12 +67,14 @@ class LogMachine(RuleBasedStateMachine):
     @rule(kinds=st.lists(st.sampled_from(list(SEV)), min_size=1, max_size=30),
           pad=st.integers(0, 400))
     def write(self, kinds: list[str], pad: int) -> None:
+        self.ops.append(f"write({kinds!r}, {pad!r})")
         self._flush()
         self._append(b"".join(self._line(k, pad) for k in kinds))
         self.unread_live.extend(SEV[k] for k in kinds)
 
     @rule(kind=st.sampled_from(list(SEV)), cut=st.integers(1, 20))
     def write_partial(self, kind: str, cut: int) -> None:
+        self.ops.append(f"write_partial({kind!r}, {cut!r})")
         self._flush()
         line = self._line(kind, 10)
         self._append(line[:cut])
@@ -79,6 +82,7 @@ class LogMachine(RuleBasedStateMachine):
 
     @rule(create=st.booleans())
     def rotate_rename(self, create: bool) -> None:
+        self.ops.append(f"rotate_rename({create!r})")
         self._flush()
         if not self.log.exists():
             return
@@ -92,6 +96,7 @@ class LogMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.log.exists())
     @rule()
     def rotate_copytruncate(self) -> None:
+        self.ops.append("rotate_copytruncate()")
         self._flush()
         self._shift()
         shutil.copyfile(self.log, self.dir / "app.log.1")
@@ -104,6 +109,7 @@ class LogMachine(RuleBasedStateMachine):
     @rule()
     def rotate_copy(self) -> None:
         """logrotate's `copy`: the live file keeps its content, a copy appears beside it."""
+        self.ops.append("rotate_copy()")
         self._flush()
         self._shift()
         shutil.copyfile(self.log, self.dir / "app.log.1")
@@ -114,6 +120,7 @@ class LogMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.log.exists())
     @rule(delete=st.booleans())
     def truncate_or_delete(self, delete: bool) -> None:
+        self.ops.append(f"truncate_or_delete({delete!r})")
         self._flush()
         if delete:
             self.log.unlink()
@@ -124,10 +131,11 @@ class LogMachine(RuleBasedStateMachine):
 
     @rule()
     def run_check(self) -> None:
+        self.ops.append("run_check()")
         out = self.check.run()
         got = (out.metrics[0].value, out.metrics[1].value)
         pending = self.unread_live + self.unread_other
-        assert got == (pending.count(2), pending.count(1)), (got, pending, out.details)
+        assert got == (pending.count(2), pending.count(1)), (got, pending, self.ops, out.details)
         self.unread_live, self.unread_other = [], []
 
     @invariant()
