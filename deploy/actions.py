@@ -117,7 +117,10 @@ class _Staging:
 
     def __exit__(self, *exc: object) -> None:
         if self.path.startswith("/tmp/xunjian-deploy."):
-            self.conn.run(f"rm -rf {_q(self.path)}", check=False)
+            try:
+                self.conn.run(f"rm -rf {_q(self.path)}", check=False)
+            except Exception:  # the session died: keep the original error, not this one
+                pass
 
 
 def _install_release(conn: Connection, ctx: Context, host: Host, staging: str, bundle: Bundle) -> None:
@@ -139,7 +142,7 @@ pipwhl=$(ls {_q(wheels)}/pip-*.whl | head -n 1)
 {_q(rel)}/bin/python "$pipwhl/pip" install -q --no-index --disable-pip-version-check \\
   --root-user-action=ignore --find-links {_q(wheels)} {_q(bundle.manifest["requirement"])} pip
 {_q(rel)}/bin/xunjian-agent --version >/dev/null
-cp {_q(staging)}/{bundle.top}/manifest.json {_q(rel)}/manifest.json
+cp {_q(f"{staging}/{bundle.top}/manifest.json")} {_q(rel)}/manifest.json
 echo {bundle.sha256} > {_q(rel)}/{MARKER}
 """, timeout=900)
 
@@ -212,6 +215,7 @@ def deploy(conn: Connection, ctx: Context, host: Host, upgrade: bool) -> tuple[s
         else:
             _install_release(conn, ctx, host, staging, bundle)
             notes.append(f"已安装 {bundle.version}")
+            changed = True  # also when a rebuilt bundle replaced the running release's files
         # Validate with the release about to run it, before enrolling or switching anything.
         text = agent_config(host, ctx.inv.collector, paths)
         config_changed = sha256_text(text) != facts.config_sha

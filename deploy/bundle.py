@@ -171,4 +171,7 @@ def open_bundle(path: str | Path) -> Bundle:
             manifest = json.loads(f.read().decode("utf-8"))
     except (tarfile.TarError, OSError, ValueError) as e:
         raise DeployError(f"无法读取安装包 {p.name}: {e}") from None
+    # The version names remote paths and goes into shell commands: only PEP 440 characters.
+    if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z.+!_-]{0,63}", str(manifest.get("version", ""))):
+        raise DeployError(f"{p.name}: manifest 中的版本号无效")
     return Bundle(p, digest, manifest)
