@@ -1,6 +1,7 @@
 """Host key verification and ProxyJump against real sshd servers on loopback."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,17 @@ def test_proxy_jump_target_key_still_verified(tmp_path: Path, sshd_factory: Any,
     jump = endpoint(bastion, client_key, known, name="bastion")
     with pytest.raises(DeployError, match="不在 known_hosts"):
         Connection(endpoint(target, client_key, known, jump=jump))
+
+
+def test_proxy_jump_to_a_dead_port_names_the_bastion(tmp_path: Path, sshd_factory: Any, client_key: Path) -> None:
+    bastion = sshd_factory()
+    known = tmp_path / "known_hosts"
+    known.write_text(bastion.known_hosts_line())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    jump = endpoint(bastion, client_key, known, name="bastion")
+    target = Endpoint(name="t", address="127.0.0.1", port=dead, user="root", key=str(client_key),
+                      password_env=None, known_hosts=str(known), jump=jump)
+    with pytest.raises(DeployError, match=f"跳板机 bastion 无法转发到 127.0.0.1:{dead}"):
+        Connection(target)
