@@ -43,6 +43,7 @@ class FileState:
     mtime: float = field(default=0.0, compare=False)
     note: str = field(default="", compare=False)  # "rotated", "truncated", "new", "copy"
     behind: bool = field(default=False, compare=False)  # the byte cap stopped reading it
+    run_start: int = field(default=0, compare=False)    # offset where this run began reading
 
     _SAVED = ("path", "dev", "ino", "offset", "fp", "fp_len", "size", "event_head", "event_sev",
               "tail_head", "open_line", "gone_at")

@@ -27,7 +27,6 @@ class Tally:
     counts: dict[int, int] = field(default_factory=lambda: {WARNING: 0, CRITICAL: 0})
     per_file: dict[str, list[int]] = field(default_factory=dict)  # path -> [_, warning, critical]
     samples: dict[int, list[dict[str, str]]] = field(default_factory=lambda: {WARNING: [], CRITICAL: []})
-    fresh: set[tuple[int, int, int]] = field(default_factory=set)  # events first counted in this run
 
     def count(self, fs: FileState, sev: int, delta: int) -> None:
         self.counts[sev] += delta
@@ -62,7 +61,7 @@ class FileReader:
             if (st.st_dev, st.st_ino) != fs.key:
                 return 0  # replaced since it was found; looked at again next run
             fs.size = st.st_size
-            start = pos = fs.offset
+            start = pos = fs.run_start = fs.offset
             limit = min(st.st_size, start + budget)
             fs.behind = limit < st.st_size
             while pos < limit:
@@ -104,14 +103,42 @@ class FileReader:
                 j = k
             return fs.tail_head if fs.tail_head >= 0 else base
 
+        exact = matcher.all_exact
+        open_head = (fs.tail_head if fs.tail_head >= 0 else fs.open_line) if fs.open_line >= 0 else -1
+        found = [0, 0, 0]  # events first counted here, by severity
+        samples, limit = tally.samples, tally.sample_limit
         for ls in sorted(hits):
-            le = data.find(b"\n", ls, end)
-            line = data[ls:le if le != -1 else end]
-            sev, text = matcher.classify(line, hits[ls])
-            head = head_of(ls)
+            line: Optional[bytes] = None
+            text: Optional[str] = None
+            if exact:
+                sev = hits[ls]
+            else:
+                le = data.find(b"\n", ls, end)
+                line = data[ls:le if le != -1 else end]
+                sev, text = matcher.classify(line, hits[ls])
+            if ls == 0 and open_head >= 0:
+                head = open_head
+            elif cont is not None and cont(data, ls):
+                head = head_of(ls)
+            else:
+                head = base + ls
             known[0], known[1] = ls, head
-            if sev:
-                self._count(fs, head, sev, line, text, tally)
+            if not sev:
+                continue
+            if head == fs.event_head:
+                if sev > fs.event_sev:
+                    self._upgrade(fs, head, sev, tally)
+                continue
+            fs.event_head, fs.event_sev = head, sev
+            found[sev] += 1
+            if len(samples[sev]) < limit:
+                if line is None:
+                    le = data.find(b"\n", ls, end)
+                    line = data[ls:le if le != -1 else end]
+                tally.sample(fs, sev, text if text is not None else matcher.decode(line))
+        for sev in (WARNING, CRITICAL):
+            if found[sev]:
+                tally.count(fs, sev, found[sev])
 
         last = data.rfind(b"\n", 0, end if cut else end - 1) + 1
         tail_head = head_of(last)
@@ -121,19 +148,11 @@ class FileReader:
             fs.open_line = -1
         fs.tail_head = tail_head
 
-    def _count(self, fs: FileState, head: int, sev: int, line: bytes, text: Optional[str],
-               tally: Tally) -> None:
-        if head == fs.event_head:
-            if sev <= fs.event_sev:
-                return  # another line of an event already counted
-            # An event seen as a warning turns out critical: count it once, at the worse level.
-            tally.count(fs, sev, 1)
-            if (fs.dev, fs.ino, head) in tally.fresh:
-                tally.count(fs, fs.event_sev, -1)
-            fs.event_sev = sev
-            return
-        fs.event_head, fs.event_sev = head, sev
-        tally.fresh.add((fs.dev, fs.ino, head))
+    @staticmethod
+    def _upgrade(fs: FileState, head: int, sev: int, tally: Tally) -> None:
+        """An event seen as a warning turns out critical: count it once, at the worse level
+        (if a previous run already reported the warning, that report stands)."""
         tally.count(fs, sev, 1)
-        if len(tally.samples[sev]) < tally.sample_limit:
-            tally.sample(fs, sev, text if text is not None else self.matcher.decode(line))
+        if head >= fs.run_start:
+            tally.count(fs, fs.event_sev, -1)
+        fs.event_sev = sev
