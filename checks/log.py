@@ -74,8 +74,8 @@ class LogOptions:
             raise ValueError("max_line_length: between 256B and 1MiB")
         if self.max_bytes_per_run < 64 * 1024:
             raise ValueError("max_bytes_per_run: at least 64KiB")
-        if not 0 <= self.samples <= 50:
-            raise ValueError("samples: between 0 and 50")
+        if not 0 <= self.samples <= 10:  # details stay well under the 16 KiB wire limit
+            raise ValueError("samples: between 0 and 10")
         if self.silence is not None and self.silence <= 0:
             raise ValueError("silence: must be positive")
 

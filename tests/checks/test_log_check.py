@@ -365,3 +365,29 @@ def test_copy_seen_before_truncation_is_not_reread(tmp_path: Path, log: Path) ->
     write(log, "ERROR b\n")
     assert counts(check) == (1, 0)
     assert counts(check) == (0, 0)
+
+
+def test_required_literals() -> None:
+    from checks.logtail.matcher import required_literals
+    assert required_literals("ERROR|FATAL") == ["ERROR", "FATAL"]
+    assert required_literals(r"凭证.*失败") == ["凭证"]
+    assert required_literals(r"(timeout|refused) after \d+ms") == [" after "]
+    assert required_literals(r"\d{3}") is None
+    assert required_literals("(a|\\d)") is None
+
+
+def test_memmem_and_bytes_find_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from checks.logtail import matcher as m
+    rnd = random.Random(7)
+    words = ["ERROR", "WARN", "INFO", "凭证发送失败", "\tat x", "error", "ERR", "失败"]
+    data = "".join(" ".join(rnd.choice(words) for _ in range(rnd.randrange(1, 6))) + "\n"
+                   for _ in range(3000)).encode()
+    for icase in (False, True):
+        pats = m.compile_patterns({"critical": ["ERROR", "凭证发送失败"], "warning": ["WARN"]}, "utf-8", icase)
+        fast = m.Matcher(pats, [], "utf-8", icase).candidates(data, len(data))
+        monkeypatch.setattr(m, "_MEMMEM", None)
+        slow = m.Matcher(pats, [], "utf-8", icase).candidates(data, len(data))
+        monkeypatch.undo()
+        assert fast == slow and len(fast) > 500
