@@ -205,7 +205,7 @@ class Matcher:
         """Severity of one line (0: no match or ignored) and its text when it was decoded."""
         if self.all_exact:
             return known, None
-        text = self.decode(line)
+        text = self.decode(line[:-1] if line.endswith(b"\r") else line)  # CRLF: `$` still anchors
         sev = known
         for p in self.patterns:
             if p.severity <= sev:

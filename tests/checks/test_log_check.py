@@ -391,3 +391,12 @@ def test_memmem_and_bytes_find_agree(monkeypatch: pytest.MonkeyPatch) -> None:
         slow = m.Matcher(pats, [], "utf-8", icase).candidates(data, len(data))
         monkeypatch.undo()
         assert fast == slow and len(fast) > 500
+
+
+def test_crlf_lines_and_anchored_patterns(tmp_path: Path, log: Path) -> None:
+    check = make(tmp_path, patterns={"critical": [r"failed$"], "warning": [r"^WARN\b"]})
+    check.run()
+    write(log, "voucher send failed\r\nWARN slow\r\nnot failed here either\r\nagain failed\r\n")
+    out = check.run()
+    assert (metric(out, "critical_events"), metric(out, "warning_events")) == (2, 1)
+    assert not out.details["samples"][0]["line"].endswith("\r")
