@@ -193,6 +193,19 @@ def _verify(ctx: Context, host: Host, conn: Connection, after_id: Any, systemd: 
     return f"结果已到达（{item.get('check', '?')} @ {item.get('started_at', '?')}）"
 
 
+def _restart_and_verify(conn: Connection, ctx: Context, host: Host, systemd: bool, running: bool) -> str:
+    """Stop the old agent first so its last flush is in before we note the latest result, then start."""
+    paths = ctx.inv.paths
+    if running:
+        service.stop(conn, paths, systemd)
+    latest = ctx.api.latest_result(host.name) if ctx.api else None
+    how = service.start(conn, paths, systemd, restart=False)
+    note = ("已重启" if running else "已启动") + f"（{how}）"
+    if ctx.api is None:
+        return note
+    return note + "；" + _verify(ctx, host, conn, latest.get("id") if latest else None, systemd)
+
+
 def deploy(conn: Connection, ctx: Context, host: Host, upgrade: bool) -> tuple[str, str, str]:
     """install / upgrade: returns (result, version, message)."""
     bundle = ctx.opts.bundle
@@ -251,11 +264,8 @@ def deploy(conn: Connection, ctx: Context, host: Host, upgrade: bool) -> tuple[s
     if running and not changed:
         _prune(conn, paths, ctx.opts.keep, [bundle.version, facts.previous])
         return "无变化", bundle.version, "；".join([*notes, "运行中，无需重启"])
-    latest = ctx.api.latest_result(host.name)
     try:
-        how = service.start(conn, paths, facts.systemd, restart=running)
-        notes.append(("已重启" if running else "已启动") + f"（{how}）")
-        notes.append(_verify(ctx, host, conn, latest.get("id") if latest else None, facts.systemd))
+        notes.append(_restart_and_verify(conn, ctx, host, facts.systemd, running))
     except DeployError as e:
         if not facts.current or facts.current == bundle.version:
             raise
@@ -290,12 +300,9 @@ def rollback(conn: Connection, ctx: Context, host: Host) -> tuple[str, str, str]
     if target == facts.current:
         return "无变化", target, f"当前已是 {target}"
     _switch_current(conn, paths, target, facts.current)
-    latest = ctx.api.latest_result(host.name) if ctx.api else None
-    how = service.start(conn, paths, facts.systemd, restart=True)
-    msg = f"{facts.current} → {target}；已重启（{how}）"
-    if ctx.api is not None:
-        msg += "；" + _verify(ctx, host, conn, latest.get("id") if latest else None, facts.systemd)
-    return "成功", target, msg
+    running = service.is_running(conn, paths, facts.systemd)
+    note = _restart_and_verify(conn, ctx, host, facts.systemd, running)
+    return "成功", target, f"{facts.current} → {target}；{note}"
 
 
 def _safe(path: str) -> str:
