@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.hosts.models import Host
@@ -106,6 +106,23 @@ class FleetCollector:
         for system in ("voucher", "seal", "mq", "os"):
             breached.add_metric([system], breach.get(system, 0))
         yield from (open_, breached)
+        yield from self._sla(db)
+
+    def _sla(self, db: Session) -> Iterator[Metric]:
+        # Every ticket whose response was late, whatever its status now: only grows (tickets are kept).
+        total = db.scalar(sa.select(sa.func.count()).select_from(Ticket).where(Ticket.response_sla == "breached"))
+        breaches = CounterMetricFamily("xunjian_sla_breaches", "Tickets whose response SLA was breached "
+                                       "(all time).", value=total or 0)
+        soon = GaugeMetricFamily("xunjian_tickets_sla_due_soon", "Active tickets not yet responded to whose "
+                                 "response due time is near (announced by the SLA job).", labels=["system"])
+        q = (sa.select(Ticket.system, sa.func.count())
+             .where(Ticket.status.in_(ACTIVE_STATUSES), Ticket.acknowledged_at.is_(None),
+                    Ticket.due_soon_at.is_not(None), Ticket.response_sla.is_(None))
+             .group_by(Ticket.system))
+        counts: dict[str, int] = {system: n for system, n in db.execute(q)}
+        for system in ("voucher", "seal", "mq", "os"):
+            soon.add_metric([system], counts.get(system, 0))
+        yield from (breaches, soon)
 
 
 def _disk(metrics: Any, host: str, used: GaugeMetricFamily, free: GaugeMetricFamily) -> None:

@@ -123,6 +123,8 @@ def patch_ticket(ticket_id: int, body: TicketPatch, db: SessionDep, settings: Se
                                                          "resolution"})
     if body.resolution is not None and body.status != "resolved":
         fields["resolution"] = body.resolution
+    if body.status == "closed":
+        fields.pop("satisfaction_comment", None)  # part of closing, not a separate correction
     try:
         if fields:
             workflow.edit(db=db, ticket=t, actor=user, now=now, changes=fields, rt=rt)
@@ -147,7 +149,7 @@ def patch_ticket(ticket_id: int, body: TicketPatch, db: SessionDep, settings: Se
 def _transition(db: Any, t: Any, body: TicketPatch, user: Any, now: Any, rt: Any) -> None:
     target = body.status
     if target == "acknowledged":
-        workflow.acknowledge(db=db, ticket=t, actor=user, now=now, note=body.note)
+        workflow.acknowledge(db=db, ticket=t, actor=user, now=now, note=body.note, rt=rt)
     elif target == "pending":
         workflow.pend(db=db, ticket=t, actor=user, now=now, rt=rt, note=body.note)
     elif target == "resolved":
@@ -155,5 +157,7 @@ def _transition(db: Any, t: Any, body: TicketPatch, user: Any, now: Any, rt: Any
     elif target == "closed":
         workflow.close(db=db, ticket=t, actor=user, now=now, satisfaction=body.satisfaction,
                        comment=body.satisfaction_comment or "")
+    elif target == "open" and t.status == "pending":
+        workflow.resume(db=db, ticket=t, actor=user, now=now, note=body.note, rt=rt)
     elif target == "open":
         workflow.reopen(db=db, ticket=t, actor=user, now=now, note=body.note)

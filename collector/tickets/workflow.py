@@ -85,9 +85,14 @@ def _channel_zh(channel: str) -> str:
     return {"phone": "电话", "email": "邮件", "onsite": "现场", "remote": "远程", "auto": "自动"}.get(channel, channel)
 
 
-def acknowledge(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "") -> None:
+def acknowledge(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "",
+                rt: Optional[Runtime] = None) -> None:
     if ticket.status == "pending":
-        return resume(db=db, ticket=ticket, actor=actor, now=now, note=note)
+        # The customer answered: the clock restarts (due time pushed by the pause), and a ticket that
+        # was pending before anyone responded is acknowledged now.
+        resume(db=db, ticket=ticket, actor=actor, now=now, note=note, rt=rt)
+        if ticket.status != "open":
+            return
     if ticket.status != "open":
         raise WorkflowError(f"服务单状态为 {ticket.status}, 不能响应")
     ticket.status = "acknowledged"
