@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-import ctypes.util
 import os
 import re
 from dataclasses import dataclass
@@ -38,10 +37,14 @@ def _load_memmem() -> Optional[Callable[..., Optional[int]]]:
     on long and non-ASCII needles where CPython's bloom-filter skip rarely skips."""
     if os.environ.get("XUNJIAN_LOG_NO_MEMMEM"):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        fn = libc.memmem
-    except (OSError, AttributeError):
+    fn = None
+    for name in (None, "libc.so.6"):  # None: the symbols already loaded (the interpreter's libc)
+        try:
+            fn = ctypes.CDLL(name).memmem
+            break
+        except (OSError, AttributeError):
+            continue
+    if fn is None:
         return None
     fn.restype = ctypes.c_void_p
     fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
