@@ -124,6 +124,8 @@ class LogCheck(Check):
         for fs in active:
             try:
                 n = self.reader.read(fs, budget, tally)
+            except FileNotFoundError:
+                continue  # rotated away between discovery and reading: found again next run
             except OSError as e:
                 errors[fs.path] = e.strerror or str(e)
                 continue
@@ -137,7 +139,7 @@ class LogCheck(Check):
         if fresh and not known:
             last_new = max((fs.mtime for fs in primaries), default=now)
         else:
-            last_new = float(saved.get("last_new") or now)
+            last_new = saved.get("last_new") if isinstance(saved.get("last_new"), (int, float)) else now
         if active_now:
             last_new = now
         lag = sum(max(0, fs.size - fs.offset) for fs in active)

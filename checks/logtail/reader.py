@@ -64,19 +64,21 @@ class FileReader:
             start = pos = fs.run_start = fs.offset
             limit = min(st.st_size, start + budget)
             fs.behind = limit < st.st_size
-            while pos < limit:
-                data = os.pread(fd, min(CHUNK, limit - pos), pos)
-                if not data:
-                    break
-                end = data.rfind(b"\n") + 1
-                cut = end == 0
-                if cut:
-                    if len(data) < self.max_line:
-                        break  # unfinished line: wait for its end
-                    end = len(data)
-                self._block(fs, data, end, pos, cut, tally)
-                pos += end
-            fs.offset = pos
+            try:
+                while pos < limit:
+                    data = os.pread(fd, min(CHUNK, limit - pos), pos)
+                    if not data:
+                        break
+                    end = data.rfind(b"\n") + 1
+                    cut = end == 0
+                    if cut:
+                        if len(data) < self.max_line:
+                            break  # unfinished line: wait for its end
+                        end = len(data)
+                    self._block(fs, data, end, pos, cut, tally)
+                    pos += end
+            finally:
+                fs.offset = pos  # what was counted stays counted, even if a read failed
             return pos - start
         finally:
             os.close(fd)
