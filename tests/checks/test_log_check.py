@@ -400,3 +400,12 @@ def test_crlf_lines_and_anchored_patterns(tmp_path: Path, log: Path) -> None:
     out = check.run()
     assert (metric(out, "critical_events"), metric(out, "warning_events")) == (2, 1)
     assert not out.details["samples"][0]["line"].endswith("\r")
+
+
+def test_gbk_ignore_case(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "gbk.log"
+    write(log, "")
+    check = make(tmp_path, encoding="gb18030", ignore_case=True, patterns={"critical": ["error", "凭证发送失败"]})
+    check.run()
+    write(log, "凭证 Error 失败\n凭证发送失败\n".encode("gb18030") + b"INFO \x81\x45rror lowered trail byte\n")
+    assert counts(check) == (2, 0)
