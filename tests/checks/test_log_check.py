@@ -409,3 +409,14 @@ def test_gbk_ignore_case(tmp_path: Path) -> None:
     check.run()
     write(log, "凭证 Error 失败\n凭证发送失败\n".encode("gb18030") + b"INFO \x81\x45rror lowered trail byte\n")
     assert counts(check) == (2, 0)
+
+
+def test_dated_rename_followed_through_the_glob(tmp_path: Path, log: Path) -> None:
+    check = make(tmp_path, paths=[str(tmp_path / "logs" / "app*.log")])
+    check.run()
+    write(log, "ERROR before the roll\n")
+    log.rename(log.with_name("app.2026-11-25.log"))  # logback TimeBasedRollingPolicy
+    write(log.with_name("app.2026-11-25.log"), "ERROR late write to the old file\n")
+    write(log, "ERROR in the new file\n")
+    assert counts(check) == (3, 0)
+    assert counts(check) == (0, 0)
