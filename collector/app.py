@@ -23,6 +23,9 @@ from collector.jobs.offline import detect_offline
 from collector.jobs.runner import Job, JobRunner
 from collector.metrics import FleetCollector, IngestMetrics
 from collector.notifications.service import deliver_due
+from collector.reports.service import run_monthly
+from collector.rollups.retention import run_retention
+from collector.rollups.service import run_rollups
 from collector.runtime import runtime
 from collector.tickets.jobs import check_sla
 
@@ -37,6 +40,12 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
         Job("sla-timers", every, lambda db, now: check_sla(db=db, rt=runtime(settings), now=now)),
         Job("notifications", timedelta(seconds=min(5.0, settings.job_interval_seconds)),
             lambda db, now: deliver_due(factory=factory, config=runtime(settings).notify, now=now)),
+        Job("rollups", timedelta(minutes=5),
+            lambda db, now: run_rollups(db=db, now=now, calendar=runtime(settings).calendar)),
+        Job("retention", timedelta(hours=1), lambda db, now: run_retention(
+            db=db, now=now, retention_days=settings.retention_days, tz=settings.timezone)),
+        Job("monthly-report", timedelta(hours=1), lambda db, now: run_monthly(
+            db=db, now=now, rt=runtime(settings), public_url=settings.public_url or "")),
     ]
 
 
@@ -78,10 +87,13 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     from collector.alertmanager.views import router as alertmanager_router
     from collector.hosts.views import router as hosts_router
     from collector.maintenance.views import router as maintenance_router
+    from collector.reports.views import router as reports_router
     from collector.results.views import router as results_router
     from collector.tickets.views import router as tickets_router
+    from collector.visits.views import router as visits_router
 
-    for router in (results_router, tickets_router, hosts_router, maintenance_router, alertmanager_router):
+    for router in (results_router, tickets_router, hosts_router, maintenance_router, alertmanager_router,
+                   reports_router, visits_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

@@ -97,6 +97,15 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_monthly(args: argparse.Namespace) -> int:
+    from collector.reports.cli import monthly
+
+    db, settings = _session(args)
+    with db:
+        return monthly(db=db, settings=settings, month=args.month, unit=args.unit or "", fmt=args.format,
+                       out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xunjian-collector", description="巡检 Xunjian collector")
     p.add_argument("--version", action="version", version="xunjian-collector 0.1.0")
@@ -133,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     du = d.add_parser("upgrade", parents=[common], help="apply migrations")
     du.set_defaults(fn=cmd_db_upgrade)
+
+    r = sub.add_parser("report", help="reports").add_subparsers(dest="report_cmd", required=True)
+    rm = r.add_parser("monthly", parents=[common], help="系统服务月报 of one month to a file")
+    rm.add_argument("--month", required=True, help="YYYY-MM")
+    rm.add_argument("--unit", help="客户单位 (default: every unit)")
+    rm.add_argument("--format", choices=["xlsx", "pdf", "html"], default="xlsx")
+    rm.add_argument("--out", required=True, help="output file")
+    rm.set_defaults(fn=cmd_report_monthly)
     return p
 
 

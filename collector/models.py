@@ -4,9 +4,12 @@ from collector.hosts.models import Host
 from collector.jobs.models import JobRun
 from collector.maintenance.models import MaintenanceWindow
 from collector.notifications.models import OutboxMessage
+from collector.reports.models import Report
 from collector.results.models import CheckState, ResultRow
+from collector.rollups.models import ResultRollup
 from collector.tickets.models import Counter, Ticket, TicketEvent
 from collector.users.models import User
+from collector.visits.models import Visit
 
-__all__ = ["Base", "CheckState", "Counter", "Host", "JobRun", "MaintenanceWindow", "OutboxMessage", "ResultRow",
-           "Ticket", "TicketEvent", "User"]
+__all__ = ["Base", "CheckState", "Counter", "Host", "JobRun", "MaintenanceWindow", "OutboxMessage", "Report",
+           "ResultRollup", "ResultRow", "Ticket", "TicketEvent", "User", "Visit"]

@@ -1,0 +1,166 @@
+"""PDF with a CJK TrueType font (Debian fonts-wqy-zenhei) and reportlab charts."""
+from __future__ import annotations
+
+import io
+import os
+from functools import lru_cache
+from typing import Any
+
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import (
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from collector.reports.data import ReportData
+from collector.reports.data import Table as DataTable
+
+FONT = "WenQuanYiZenHei"
+FONT_PATHS = (os.environ.get("XUNJIAN_REPORT_FONT", ""), "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+              "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc")
+CHUNK = 60  # rows per Table flowable: reportlab splits long tables in quadratic time
+PALETTE = [colors.HexColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                                        "#e377c2", "#17becf")]
+WIDE = ("tickets", "disks", "visits", "systems", "checks")
+
+
+class FontMissing(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def font() -> str:
+    for path in FONT_PATHS:
+        if path and os.path.exists(path):
+            pdfmetrics.registerFont(TTFont(FONT, path, subfontIndex=0) if path.endswith(".ttc")
+                                    else TTFont(FONT, path))
+            return FONT
+    raise FontMissing("没有找到中文字体: 请安装 Debian 软件包 fonts-wqy-zenhei (或设置 XUNJIAN_REPORT_FONT)")
+
+
+def render(data: ReportData) -> bytes:
+    f = font()
+    styles = {
+        "title": ParagraphStyle("t", fontName=f, fontSize=18, leading=24, spaceAfter=6),
+        "h": ParagraphStyle("h", fontName=f, fontSize=13, leading=18, spaceBefore=8, spaceAfter=4),
+        "note": ParagraphStyle("n", fontName=f, fontSize=7.5, leading=10, textColor=colors.grey, spaceAfter=3),
+        "cell": ParagraphStyle("c", fontName=f, fontSize=7, leading=9, wordWrap="CJK"),
+        "head": ParagraphStyle("hd", fontName=f, fontSize=7, leading=9, wordWrap="CJK"),
+    }
+    out = io.BytesIO()
+    page = landscape(A4)
+    doc = SimpleDocTemplate(out, pagesize=page, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=14 * mm,
+                            bottomMargin=14 * mm, title=data.title, author="巡检 Xunjian")
+    usable = page[0] - 24 * mm
+    story: list[Any] = [Paragraph(data.title, styles["title"]),
+                        Paragraph(f"生成时间 {data.generated_at}", styles["note"])]
+    for t in data.tables:
+        if t.key in WIDE and t.key != "systems" and len(t.rows) > 20:
+            story.append(PageBreak())
+        story.append(Paragraph(t.title, styles["h"]))
+        if t.note:
+            story.append(Paragraph(t.note, styles["note"]))
+        story.extend(_tables(t, styles, usable))
+        if t.key == "systems":
+            story.append(Spacer(1, 4 * mm))
+            story.append(KeepTogether([_availability_chart(data, f, usable)]))
+        if t.key == "disks" and data.disk_chart:
+            story.append(Spacer(1, 4 * mm))
+            story.append(KeepTogether([_disk_chart(data, f, usable)]))
+
+    def footer(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(f, 8)
+        canvas.drawString(12 * mm, 8 * mm, data.title)
+        canvas.drawRightString(page[0] - 12 * mm, 8 * mm, f"第 {doc.page} 页")
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return out.getvalue()
+
+
+def _cell(v: Any, style: ParagraphStyle, width: float) -> Any:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    text = str(v)
+    if "\n" not in text and pdfmetrics.stringWidth(text, FONT, 7) <= width - 5:
+        return text  # a plain string draws much faster than a Paragraph
+    return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;").replace("\n", "<br/>"), style)
+
+
+def _tables(t: DataTable, styles: dict[str, ParagraphStyle], usable: float) -> list[Any]:
+    total = sum(t.widths)
+    widths = [usable * w / total for w in t.widths] if total > 80 else [w * 2.6 * mm for w in t.widths]
+    head = [Paragraph(h, styles["head"]) for h in t.headers]
+    rows = t.rows or [["无"] + [""] * (len(t.headers) - 1)]
+    style = TableStyle([
+        ("FONT", (0, 0), (-1, -1), FONT, 7), ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE6F0")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ])
+    out = []
+    for i in range(0, len(rows), CHUNK):
+        body = [[_cell(v, styles["cell"], w) for v, w in zip(row, widths)] for row in rows[i:i + CHUNK]]
+        tbl = Table([head, *body], colWidths=widths, repeatRows=1)
+        tbl.setStyle(style)
+        out.append(tbl)
+    return out
+
+
+def _availability_chart(data: ReportData, f: str, usable: float) -> Drawing:
+    d = Drawing(usable, 150)
+    d.add(String(0, 138, "各系统可用率 (%)", fontName=f, fontSize=10))
+    chart = VerticalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 40, 20, usable * 0.55, 105
+    chart.data = [[v for _, v, _ in data.availability_chart], [w for _, _, w in data.availability_chart]]
+    lows = [v for _, a, b in data.availability_chart for v in (a, b) if v is not None]
+    chart.valueAxis.valueMin = max(0, int(min(lows, default=90)) - 1) if lows else 0
+    chart.valueAxis.valueMax = 100
+    chart.valueAxis.labels.fontName = f
+    chart.categoryAxis.categoryNames = [n for n, _, _ in data.availability_chart]
+    chart.categoryAxis.labels.fontName = f
+    chart.categoryAxis.labels.fontSize = 8
+    chart.bars[0].fillColor, chart.bars[1].fillColor = PALETTE[0], PALETTE[2]
+    d.add(chart)
+    legend = Legend()
+    legend.x, legend.y, legend.fontName, legend.fontSize = usable * 0.62, 100, f, 8
+    legend.colorNamePairs = [(PALETTE[0], "全月"), (PALETTE[2], "服务时间")]
+    d.add(legend)
+    return d
+
+
+def _disk_chart(data: ReportData, f: str, usable: float) -> Drawing:
+    d = Drawing(usable, 190)
+    d.add(String(0, 178, "空间使用率趋势 (使用率最高的挂载点, %)", fontName=f, fontSize=10))
+    first = min(p[0] for s in data.disk_chart for p in s.points)
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 40, 25, usable * 0.6, 140
+    plot.data = [[((day - first).days + 1, v) for day, v in s.points] for s in data.disk_chart]
+    for i in range(len(plot.data)):
+        plot.lines[i].strokeColor = PALETTE[i % len(PALETTE)]
+        plot.lines[i].strokeWidth = 1.2
+    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = 0, 100
+    plot.xValueAxis.labels.fontName = plot.yValueAxis.labels.fontName = f
+    d.add(plot)
+    d.add(String(40 + usable * 0.3, 5, "日", fontName=f, fontSize=8))
+    legend = Legend()
+    legend.x, legend.y, legend.fontName, legend.fontSize = usable * 0.68, 170, f, 7
+    legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], s.label) for i, s in enumerate(data.disk_chart)]
+    d.add(legend)
+    return d

@@ -1,0 +1,106 @@
+"""Generating, storing and announcing monthly reports; the first-working-day job."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from alerts.notify import Notification
+from collector.db import insert_for
+from collector.hosts.models import Host
+from collector.notifications import service as notifications
+from collector.reports import builder
+from collector.reports.models import FORMATS, Report
+from collector.reports.period import first_workday, month_range, previous_month
+from collector.runtime import Runtime
+
+log = logging.getLogger("xunjian.reports")
+JOB_FORMATS = ("xlsx", "pdf")
+MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "pdf": "application/pdf", "html": "text/html; charset=utf-8"}
+
+
+def render(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: datetime) -> bytes:
+    """The report as bytes in `fmt` (xlsx | pdf | html)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"格式须为 {'/'.join(FORMATS)}")
+    data = builder.build(db=db, month=month, unit=unit, calendar=rt.calendar, now=now)
+    if fmt == "xlsx":
+        from collector.reports import xlsx
+        return xlsx.render(data)
+    if fmt == "pdf":
+        from collector.reports import pdf
+        return pdf.render(data)
+    from collector.reports import html
+    return html.render(data).encode("utf-8")
+
+
+def get(*, db: Session, month: str, unit: str, fmt: str) -> Optional[Report]:
+    return db.scalar(sa.select(Report).where(Report.month == month, Report.unit == unit, Report.format == fmt))
+
+
+def generate(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: datetime, actor: str = "system",
+             replace: bool = False) -> tuple[Optional[Report], bool]:
+    """Store the report; returns (report, created). Without `replace` an existing one is kept, and
+    when another process stored it meanwhile the unique (month, unit, format) keeps one."""
+    month_range(month)
+    existing = get(db=db, month=month, unit=unit, fmt=fmt)
+    if existing is not None and not replace:
+        return existing, False
+    content = render(db=db, month=month, unit=unit, fmt=fmt, rt=rt, now=now)
+    values = {"generated_at": now, "generated_by": actor, "size": len(content),
+              "sha256": hashlib.sha256(content).hexdigest(), "content": content}
+    if existing is not None:
+        for k, v in values.items():
+            setattr(existing, k, v)
+        db.flush()
+        return existing, False
+    stmt = insert_for(db.get_bind(), Report.__table__).values(month=month, unit=unit, format=fmt, **values)
+    new_id = db.execute(stmt.on_conflict_do_nothing(index_elements=["month", "unit", "format"])
+                        .returning(Report.__table__.c.id)).scalar()
+    report = get(db=db, month=month, unit=unit, fmt=fmt)
+    return report, new_id is not None
+
+
+def announce(*, db: Session, rt: Runtime, now: datetime, month: str, unit: str, formats: list[str],
+             url: str = "") -> None:
+    y, m = month.split("-")
+    who = unit or "全部单位"
+    notifications.enqueue(db=db, config=rt.notify, now=now, dedup_key=f"report:{month}:{unit}",
+                          notification=Notification(
+                              kind="report_ready", title=f"系统服务月报 {y}年{int(m)}月 ({who}) 已生成",
+                              text=f"{who} {y}年{int(m)}月的系统服务月报已生成 ({'/'.join(formats)}), "
+                                   f"可在 /api/v1/reports 下载。", unit=unit, url=url))
+
+
+def units(*, db: Session) -> list[str]:
+    return sorted(u for u in db.scalars(sa.select(Host.unit).distinct()) if u)
+
+
+def run_monthly(*, db: Session, now: datetime, rt: Runtime, public_url: str = "") -> list[Report]:
+    """The job: from the first working day of a month (local time, SLA calendar, holidays included),
+    the previous month's reports exist — overall and one per unit, xlsx and pdf. Idempotent."""
+    today = now.astimezone(rt.calendar.tz).date()
+    if today < first_workday(today.replace(day=1), rt.calendar):
+        return []
+    month = previous_month(today)
+    made = []
+    for unit in ["", *units(db=db)]:
+        created_formats = []
+        for fmt in JOB_FORMATS:
+            if get(db=db, month=month, unit=unit, fmt=fmt) is not None:
+                continue
+            report, created = generate(db=db, month=month, unit=unit, fmt=fmt, rt=rt, now=now)
+            if created and report is not None:
+                made.append(report)
+                created_formats.append(fmt)
+        if created_formats:
+            announce(db=db, rt=rt, now=now, month=month, unit=unit, formats=created_formats,
+                     url=f"{public_url.rstrip('/')}/api/v1/reports?month={month}" if public_url else "")
+            db.commit()  # each unit's reports on their own: a failure later keeps what is done
+            log.info("monthly report %s %s generated (%s)", month, unit or "overall", ",".join(created_formats))
+    return made

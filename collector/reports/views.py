@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from collector.db import utcnow
+from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
+from collector.reports import service
+from collector.reports.models import Report
+from collector.reports.period import month_range
+from collector.runtime import runtime
+from collector.timefmt import iso
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+
+class ReportIn(BaseModel):
+    """Generate (or regenerate) a monthly service report now."""
+
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    unit: str = Field("", max_length=128, description="客户单位; empty = every unit")
+    format: Literal["xlsx", "pdf", "html"] = "xlsx"
+
+
+def report_out(r: Report, tz: str) -> dict[str, Any]:
+    return {"id": r.id, "month": r.month, "unit": r.unit, "format": r.format,
+            "generated_at": iso(r.generated_at, tz), "generated_by": r.generated_by, "size": r.size,
+            "sha256": r.sha256, "download": f"/api/v1/reports/{r.id}/download"}
+
+
+@router.get("/reports")
+def list_reports(db: SessionDep, settings: SettingsDep, user: Viewer, month: Optional[str] = None,
+                 unit: Optional[str] = None, limit: int = Query(200, ge=1, le=1000)) -> Any:
+    q = sa.select(Report).order_by(Report.month.desc(), Report.unit, Report.format).limit(limit)
+    if month:
+        q = q.where(Report.month == month)
+    if unit is not None:
+        q = q.where(Report.unit == unit)
+    return {"items": [report_out(r, settings.timezone) for r in db.scalars(q)], "next": None}
+
+
+@router.post("/reports", status_code=201)
+def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
+    month_range(body.month)
+    report, _ = service.generate(db=db, month=body.month, unit=body.unit, fmt=body.format,
+                                 rt=runtime(settings), now=utcnow(), actor=user.name, replace=True)
+    if report is None:
+        raise HTTPException(409, "报告正在由其他进程生成, 请稍后再试")
+    return report_out(report, settings.timezone)
+
+
+@router.get("/reports/{report_id}/download")
+def download(report_id: int, db: SessionDep, user: Viewer) -> Response:
+    r = db.get(Report, report_id)
+    if r is None:
+        raise HTTPException(404, f"报告 {report_id} 不存在")
+    name = f"系统服务月报-{r.month}{'-' + r.unit if r.unit else ''}.{r.format}"
+    return Response(r.content, media_type=service.MEDIA_TYPES[r.format],
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                             "X-Content-SHA256": r.sha256})

@@ -1,0 +1,154 @@
+"""Daily rollups of check results: what the monthly report reads instead of raw results.
+
+Availability: a result covers the time from its start until the next result of the same (host,
+check), at most max(2 × the series' median gap, 120 s) — beyond that there is no data, and time
+without data counts neither as up nor as down. A non-OK result's cover is bad time. Covers are cut
+at local midnight, so each day gets exactly its own share; the `*_work_seconds` columns repeat the
+figures for contracted service hours (the SLA calendar's working time).
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from collector.db import upsert
+from collector.results.models import ResultRow
+from collector.rollups.models import ResultRollup
+from collector.sla import WorkCalendar, working_time_between
+
+LOOKAROUND = timedelta(hours=2)  # results fetched beyond the day to know who covers its edges
+MIN_CAP = 120.0
+DISK_MEASURES = ("used_percent", "free_bytes", "size_bytes")
+UPDATE_COLUMNS = ("system", "type", "runs", "ok", "warning", "critical", "unknown", "observed_seconds",
+                  "bad_seconds", "observed_work_seconds", "bad_work_seconds", "critical_events",
+                  "warning_events", "disk", "updated_at")
+STATUS_COLUMNS = ("ok", "warning", "critical", "unknown")
+
+
+def day_bounds(day: date, calendar: WorkCalendar) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), calendar.tz)
+    return start, datetime.combine(day + timedelta(days=1), time(0), calendar.tz)
+
+
+def build_day(*, db: Session, day: date, calendar: WorkCalendar, now: datetime) -> int:
+    """(Re)compute the rollups of one local day; idempotent upsert. Returns the rows written."""
+    start, end = day_bounds(day, calendar)
+    limit_end = min(end + LOOKAROUND, max(now, start))
+    r = ResultRow
+    q = (sa.select(r.host_id, r.check, r.system, r.type, r.status, r.started_at, r.metrics)
+         .where(r.started_at >= start - LOOKAROUND, r.started_at < end + LOOKAROUND)
+         .order_by(r.host_id, r.check, r.started_at))
+    series: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for row in db.execute(q):
+        series[(row.host_id, row.check)].append(row)
+    rows = []
+    for (host_id, check), items in series.items():
+        out = _rollup_series(items, start, end, limit_end, calendar)
+        if out is not None:
+            rows.append({"day": day, "host_id": host_id, "check": check, "updated_at": now, **out})
+    for i in range(0, len(rows), 1000):
+        upsert(db, ResultRollup.__table__, rows[i:i + 1000], keys=("day", "host_id", "check"),
+               update=UPDATE_COLUMNS)
+    return len(rows)
+
+
+def _rollup_series(items: list[Any], start: datetime, end: datetime, limit_end: datetime,
+                   calendar: WorkCalendar) -> dict[str, Any] | None:
+    inside = [x for x in items if start <= x.started_at < end]
+    if not inside:
+        return None
+    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(items, items[1:])]
+    typical = statistics.median(gaps) if gaps else MIN_CAP
+    cap = max(2 * typical, MIN_CAP)
+    counts = dict.fromkeys(STATUS_COLUMNS, 0)
+    observed: list[tuple[datetime, datetime]] = []
+    bad: list[tuple[datetime, datetime]] = []
+    events = {"critical_events": 0.0, "warning_events": 0.0}
+    disk: dict[str, dict[str, float]] = {}
+    for i, x in enumerate(items):
+        nxt = items[i + 1].started_at if i + 1 < len(items) else None
+        cover_end = min(nxt or x.started_at + timedelta(seconds=typical), x.started_at + timedelta(seconds=cap),
+                        limit_end)
+        a, b = max(x.started_at, start), min(cover_end, end)
+        if a < b:
+            observed.append((a, b))
+            if x.status != 0:
+                bad.append((a, b))
+        if start <= x.started_at < end:
+            counts[STATUS_COLUMNS[x.status] if 0 <= x.status <= 3 else "unknown"] += 1
+            _metrics(x.metrics or [], events, disk)
+    obs_merged, bad_merged = _merge(observed), _merge(bad)
+    last = inside[-1]
+    return {
+        "system": last.system, "type": last.type or "", "runs": len(inside), **counts,
+        "observed_seconds": _total(obs_merged), "bad_seconds": _total(bad_merged),
+        "observed_work_seconds": _work(obs_merged, calendar), "bad_work_seconds": _work(bad_merged, calendar),
+        **events, "disk": disk,
+    }
+
+
+def _metrics(metrics: Iterable[dict[str, Any]], events: dict[str, float], disk: dict[str, dict[str, float]]) -> None:
+    for m in metrics:
+        name, value = m.get("name", ""), m.get("value")
+        if not isinstance(value, (int, float)):
+            continue
+        if name in events:
+            events[name] += value
+            continue
+        measure, _, mount = name.partition(":")
+        if measure in DISK_MEASURES and mount:
+            d = disk.setdefault(mount, {})
+            d.setdefault(f"{measure}_first", value)
+            d[f"{measure}_last"] = value
+            d[f"{measure}_min"] = min(d.get(f"{measure}_min", value), value)
+            d[f"{measure}_max"] = max(d.get(f"{measure}_max", value), value)
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _total(spans: list[tuple[datetime, datetime]]) -> float:
+    return sum((b - a).total_seconds() for a, b in spans)
+
+
+def _work(spans: list[tuple[datetime, datetime]], calendar: WorkCalendar) -> float:
+    return sum(working_time_between(a, b, calendar=calendar).total_seconds() for a, b in spans)
+
+
+def local_day(when: datetime, calendar: WorkCalendar) -> date:
+    return when.astimezone(calendar.tz).date()
+
+
+def run_rollups(*, db: Session, now: datetime, calendar: WorkCalendar) -> list[date]:
+    """The job: today and yesterday every time (late results), and any earlier day with raw results
+    but no rollup yet (first run, or a collector that was down)."""
+    today = local_day(now, calendar)
+    days = {today, today - timedelta(days=1)}
+    first = db.scalar(sa.select(sa.func.min(ResultRow.started_at)))
+    if first is not None:
+        first_day = local_day(first, calendar)
+        have = set(db.scalars(sa.select(ResultRollup.day).distinct().where(ResultRollup.day >= first_day)))
+        d = first_day
+        while d < today - timedelta(days=1):
+            if d not in have:
+                days.add(d)
+            d += timedelta(days=1)
+    built = []
+    for d in sorted(days):
+        if build_day(db=db, day=d, calendar=calendar, now=now):
+            built.append(d)
+        db.commit()  # one day per transaction: never hold the SQLite write lock for the whole backfill
+    return built
