@@ -11,7 +11,7 @@ import os
 import shlex
 import signal
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from checks.base import Check, Outcome
 from checks.model import MAX_METRICS, Metric, Status
@@ -57,18 +57,28 @@ def decode(raw: bytes) -> str:
             return raw.decode("utf-8", "replace")
 
 
+def run_local(o: CommandOptions) -> Completed:
+    """Run the plugin on this machine; raises OSError when it cannot be started."""
+    env = {**(os.environ if o.inherit_env else {}), **o.env}
+    return run_bounded(o.argv(), timeout=o.command_timeout, max_output=o.max_output,
+                       shell=o.shell, env=env, cwd=o.cwd)
+
+
 class CommandCheck(Check):
     type = "command"
     Options = CommandOptions
+
+    def __init__(self, options: CommandOptions, *, state: Any = None,
+                 execute: Callable[[CommandOptions], Completed] = run_local) -> None:
+        super().__init__(options, state=state)
+        self._execute = execute  # here by default; the agentless poller runs it over SSH
 
     def run(self) -> Outcome:
         o: CommandOptions = self.options
         argv = o.argv()
         name = argv if isinstance(argv, str) else argv[0]
-        env = {**(os.environ if o.inherit_env else {}), **o.env}
         try:
-            done = run_bounded(argv, timeout=o.command_timeout, max_output=o.max_output,
-                               shell=o.shell, env=env, cwd=o.cwd)
+            done = self._execute(o)
         except FileNotFoundError as e:
             missing = o.cwd if o.cwd and e.filename == o.cwd else name
             return Outcome(Status.UNKNOWN, f"命令无法执行: {missing} 不存在")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Optional
 
 from checks.base import Check, Outcome
+from checks.logtail.access import LOCAL, FileAccess
 from checks.logtail.files import FileState, Reconciler, discover
 from checks.logtail.matcher import CRITICAL, SEVERITIES, WARNING, Matcher, check_encoding, compile_patterns
 from checks.logtail.reader import FileReader, Tally
@@ -84,13 +85,15 @@ class LogCheck(Check):
     type = "log"
     Options = LogOptions
 
-    def __init__(self, options: LogOptions, *, state: Any = None) -> None:
+    def __init__(self, options: LogOptions, *, state: Any = None, access: FileAccess = LOCAL) -> None:
         super().__init__(options, state=state)
+        self.access = access  # local files by default; the agentless poller passes an SSH one
         o = options
         flags = re.IGNORECASE if o.ignore_case else 0
         matcher = Matcher(compile_patterns(o.patterns, o.encoding, o.ignore_case),
                           [re.compile(p, flags) for p in o.ignore], o.encoding, o.ignore_case)
-        self.reader = FileReader(matcher, multiline=o.multiline, max_line=int(o.max_line_length))
+        self.reader = FileReader(matcher, multiline=o.multiline, max_line=int(o.max_line_length),
+                                 access=access)
 
     def run(self) -> Outcome:
         o: LogOptions = self.options
@@ -103,7 +106,7 @@ class LogCheck(Check):
         fresh = not known or saved.get("paths") != list(o.paths)
         prev_size = {fs.key: fs.size for fs in files}
 
-        cands = discover(o.paths, o.exclude, tuple(live))
+        cands = discover(o.paths, o.exclude, tuple(live), self.access)
         # Live paths are remembered for a while after they vanish: their rotated siblings may
         # still hold unread lines (between logrotate's rename and create, after a deletion).
         now = time.time()
@@ -111,7 +114,8 @@ class LogCheck(Check):
         live = dict(sorted((kv for kv in live.items() if now - kv[1] < LIVE_KEEP_SECONDS),
                            key=lambda kv: -kv[1])[:LIVE_KEEP])
         seen = _keys(saved.get("seen")) if known else set()
-        rec = Reconciler(files, gone, fresh_start=fresh, from_start=o.start_at == "start", seen=seen)
+        rec = Reconciler(files, gone, fresh_start=fresh, from_start=o.start_at == "start", seen=seen,
+                         access=self.access)
         active, gone = rec.run(cands)
         active.sort(key=lambda f: (f.primary, f.mtime))  # rotated (older) content first
 

@@ -11,7 +11,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import psutil
 
@@ -76,6 +76,16 @@ class Proc:
         return f"{self.pid}:{self.create_time:.2f}"
 
 
+def matches(o: ProcessOptions, pattern: Optional[re.Pattern[str]], name: Optional[str],
+            user: Optional[str], cmdline: Optional[str]) -> bool:
+    """The matcher, shared by every process table (psutil here, `ps`/proc read over SSH)."""
+    if o.process_name and not fnmatch.fnmatchcase(name or "", o.process_name):
+        return False
+    if o.user and user != o.user:
+        return False
+    return pattern is None or bool(pattern.search(cmdline or ""))
+
+
 def find_processes(o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Proc]:
     attrs = ["name", "create_time", "status"]
     if o.cmdline:
@@ -88,12 +98,8 @@ def find_processes(o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Pro
         info = p.info
         if p.pid in exclude or info.get("status") == psutil.STATUS_ZOMBIE:
             continue
-        if o.process_name and not fnmatch.fnmatchcase(info.get("name") or "", o.process_name):
-            continue
-        if o.user and info.get("username") != o.user:
-            continue
         cmdline = " ".join(info.get("cmdline") or [])
-        if pattern is not None and not pattern.search(cmdline):
+        if not matches(o, pattern, info.get("name"), info.get("username"), cmdline):
             continue
         try:
             with p.oneshot():
@@ -111,14 +117,23 @@ def find_processes(o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Pro
     return found
 
 
+def _local_table(o: ProcessOptions) -> list[Proc]:
+    return find_processes(o, exclude=(os.getpid(),))
+
+
 class ProcessCheck(Check):
     type = "process"
     Options = ProcessOptions
 
+    def __init__(self, options: ProcessOptions, *, state: Any = None,
+                 table: Callable[[ProcessOptions], list[Proc]] = _local_table) -> None:
+        super().__init__(options, state=state)
+        self._table = table  # this machine's processes; the agentless poller reads a remote table
+
     def run(self) -> Outcome:
         o: ProcessOptions = self.options
         now = time.time()
-        procs = find_processes(o, exclude=(os.getpid(),))
+        procs = self._table(o)
         saved = self.state.load()
         prev_cpu: dict[str, float] = saved.get("cpu") or {}
         prev_at = saved.get("at")

@@ -18,6 +18,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
+from checks.logtail.access import LOCAL, FileAccess, read_at
+
 FP_BYTES = 256
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".lzma", ".z", ".7z", ".tgz")
 GONE_KEEP = 64              # forgotten files remembered for a while, to recognise copies
@@ -88,8 +90,8 @@ def is_compressed(path: str) -> bool:
     return path.lower().endswith(COMPRESSED)
 
 
-def discover(patterns: list[str], exclude: list[str],
-             bases: tuple[str, ...] = ()) -> dict[tuple[int, int], Candidate]:
+def discover(patterns: list[str], exclude: list[str], bases: tuple[str, ...] = (),
+             access: FileAccess = LOCAL) -> dict[tuple[int, int], Candidate]:
     """Glob matches (primary) and their rotated siblings `<name>.1`, `<name>-20261125`.
 
     `bases` are last run's live files: their siblings are still looked at while the live file
@@ -98,14 +100,14 @@ def discover(patterns: list[str], exclude: list[str],
     out: dict[tuple[int, int], Candidate] = {}
     primaries: list[str] = []
     for pattern in patterns:
-        for path in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
-            if _wanted(path, exclude) and _add(out, path, True):
+        for path in sorted(access.glob(pattern)):
+            if _wanted(path, exclude) and _add(out, path, True, access):
                 primaries.append(path)
     for path in sorted(set(primaries).union(bases)):
         esc = glob.escape(path)
-        for sib in sorted(glob.glob(esc + ".*") + glob.glob(esc + "-*")):
+        for sib in sorted(access.glob(esc + ".*") + access.glob(esc + "-*")):
             if _wanted(sib, exclude):
-                _add(out, sib, False)
+                _add(out, sib, False, access)
     return out
 
 
@@ -116,9 +118,9 @@ def _wanted(path: str, exclude: list[str]) -> bool:
     return not any(fnmatch.fnmatch(path, ex) or fnmatch.fnmatch(name, ex) for ex in exclude)
 
 
-def _add(out: dict[tuple[int, int], Candidate], path: str, primary: bool) -> bool:
+def _add(out: dict[tuple[int, int], Candidate], path: str, primary: bool, access: FileAccess) -> bool:
     try:
-        st = os.stat(path)
+        st = access.stat(path)
     except OSError:
         return False
     if not stat.S_ISREG(st.st_mode):
@@ -131,10 +133,9 @@ def _add(out: dict[tuple[int, int], Candidate], path: str, primary: bool) -> boo
     return True
 
 
-def fingerprint(path: str, length: int) -> Optional[str]:
+def fingerprint(path: str, length: int, access: FileAccess = LOCAL) -> Optional[str]:
     try:
-        with open(path, "rb") as f:
-            head = f.read(length)
+        head = read_at(access, path, 0, length)
     except OSError:
         return None
     if len(head) < length:
@@ -142,13 +143,11 @@ def fingerprint(path: str, length: int) -> Optional[str]:
     return hashlib.sha1(head).hexdigest()
 
 
-def end_offset(path: str, size: int) -> int:
+def end_offset(path: str, size: int, access: FileAccess = LOCAL) -> int:
     """Where to begin on first sight of a file: after its last complete line."""
     window = min(size, 65536)
     try:
-        with open(path, "rb") as f:
-            f.seek(size - window)
-            tail = f.read(window)
+        tail = read_at(access, path, size - window, window)
     except OSError:
         return size
     nl = tail.rfind(b"\n")
@@ -167,7 +166,9 @@ class Reconciler:
     """Match saved file states to the files on disk now; decide where each one is read from."""
 
     def __init__(self, saved: list[FileState], gone: list[FileState], *, fresh_start: bool,
-                 from_start: bool, seen: Optional[set[tuple[int, int]]] = None) -> None:
+                 from_start: bool, seen: Optional[set[tuple[int, int]]] = None,
+                 access: FileAccess = LOCAL) -> None:
+        self.access = access
         self.saved = saved
         self.gone = gone
         self.seen = seen or set()  # rotated siblings looked at and left alone in earlier runs
@@ -179,7 +180,7 @@ class Reconciler:
     def _fp(self, path: str, length: int) -> Optional[str]:
         k = (path, length)
         if k not in self._fp_cache:
-            self._fp_cache[k] = fingerprint(path, length)
+            self._fp_cache[k] = fingerprint(path, length, self.access)
         return self._fp_cache[k]
 
     def run(self, cands: dict[tuple[int, int], Candidate]) -> tuple[list[FileState], list[FileState]]:
@@ -219,7 +220,8 @@ class Reconciler:
                     continue
                 # A primary file born since the last run, or a sibling we never saw as the live file
                 # (rotated twice between two runs): new content, read from its start.
-                start = 0 if (self.from_start or not self.fresh_start) else end_offset(c.path, c.st.st_size)
+                start = 0 if (self.from_start or not self.fresh_start) else end_offset(
+                    c.path, c.st.st_size, self.access)
                 if c.key in copies:
                     start = c.st.st_size  # a live file holding an older copy of what we read
                 fs = FileState(c.path, c.st.st_dev, c.st.st_ino, start)
@@ -268,6 +270,6 @@ class Reconciler:
     def _refresh_fp(self, fs: FileState, size: int) -> None:
         if fs.fp_len < FP_BYTES and size > fs.fp_len:
             n = min(size, FP_BYTES)
-            fp = fingerprint(fs.path, n)
+            fp = fingerprint(fs.path, n, self.access)
             if fp is not None:
                 fs.fp, fs.fp_len = fp, n

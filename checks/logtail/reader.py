@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from checks.logtail.access import LOCAL, FileAccess
 from checks.logtail.files import FileState
 from checks.logtail.matcher import CONTINUATION, CRITICAL, WARNING, Matcher
 
@@ -47,7 +48,9 @@ class Tally:
 
 
 class FileReader:
-    def __init__(self, matcher: Matcher, *, multiline: bool, max_line: int) -> None:
+    def __init__(self, matcher: Matcher, *, multiline: bool, max_line: int,
+                 access: FileAccess = LOCAL) -> None:
+        self.access = access
         self.matcher = matcher
         self.cont: Optional[Callable[[bytes, int], Optional[re.Match[bytes]]]] = (
             CONTINUATION.match if multiline else None)
@@ -55,18 +58,20 @@ class FileReader:
 
     def read(self, fs: FileState, budget: int, tally: Tally) -> int:
         """Consume new complete lines of `fs` (at most `budget` bytes); return bytes consumed."""
-        fd = os.open(fs.path, os.O_RDONLY)
+        f = self.access.open(fs.path)
         try:
-            st = os.fstat(fd)
+            st = f.stat()
             if (st.st_dev, st.st_ino) != fs.key:
                 return 0  # replaced since it was found; looked at again next run
             fs.size = st.st_size
             start = pos = fs.run_start = fs.offset
             limit = min(st.st_size, start + budget)
             fs.behind = limit < st.st_size
+            if pos < limit:
+                f.will_read(pos, limit)
             try:
                 while pos < limit:
-                    data = os.pread(fd, min(CHUNK, limit - pos), pos)
+                    data = f.pread(min(CHUNK, limit - pos), pos)
                     if not data:
                         break
                     end = data.rfind(b"\n") + 1
@@ -81,7 +86,7 @@ class FileReader:
                 fs.offset = pos  # what was counted stays counted, even if a read failed
             return pos - start
         finally:
-            os.close(fd)
+            f.close()
 
     def _block(self, fs: FileState, data: bytes, end: int, base: int, cut: bool, tally: Tally) -> None:
         matcher, cont = self.matcher, self.cont
