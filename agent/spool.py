@@ -305,6 +305,9 @@ class Spool:
         db = self._db
         removed, freed = 0, 0
         try:
+            # An ack lost to a power cut only means a resend, which the collector dedups by id:
+            # no fsync of its own (the next insert's fsync covers it).
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
             for seq in sorted(self._acked_unsaved):
                 if db.execute("DELETE FROM results WHERE seq=?", (seq,)).rowcount:
@@ -315,6 +318,11 @@ class Spool:
             _rollback(db)
             self._degrade("delete", e)
             return
+        finally:
+            try:
+                db.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error:
+                pass
         self._acked_unsaved.clear()
         self._count -= removed
         self._bytes -= freed

@@ -130,17 +130,20 @@ def memory(pid: int) -> dict[str, int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    total = 0.0
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of the process tree."""
+    user = system = 0.0
     for i, p in enumerate(tree(pid)):
         try:
             t = p.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += t.user + t.system
+        user += t.user
+        system += t.system
         if i == 0:  # children already waited for (the agent's command checks, zabbix forks)
-            total += t.children_user + t.children_system
-    return total
+            user += t.children_user
+            system += t.children_system
+    return user, system
 
 
 class Subject:
@@ -150,8 +153,8 @@ class Subject:
         self.proc = subprocess.Popen(argv, cwd=str(cwd), stdout=self.log, stderr=self.log, env=env,
                                      start_new_session=True)
         self.samples: list[dict[str, int]] = []
-        self.cpu0 = 0.0
-        self.cpu1 = 0.0
+        self.cpu0 = (0.0, 0.0)
+        self.cpu1 = (0.0, 0.0)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -254,9 +257,10 @@ def main() -> int:
             "rss_max": max(x["rss"] for x in s.samples) / 2**20,
             "pss": sum(x["pss"] for x in s.samples) / n / 2**20,
             "uss": sum(x["uss"] for x in s.samples) / n / 2**20,
-            "cpu": (s.cpu1 - s.cpu0) / (elapsed / 60),
-            "procs": len(tree(s.proc.pid)) or 1,
+            "user": (s.cpu1[0] - s.cpu0[0]) / (elapsed / 60),
+            "system": (s.cpu1[1] - s.cpu0[1]) / (elapsed / 60),
         }
+        rows[s.name]["cpu"] = rows[s.name]["user"] + rows[s.name]["system"]
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"### Agent footprint vs node_exporter and zabbix_agentd ({when})\n")
     print(f"`.venv/bin/python bench/bench_agent_footprint.py --duration {args.duration:g} "
@@ -264,10 +268,11 @@ def main() -> int:
           f"Python {sys.version.split()[0]}; agent: 20 checks at 60 s, {received} results delivered "
           f"in {elapsed:.0f} s; node_exporter scraped every {args.scrape:g} s; "
           f"zabbix_agentd polled for {len(ZABBIX_ITEMS)} items every 60 s.\n")
-    print("| process | RSS MiB (mean / max) | PSS MiB | USS MiB | CPU s per minute |")
+    print("| process | RSS MiB (mean / max) | PSS MiB | USS MiB | CPU s per minute (user + system) |")
     print("|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['rss']:.1f} / {r['rss_max']:.1f} | {r['pss']:.1f} | {r['uss']:.1f} | {r['cpu']:.3f} |")
+        print(f"| {name} | {r['rss']:.1f} / {r['rss_max']:.1f} | {r['pss']:.1f} | {r['uss']:.1f} | "
+              f"{r['cpu']:.3f} ({r['user']:.3f} + {r['system']:.3f}) |")
     a = rows["xunjian-agent"]
     print()
     for peer in ("node_exporter", "zabbix_agentd"):
