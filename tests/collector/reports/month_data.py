@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from checks.model import Metric, Result, Status
 from collector.runtime import runtime
 from collector.tickets import service as tickets
@@ -61,7 +63,7 @@ def ingest_month(api: Any) -> None:
 
 
 def _user(db: Any, name: str) -> User:
-    return db.scalar(__import__("sqlalchemy").select(User).where(User.name == name))
+    return db.scalar(sa.select(User).where(User.name == name))
 
 
 def tickets_month(api: Any) -> dict[str, Any]:
