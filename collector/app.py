@@ -96,6 +96,10 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
                    reports_router, visits_router):
         app.include_router(router)
 
+    from collector.console import install as install_console
+
+    install_console(app)  # /console pages (cookie sessions), security headers, HTML error pages
+
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
         with read_factory() as db:

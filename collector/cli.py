@@ -86,6 +86,33 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    import getpass
+
+    from collector.console.auth import end_all_for
+    from collector.security import hash_password
+    from collector.users import service
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("新密码: ")
+        if getpass.getpass("再输入一次: ") != password:
+            raise ValueError("两次输入的密码不一致")
+    if len(password) < 8:
+        raise ValueError("密码至少 8 个字符")
+    db, _ = _session(args)
+    with db:
+        user = service.get_by_name(db=db, name=args.name)
+        if user is None:
+            raise ValueError(f"用户 {args.name} 不存在")
+        user.password_hash = hash_password(password)
+        ended = end_all_for(db=db, user_id=user.id)  # a changed password logs the user out everywhere
+        db.commit()
+    print(f"已设置用户 {args.name} 的控制台密码 (结束了 {ended} 个会话)。", file=sys.stderr)
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from collector import migrate
     from collector.db import make_engine
@@ -138,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--number", help="编号")
     ua.add_argument("--password-stdin", action="store_true", help="read a console password from stdin")
     ua.set_defaults(fn=cmd_user_add)
+    up = u.add_parser("passwd", parents=[common], help="set a user's console password")
+    up.add_argument("name")
+    up.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    up.set_defaults(fn=cmd_user_passwd)
 
     d = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     du = d.add_parser("upgrade", parents=[common], help="apply migrations")

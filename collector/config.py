@@ -26,6 +26,16 @@ class TicketSettings(BaseModel):
     offline_min_seconds: float = 60.0
 
 
+class ConsoleSettings(BaseModel):
+    """The web console (collector/console): session lifetimes, cookie, login throttling."""
+
+    idle_minutes: float = Field(30, gt=0)
+    absolute_hours: float = Field(12, gt=0)
+    secure_cookie: Optional[bool] = None  # None: Secure when the request or public_url is https
+    login_max_failures: int = Field(5, ge=1)
+    login_window_minutes: float = Field(5, gt=0)
+
+
 class Settings(BaseModel):
     db_url: str = DEFAULT_DB_URL
     host: str = "127.0.0.1"
@@ -34,6 +44,7 @@ class Settings(BaseModel):
     public_url: Optional[str] = None
     ingest: IngestSettings = IngestSettings()
     tickets: TicketSettings = TicketSettings()
+    console: ConsoleSettings = ConsoleSettings()
     sla: dict[str, Any] = {}
     calendar_files: list[str] = []
     notify: dict[str, Any] = {}

@@ -1,4 +1,5 @@
 """Every ORM model, imported once so that Base.metadata is complete (Alembic, tests)."""
+from collector.console.models import ConsoleSession, LoginFailure
 from collector.db import Base
 from collector.hosts.models import Host
 from collector.jobs.models import JobRun
@@ -11,5 +12,5 @@ from collector.tickets.models import Counter, Ticket, TicketEvent
 from collector.users.models import User
 from collector.visits.models import Visit
 
-__all__ = ["Base", "CheckState", "Counter", "Host", "JobRun", "MaintenanceWindow", "OutboxMessage", "Report",
-           "ResultRollup", "ResultRow", "Ticket", "TicketEvent", "User", "Visit"]
+__all__ = ["Base", "CheckState", "ConsoleSession", "Counter", "Host", "JobRun", "LoginFailure", "MaintenanceWindow",
+           "OutboxMessage", "Report", "ResultRollup", "ResultRow", "Ticket", "TicketEvent", "User", "Visit"]

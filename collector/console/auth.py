@@ -1,0 +1,100 @@
+"""Console sessions (server-side, in the database) and login throttling.
+
+The cookie carries a random token; the table keeps its SHA-256 digest, the CSRF token of the session,
+an absolute expiry and the time of the last request (idle timeout). Every collector process reads the
+same table, so a browser may land on any of them.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from collector.config import ConsoleSettings
+from collector.console.models import ConsoleSession, LoginFailure
+from collector.security import token_digest, verify_password
+from collector.users.models import User
+
+COOKIE = "xj_session"
+TOUCH_EVERY = timedelta(seconds=60)  # write last_seen_at at most once a minute per session
+IP_FACTOR = 4  # one address may fail this many times more, over all user names, before it is refused
+
+
+@dataclass
+class Active:
+    """A valid session and its user, as the pages see it."""
+
+    user: User
+    csrf: str
+    expires_at: datetime
+
+
+def start(*, db: Session, user: User, now: datetime, cfg: ConsoleSettings, ip: str = "",
+          user_agent: str = "") -> str:
+    """A new session for the user; returns the cookie value (shown only to the browser)."""
+    token = secrets.token_urlsafe(32)
+    db.add(ConsoleSession(id_hash=token_digest(token), user_id=user.id, created_at=now, last_seen_at=now,
+                          expires_at=now + timedelta(hours=cfg.absolute_hours), csrf_token=secrets.token_urlsafe(32),
+                          ip=ip[:64], user_agent=user_agent[:300]))
+    db.execute(sa.delete(ConsoleSession).where(ConsoleSession.expires_at <= now))  # housekeeping
+    return token
+
+
+def lookup(*, db: Session, token: Optional[str], now: datetime, cfg: ConsoleSettings) -> Optional[Active]:
+    """The session behind a cookie, or None when unknown, expired, idle too long or its user disabled.
+    Touches last_seen_at (the caller commits)."""
+    if not token:
+        return None
+    row = db.get(ConsoleSession, token_digest(token))
+    if row is None:
+        return None
+    user = db.get(User, row.user_id)
+    idle_end = row.last_seen_at + timedelta(minutes=cfg.idle_minutes)
+    if now >= row.expires_at or now >= idle_end or user is None or not user.active:
+        db.delete(row)
+        return None
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+    return Active(user=user, csrf=row.csrf_token, expires_at=row.expires_at)
+
+
+def end(*, db: Session, token: Optional[str]) -> None:
+    if token:
+        db.execute(sa.delete(ConsoleSession).where(ConsoleSession.id_hash == token_digest(token)))
+
+
+def end_all_for(*, db: Session, user_id: int) -> int:
+    """Log a user out everywhere (after a password change)."""
+    return db.execute(sa.delete(ConsoleSession).where(ConsoleSession.user_id == user_id)).rowcount or 0
+
+
+def csrf_ok(expected: str, given: Optional[str]) -> bool:
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+def throttled(*, db: Session, name: str, ip: str, now: datetime, cfg: ConsoleSettings) -> bool:
+    """Too many recent failures for this user name from this address (or from this address at all)."""
+    since = now - timedelta(minutes=cfg.login_window_minutes)
+    recent = sa.select(sa.func.count()).select_from(LoginFailure).where(LoginFailure.at > since)
+    pair = db.scalar(recent.where(LoginFailure.name == name, LoginFailure.ip == ip)) or 0
+    if pair >= cfg.login_max_failures:
+        return True
+    return (db.scalar(recent.where(LoginFailure.ip == ip)) or 0) >= cfg.login_max_failures * IP_FACTOR
+
+
+def check_password(*, db: Session, name: str, password: str, ip: str, now: datetime,
+                   cfg: ConsoleSettings) -> Optional[User]:
+    """The user when name and password match; a failure is recorded for throttling."""
+    user = db.scalar(sa.select(User).where(User.name == name))
+    ok = verify_password(password, user.password_hash if user is not None else None)
+    if ok and user is not None and user.active:
+        db.execute(sa.delete(LoginFailure).where(LoginFailure.name == name, LoginFailure.ip == ip))
+        return user
+    db.add(LoginFailure(name=name[:64], ip=ip[:64], at=now))
+    db.execute(sa.delete(LoginFailure).where(LoginFailure.at <= now - timedelta(minutes=cfg.login_window_minutes)))
+    return None

@@ -1,0 +1,138 @@
+"""Read models for the dashboard and host pages: worst status per host and system, disk usage, the
+open tickets ordered by their SLA, and disk history for charts."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from checks.model import Status
+from checks.thresholds import evaluate
+from collector.hosts.models import Host
+from collector.results.models import CheckState, ResultRow
+from collector.runtime import Runtime
+from collector.tickets.models import ACTIVE_STATUSES, Ticket
+from collector.tickets.sla import state_now
+
+SYSTEMS = ("voucher", "seal", "mq", "os")
+SEVERITY_ORDER = {2: 4, 3: 3, 1: 2, 0: 1}  # CRITICAL > UNKNOWN > WARNING > OK, as checks.model.worst
+
+
+@dataclass
+class Disk:
+    mount: str
+    used: float  # percent
+    level: str  # ok | warn | crit
+
+
+@dataclass
+class HostRow:
+    host: Host
+    worst: dict[str, int] = field(default_factory=dict)  # system -> status
+    disks: list[Disk] = field(default_factory=list)
+    checks: int = 0
+
+    @property
+    def overall(self) -> Optional[int]:
+        if not self.worst:
+            return None
+        return max(self.worst.values(), key=lambda s: SEVERITY_ORDER.get(s, 0))
+
+
+@dataclass
+class UnitGroup:
+    unit: str
+    hosts: list[HostRow]
+
+    @property
+    def offline(self) -> int:
+        return sum(1 for h in self.hosts if not h.host.online)
+
+
+def _worse(a: Optional[int], b: int) -> int:
+    return b if a is None or SEVERITY_ORDER.get(b, 0) > SEVERITY_ORDER.get(a, 0) else a
+
+
+def disks_of(metrics: Any) -> list[Disk]:
+    out = []
+    for m in metrics or []:
+        measure, _, mount = str(m.get("name", "")).partition(":")
+        if measure == "used_percent" and mount and isinstance(m.get("value"), (int, float)):
+            used = float(m["value"])
+            out.append(Disk(mount=mount, used=used, level=_level(used, m.get("warn"), m.get("crit"))))
+    return out
+
+
+def _level(used: float, warn: Optional[str], crit: Optional[str]) -> str:
+    try:
+        status = evaluate(used, warn, crit) if (warn or crit) else None
+    except (ValueError, TypeError):
+        status = None
+    if status is None:
+        return "crit" if used >= 90 else "warn" if used >= 80 else "ok"
+    return {Status.OK: "ok", Status.WARNING: "warn"}.get(status, "crit")
+
+
+def host_rows(*, db: Session) -> list[UnitGroup]:
+    hosts = list(db.scalars(sa.select(Host).order_by(Host.unit, Host.name)))
+    rows = {h.id: HostRow(host=h) for h in hosts}
+    for s in db.scalars(sa.select(CheckState)):
+        row = rows.get(s.host_id)
+        if row is None:
+            continue
+        row.checks += 1
+        row.worst[s.system] = _worse(row.worst.get(s.system), s.status)
+        if s.type == "disk":
+            row.disks.extend(disks_of(s.metrics))
+    groups: dict[str, list[HostRow]] = defaultdict(list)
+    for h in hosts:
+        groups[h.unit or "未分配单位"].append(rows[h.id])
+    return [UnitGroup(unit=u, hosts=hs) for u, hs in groups.items()]
+
+
+@dataclass
+class OpenTicket:
+    ticket: Ticket
+    sla: str  # met | breached | due_soon | pending | paused
+    remaining: Optional[timedelta]  # until response_due_at (negative when late); None once answered
+
+
+def open_tickets(*, db: Session, rt: Runtime, now: datetime, limit: int = 200) -> list[OpenTicket]:
+    """Active tickets, breached first, then by the time left to respond."""
+    q = sa.select(Ticket).where(Ticket.status.in_(ACTIVE_STATUSES)).order_by(Ticket.id.desc()).limit(limit)
+    out = []
+    for t in db.scalars(q):
+        if t.status == "pending":
+            sla, remaining = "paused", None
+        elif t.acknowledged_at is not None:
+            sla, remaining = t.response_sla or "met", None
+        else:
+            sla = state_now(t, rt, now)
+            remaining = t.response_due_at - now if t.response_due_at else None
+        out.append(OpenTicket(ticket=t, sla=sla, remaining=remaining))
+    rank = {"breached": 0, "due_soon": 1, "pending": 2, "met": 3, "paused": 4}
+    far = timedelta(days=3650)
+    out.sort(key=lambda o: (rank.get(o.sla, 5), o.remaining if o.remaining is not None else far, -o.ticket.id))
+    return out
+
+
+def host_states(*, db: Session, host_id: int) -> list[CheckState]:
+    return list(db.scalars(sa.select(CheckState).where(CheckState.host_id == host_id)
+                           .order_by(CheckState.system, CheckState.check)))
+
+
+def disk_history(*, db: Session, host_id: int, since: datetime, max_rows: int = 50000
+                 ) -> dict[str, list[tuple[datetime, float]]]:
+    """used_percent per mount over time, from the stored disk results (oldest first)."""
+    q = (sa.select(ResultRow.started_at, ResultRow.metrics)
+         .where(ResultRow.host_id == host_id, ResultRow.type == "disk", ResultRow.started_at >= since)
+         .order_by(ResultRow.started_at.desc()).limit(max_rows))
+    series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for at, metrics in db.execute(q):
+        for d in disks_of(metrics):
+            series[d.mount].append((at, d.used))
+    return {mount: sorted(points) for mount, points in sorted(series.items())}

@@ -1,0 +1,68 @@
+"""Chinese labels and the template filters that use them."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from jinja2 import Environment
+
+from collector.tickets.schemas import CHANNEL_LABELS, SEVERITY_LABELS, STATUS_LABELS
+from collector.timefmt import zone
+
+SYSTEM_LABELS = {"voucher": "电子凭证库", "seal": "电子印章系统", "mq": "消息中间件", "os": "操作系统"}
+CHECK_STATUS = {0: ("正常", "ok"), 1: ("警告", "warn"), 2: ("严重", "crit"), 3: ("未知", "unknown")}
+SLA_LABELS = {"met": "已达标", "breached": "已超时", "due_soon": "即将超时", "pending": "计时中"}
+ROLE_LABELS = {"viewer": "只读", "engineer": "工程师", "admin": "管理员"}
+MANUAL_CHANNELS = ("phone", "email", "onsite", "remote")
+
+
+def local(dt: Optional[datetime], tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "" if dt is None else dt.astimezone(zone(tz)).strftime(fmt)
+
+
+def span(delta: timedelta) -> str:
+    """'2天3小时', '1小时5分', '4分' (rounded down to the minute)."""
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时"
+    if hours:
+        return f"{hours}小时{mins}分"
+    return f"{mins}分"
+
+
+def ago(dt: Optional[datetime], now: datetime) -> str:
+    if dt is None:
+        return "从未"
+    seconds = (now - dt).total_seconds()
+    if seconds < 60:
+        return "刚刚"
+    return span(now - dt) + "前"
+
+
+def register(env: Environment) -> None:
+    env.globals.update(SYSTEM_LABELS=SYSTEM_LABELS, STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
+                       SEVERITY_LABELS=SEVERITY_LABELS, CHECK_STATUS=CHECK_STATUS, SLA_LABELS=SLA_LABELS,
+                       ROLE_LABELS=ROLE_LABELS, MANUAL_CHANNELS=MANUAL_CHANNELS)
+    env.filters["local"] = local
+    env.filters["ago"] = ago
+    env.filters["span"] = span
+    env.filters["system"] = lambda s: SYSTEM_LABELS.get(s, s or "-")
+    env.filters["iso"] = lambda dt: "" if dt is None else dt.isoformat()
+    env.filters["check_label"] = lambda s: CHECK_STATUS.get(s, ("未知", "unknown"))[0]
+    env.filters["check_class"] = lambda s: CHECK_STATUS.get(s, ("未知", "unknown"))[1]
+    env.filters["metric"] = metric_text
+
+
+def metric_text(m: dict[str, Any]) -> str:
+    value = m.get("value")
+    unit = m.get("unit") or ""
+    if unit == "B" and isinstance(value, (int, float)):
+        for suffix in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if abs(value) < 1024 or suffix == "TiB":
+                return f"{m.get('name')}={value:.1f}{suffix}" if suffix != "B" else f"{m.get('name')}={value:.0f}B"
+            value /= 1024
+    if isinstance(value, float) and not value.is_integer():
+        return f"{m.get('name')}={value:.1f}{unit}"
+    return f"{m.get('name')}={value:g}{unit}" if isinstance(value, (int, float)) else f"{m.get('name')}={value}"

@@ -1,0 +1,92 @@
+"""Login and logout. The login form has its own CSRF token (a cookie matched by a hidden field),
+since there is no session yet to keep it in."""
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Optional
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from collector.console import auth
+from collector.console.web import (
+    MAX_FORM_BYTES,
+    ConsoleError,
+    PostedForm,
+    client_ip,
+    console_session,
+    redirect,
+    render,
+    set_cookie,
+    settings_of,
+)
+from collector.db import utcnow
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+LOGIN_COOKIE = "xj_login"
+
+
+def safe_next(value: Optional[str]) -> str:
+    if value and value.startswith("/console") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/console/"
+
+
+def _login_page(request: Request, next_path: str, error: str = "", name: str = "", status: int = 200) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", status=status, next=next_path, error=error, name=name, login_csrf=token)
+    set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, active: Annotated[Optional[auth.Active], Depends(console_session)],
+               next: Optional[str] = None) -> Response:
+    if active is not None:
+        return redirect(safe_next(next))
+    return _login_page(request, safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise ConsoleError(413, "表单内容过大")
+    fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not auth.csrf_ok(expected, fields.get("csrf")):
+        raise ConsoleError(403, "登录表单已失效 (CSRF 校验失败)。请刷新登录页后重试。", title="请求被拒绝")
+    name = fields.get("username", "").strip()[:64]
+    password = fields.get("password", "")
+    next_path = safe_next(fields.get("next"))
+    settings = settings_of(request)
+    cfg = settings.console
+    ip = client_ip(request)
+    now = utcnow()
+    with request.app.state.sessionmaker() as db:
+        if auth.throttled(db=db, name=name, ip=ip, now=now, cfg=cfg):
+            return _login_page(request, next_path, name=name, status=429,
+                               error=f"登录失败次数过多, 请 {cfg.login_window_minutes:g} 分钟后再试。")
+        user = auth.check_password(db=db, name=name, password=password, ip=ip, now=now, cfg=cfg)
+        token = None
+        if user is not None:
+            token = auth.start(db=db, user=user, now=now, cfg=cfg, ip=ip,
+                               user_agent=request.headers.get("user-agent", ""))
+        db.commit()
+    if token is None:
+        return _login_page(request, next_path, name=name, status=401, error="用户名或密码错误。")
+    response = redirect(next_path)
+    set_cookie(request, response, auth.COOKIE, token, max_age=int(cfg.absolute_hours * 3600))
+    response.delete_cookie(LOGIN_COOKIE, path="/console")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, form: PostedForm) -> Response:
+    with request.app.state.sessionmaker() as db:
+        auth.end(db=db, token=request.cookies.get(auth.COOKIE))
+        db.commit()
+    response = redirect("/console/login")
+    response.delete_cookie(auth.COOKIE, path="/console", httponly=True, samesite="lax")
+    return response

@@ -1,0 +1,81 @@
+"""月报: list, generate, download — through collector.reports (its service and `reports` table).
+Imported lazily so the console still runs, saying "报表模块尚未启用", where that module is absent."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from collector.console.web import ConsoleError, EngineerForm, PageUser, redirect, render, settings_of
+from collector.db import utcnow
+from collector.deps import SessionDep
+from collector.runtime import runtime
+from collector.timefmt import zone
+
+router = APIRouter(prefix="/console/reports", include_in_schema=False)
+FORMATS = (("html", "网页"), ("xlsx", "Excel"), ("pdf", "PDF"))
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def reports_module() -> Any:
+    if importlib.util.find_spec("collector.reports") is None:
+        return None
+    return importlib.import_module("collector.reports.service")
+
+
+def _page(request: Request, db: Session, error: str = "", status: int = 200) -> Response:
+    service = reports_module()
+    if service is None:
+        return render(request, "reports.html", enabled=False, nav="reports")
+    from collector.reports.models import Report
+
+    rows = list(db.scalars(sa.select(Report).order_by(Report.month.desc(), Report.unit, Report.format).limit(300)))
+    month = utcnow().astimezone(zone(settings_of(request).timezone)).strftime("%Y-%m")
+    return render(request, "reports.html", status=status, enabled=True, rows=rows, units=service.units(db=db),
+                  month=month, formats=FORMATS, error=error, nav="reports")
+
+
+@router.get("")
+def reports(request: Request, db: SessionDep, me: PageUser) -> Response:
+    return _page(request, db)
+
+
+@router.post("")
+def generate(request: Request, db: SessionDep, form: EngineerForm) -> Response:
+    service = reports_module()
+    if service is None:
+        raise ConsoleError(404, "报表模块尚未启用")
+    month, unit, fmt = form.get("month"), form.get("unit")[:128], form.get("format")
+    if not MONTH.match(month) or fmt not in dict(FORMATS):
+        return _page(request, db, "请选择月份 (YYYY-MM) 和格式", 422)
+    try:
+        report, _ = service.generate(db=db, month=month, unit=unit, fmt=fmt, rt=runtime(settings_of(request)),
+                                     now=utcnow(), actor=form.active.user.name, replace=True)
+    except ValueError as e:
+        return _page(request, db, str(e), 422)
+    if report is None:
+        return _page(request, db, "报告正在由其他进程生成, 请稍后再试", 409)
+    db.commit()
+    return redirect("/console/reports")
+
+
+@router.get("/{report_id}/download")
+def download(report_id: int, db: SessionDep, me: PageUser) -> Response:
+    service = reports_module()
+    if service is None:
+        raise ConsoleError(404, "报表模块尚未启用")
+    from collector.reports.models import Report
+
+    r = db.get(Report, report_id)
+    if r is None:
+        raise ConsoleError(404, f"报告 {report_id} 不存在")
+    name = f"系统服务月报-{r.month}{'-' + r.unit if r.unit else ''}.{r.format}"
+    return Response(r.content, media_type=service.MEDIA_TYPES.get(r.format, "application/octet-stream"),
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

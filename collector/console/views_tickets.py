@@ -1,0 +1,182 @@
+"""服务单: list, detail with timeline, workflow actions, new case form, print view.
+
+Every change goes through collector.tickets.workflow, so it lands in the ticket's timeline with the
+console user's name, exactly as a change made through the API does."""
+from __future__ import annotations
+
+from typing import Any, Optional
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from collector.console import queries
+from collector.console.web import ConsoleError, EngineerForm, PageUser, local_input, redirect, render, settings_of
+from collector.db import utcnow
+from collector.deps import SessionDep
+from collector.runtime import runtime
+from collector.tickets import service, workflow
+from collector.tickets.models import STATUSES, Ticket
+from collector.tickets.sla import state_now
+from collector.users import service as users
+
+router = APIRouter(prefix="/console/tickets", include_in_schema=False)
+SYSTEMS = ("voucher", "seal", "mq", "os")
+
+
+@router.get("")
+def ticket_list(request: Request, db: SessionDep, me: PageUser, status: str = "", unit: str = "", system: str = "",
+                engineer: str = "", month: str = "", q: str = "", page: int = 1) -> Response:
+    settings = settings_of(request)
+    f = queries.Filters(status=status if status in (*STATUSES, "active") else "", unit=unit[:128],
+                        system=system if system in SYSTEMS else "", engineer=engineer[:16],
+                        month=month if queries.month_range(month, settings.timezone) else "", q=q.strip()[:64])
+    page = max(1, min(page, 100000))
+    rows, total = queries.search(db=db, f=f, tz=settings.timezone, page=page)
+    pages = max(1, -(-total // queries.PAGE_SIZE))
+    params = {k: v for k, v in vars(f).items() if v}
+
+    def page_url(n: int) -> str:
+        return "/console/tickets?" + urlencode({**params, "page": n})
+
+    return render(request, "tickets.html", rows=rows, total=total, page=page, pages=pages, f=f, page_url=page_url,
+                  units=queries.units(db=db), engineers=queries.engineers(db=db), systems=SYSTEMS,
+                  statuses=STATUSES, nav="tickets")
+
+
+@router.get("/new")
+def new_form(request: Request, db: SessionDep, me: PageUser) -> Response:
+    if not render_can_edit(me):
+        raise ConsoleError(403, "只读账号 (viewer) 不能登记服务单。")
+    return _new_page(request, db, {}, "")
+
+
+def render_can_edit(me: Any) -> bool:
+    return users.has_role(me.user, "engineer")
+
+
+def _new_page(request: Request, db: Session, values: dict[str, str], error: str, status: int = 200) -> Response:
+    return render(request, "ticket_new.html", status=status, values=values, error=error, systems=SYSTEMS,
+                  units=queries.units(db=db), hosts=queries.host_names(db=db),
+                  engineers=queries.engineers(db=db), nav="new")
+
+
+@router.post("/new")
+def create(request: Request, db: SessionDep, form: EngineerForm) -> Response:
+    settings = settings_of(request)
+    values = {k: form.get(k) for k in ("channel", "reported_at", "customer_name", "customer_unit", "room",
+                                       "description", "system", "host", "severity", "engineer", "title")}
+    values["urgent"] = "1" if form.has("urgent") else ""
+    problems = []
+    if values["channel"] not in ("phone", "email", "onsite", "remote"):
+        problems.append("请选择渠道")
+    if not values["description"]:
+        problems.append("请填写问题描述")
+    if values["system"] not in SYSTEMS:
+        problems.append("请选择系统")
+    if values["severity"] not in ("critical", "warning", "info"):
+        values["severity"] = "warning"
+    limits = {"customer_name": 64, "customer_unit": 128, "room": 64, "host": 128, "title": 300,
+              "description": 20000}
+    problems += [f"{k} 过长" for k, n in limits.items() if len(values[k]) > n]
+    engineer = None
+    if values["engineer"]:
+        engineer = users.get(db=db, user_id=int(values["engineer"])) if values["engineer"].isdigit() else None
+        if engineer is None:
+            problems.append("工程师不存在")
+    if problems:
+        return _new_page(request, db, values, "; ".join(problems), status=422)
+    data: dict[str, Any] = {k: values[k] for k in ("channel", "customer_name", "customer_unit", "room",
+                                                   "description", "system", "host", "severity", "title")}
+    data["urgent"] = bool(values["urgent"])
+    data["reported_at"] = local_input(values["reported_at"], settings.timezone)
+    if engineer is not None:
+        data["engineer"] = engineer
+    try:
+        t = workflow.create_manual(db=db, rt=runtime(settings), actor=form.active.user, now=utcnow(),
+                                   number_prefix=settings.tickets.number_prefix, tz=settings.timezone, data=data)
+    except workflow.WorkflowError as e:
+        db.rollback()
+        return _new_page(request, db, values, str(e), status=e.status)
+    db.commit()
+    return redirect(f"/console/tickets/{t.id}")
+
+
+def _load(db: Session, ticket_id: int) -> Ticket:
+    t = service.get(db=db, ticket_id=ticket_id)
+    if t is None:
+        raise ConsoleError(404, f"服务单 {ticket_id} 不存在")
+    return t
+
+
+def _detail_page(request: Request, db: Session, t: Ticket, error: str = "", status: int = 200) -> Response:
+    rt = runtime(settings_of(request))
+    now = utcnow()
+    sla = t.response_sla or (state_now(t, rt, now) if t.status == "open" else None)
+    previous = service.get(db=db, ticket_id=t.previous_ticket_id) if t.previous_ticket_id else None
+    return render(request, "ticket.html", status=status, t=t, sla=sla, previous=previous, error=error,
+                  timeline=service.timeline(db=db, ticket_id=t.id), engineers=queries.engineers(db=db),
+                  satisfaction=workflow.SATISFACTION, nav="tickets")
+
+
+@router.get("/{ticket_id}")
+def detail(request: Request, ticket_id: int, db: SessionDep, me: PageUser) -> Response:
+    return _detail_page(request, db, _load(db, ticket_id))
+
+
+@router.get("/{ticket_id}/print")
+def print_view(request: Request, ticket_id: int, db: SessionDep, me: PageUser) -> Response:
+    t = _load(db, ticket_id)
+    return render(request, "ticket_print.html", t=t, satisfaction=workflow.SATISFACTION)
+
+
+ACTIONS = ("acknowledge", "assign", "pend", "resume", "resolve", "close", "reopen")
+
+
+@router.post("/{ticket_id}/{action}")
+def act(request: Request, ticket_id: int, action: str, db: SessionDep, form: EngineerForm) -> Response:
+    if action not in ACTIONS:
+        raise ConsoleError(404, f"未知操作 {action}")
+    t = service.get_for_update(db=db, ticket_id=ticket_id)
+    if t is None:
+        raise ConsoleError(404, f"服务单 {ticket_id} 不存在")
+    version = form.get("version")
+    if version and version != str(t.version):
+        return _detail_page(request, db, t, status=409,
+                            error=f"服务单已被他人修改 (版本 {t.version}), 页面已刷新, 请确认后重试。")
+    try:
+        _apply(db, t, action, form, request)
+    except workflow.WorkflowError as e:
+        db.rollback()
+        t = _load(db, ticket_id)
+        return _detail_page(request, db, t, error=str(e), status=e.status)
+    t.version += 1
+    db.commit()
+    return redirect(f"/console/tickets/{t.id}")
+
+
+def _apply(db: Session, t: Ticket, action: str, form: Any, request: Request) -> None:
+    rt = runtime(settings_of(request))
+    actor, now, note = form.active.user, utcnow(), form.get("note")[:2000]
+    if action == "acknowledge":
+        workflow.acknowledge(db=db, ticket=t, actor=actor, now=now, note=note)
+    elif action == "assign":
+        who = form.get("engineer")
+        engineer: Optional[Any] = users.get(db=db, user_id=int(who)) if who.isdigit() else None
+        if who and engineer is None:
+            raise workflow.WorkflowError("工程师不存在", 422)
+        workflow.assign(db=db, ticket=t, engineer=engineer, actor=actor, now=now)
+    elif action == "pend":
+        workflow.pend(db=db, ticket=t, actor=actor, now=now, rt=rt, note=note)
+    elif action == "resume":
+        workflow.resume(db=db, ticket=t, actor=actor, now=now, note=note, rt=rt)
+    elif action == "resolve":
+        workflow.resolve(db=db, ticket=t, actor=actor, now=now, resolution=form.get("resolution")[:20000], rt=rt)
+    elif action == "close":
+        satisfaction = form.get("satisfaction") or None
+        workflow.close(db=db, ticket=t, actor=actor, now=now, satisfaction=satisfaction,
+                       comment=form.get("comment")[:2000])
+    elif action == "reopen":
+        workflow.reopen(db=db, ticket=t, actor=actor, now=now, note=note)
+
