@@ -61,8 +61,10 @@ def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50
             if not due:
                 continue
             window_start = now - timedelta(seconds=limit.window) if limit.limit > 0 else now
+            # Folded originals were delivered inside their digest: one send, counted once (the digest).
             recent = [t for (t,) in db.execute(sa.select(OutboxMessage.sent_at).where(
-                OutboxMessage.channel == name, OutboxMessage.sent_at >= window_start))] if limit.limit > 0 else []
+                OutboxMessage.channel == name, OutboxMessage.sent_at >= window_start,
+                OutboxMessage.digest_id.is_(None)))] if limit.limit > 0 else []
             slots = slots_left(recent, limit.limit, limit.window, now) if limit.limit > 0 else len(due)
             if slots <= 0:
                 continue
