@@ -1,13 +1,14 @@
 """Disk usage history as inline SVG, drawn on the server (no JavaScript chart library)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from collector.timefmt import zone
 
 WIDTH, HEIGHT = 1000, 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 10, 26
+LEFT, RIGHT, TOP, BOTTOM = 44, 24, 10, 26
 COLORS = ("#1f6feb", "#d4380d", "#389e0d", "#a0522d", "#722ed1", "#08979c", "#c41d7f", "#595959")
 MAX_POINTS = 400  # per series; more than the chart has pixels for
 MAX_DOTS = 60
@@ -67,10 +68,23 @@ def disk_chart(history: dict[str, list[tuple[datetime, float]]], start: datetime
                              dots=xy if len(xy) <= MAX_DOTS else xy[-1:],
                              last=points[-1][1], peak=max(v for _, v in points)))
     grid = [(y(p), f"{p}%") for p in (0, 25, 50, 75, 100)]
-    local = zone(tz)
-    fmt = "%H:%M" if total <= 2 * 86400 else "%m-%d"
-    ticks = []
-    for k in range(7):
-        at = start + (end - start) * k / 6
-        ticks.append((x(at), at.astimezone(local).strftime(fmt if total > 86400 or k else "%m-%d %H:%M")))
+    ticks = [(x(at), label) for at, label in _ticks(start, end, tz)]
     return Chart(width=WIDTH, height=HEIGHT, series=series, grid=grid, ticks=ticks, plot=(x0, y0, x1, y1))
+
+
+def _ticks(start: datetime, end: datetime, tz: str, most: int = 8) -> list[tuple[datetime, str]]:
+    """Labels on whole local days (or whole hours for short spans), at most `most` of them."""
+    local = zone(tz)
+    first = start.astimezone(local)
+    hours = (end - start).total_seconds() / 3600
+    if hours > 48:
+        step = timedelta(days=max(1, math.ceil(hours / 24 / most)))
+        at, fmt = first.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1), "%m-%d"
+    else:
+        step = timedelta(hours=max(1, math.ceil(hours / most)))
+        at, fmt = first.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), "%H:%M"
+    out = []
+    while at <= end:
+        out.append((at, at.strftime("%m-%d" if fmt == "%H:%M" and at.hour == 0 else fmt)))
+        at += step
+    return out
