@@ -28,7 +28,7 @@ INFO = ["凭证接收成功 voucherNo={a} bank=ICBC amount={b}.00", "GET /api/vo
         "connection pool stats active={b} idle=12", "回执入库 receiptNo={a} 状态=已处理"]
 
 
-def generate(path: Path, size: int) -> None:
+def generate(path: Path, size: int, encoding: str) -> None:
     rnd = random.Random(20261125)
     block: list[str] = []
     for _ in range(200_000):  # ~24 MiB of distinct lines, repeated to the size asked
@@ -46,7 +46,7 @@ def generate(path: Path, size: int) -> None:
         else:
             msg = rnd.choice(INFO).format(a=rnd.randrange(10**7), b=rnd.randrange(1000))
             block.append(f"{ts} INFO  {th} c.x.v.Service - {msg}\n")
-    data = "".join(block).encode()
+    data = "".join(block).encode(encoding)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as f:
         written = 0
@@ -66,28 +66,31 @@ def warm(path: Path) -> None:
             pass
 
 
-def time_grep(path: Path) -> tuple[float, int]:
-    cmd = ["grep", "-c"] + [x for p in PATTERNS for x in ("-e", p)] + [str(path)]
+def time_grep(path: Path, encoding: str) -> tuple[float, int]:
+    # grep is given the patterns in the file's encoding, as bytes (C locale for non-UTF-8)
+    env = dict(os.environ, LC_ALL="C") if encoding != "utf-8" else None
+    args = [os.fsencode("grep"), b"-c"] + [x for p in PATTERNS for x in (b"-e", p.encode(encoding))]
+    cmd = [*args, os.fsencode(path)]
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     return time.perf_counter() - t0, int(out)
 
 
-def time_check(path: Path) -> tuple[float, int, int]:
+def time_check(path: Path, encoding: str) -> tuple[float, int, int]:
     """Scan in a child process so its peak RSS is the scanner's alone."""
-    out = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run([sys.executable, __file__, "--child", str(path), "--encoding", encoding],
+                         capture_output=True, text=True, check=True).stdout
     d = json.loads(out)
     return d["seconds"], d["events"], d["rss_kib"]
 
 
-def child(path: Path) -> None:
+def child(path: Path, encoding: str) -> None:
     from checks.base import StateStore
     from checks.log import LogCheck
     from checks.options import build
 
     size = path.stat().st_size
-    options = build(LogCheck.Options, {"paths": [str(path)], "from": "start",
+    options = build(LogCheck.Options, {"paths": [str(path)], "from": "start", "encoding": encoding,
                                        "patterns": {"critical": PATTERNS},
                                        "max_bytes_per_run": size + 1}, "bench")
     check = LogCheck(options, state=StateStore(None))
@@ -114,26 +117,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="1GiB", help="log size, e.g. 64MiB, 1GiB")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--encoding", default="utf-8", choices=["utf-8", "gbk", "gb18030"])
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(Path(args.child))
+        child(Path(args.child), args.encoding)
         return
     size = parse_size(args.size)
-    path = Path(f"/tmp/xunjian-bench-log-{size}.log")
+    suffix = "" if args.encoding == "utf-8" else f"-{args.encoding}"
+    path = Path(f"/tmp/xunjian-bench-log-{size}{suffix}.log")
     if not path.exists() or abs(path.stat().st_size - size) > 4096:
         print(f"generating {path} ...", file=sys.stderr)
-        generate(path, size)
+        generate(path, size, args.encoding)
     real = path.stat().st_size
     warm(path)
     g_best, c_best, rss = float("inf"), float("inf"), 0
     g_count = c_count = -1
     for _ in range(args.repeat):
-        g, g_count = time_grep(path)
-        c, c_count, r = time_check(path)
+        g, g_count = time_grep(path, args.encoding)
+        c, c_count, r = time_check(path, args.encoding)
         g_best, c_best, rss = min(g_best, g), min(c_best, c), max(rss, r)
     gb = real / 1e9
-    print(f"file: {path} ({real / 2**20:.0f} MiB), patterns {PATTERNS}, best of {args.repeat}")
+    print(f"file: {path} ({real / 2**20:.0f} MiB, {args.encoding}), patterns {PATTERNS}, best of {args.repeat}")
     print(f"grep -c:   {g_best:.3f} s  {gb / g_best:.2f} GB/s  matching lines {g_count}")
     print(f"log check: {c_best:.3f} s  {gb / c_best:.2f} GB/s  events {c_count}  peak RSS {rss / 1024:.0f} MiB")
     print(f"ratio check/grep speed: {g_best / c_best:.2f}")

@@ -166,6 +166,9 @@ class Matcher:
         self.slow = [p for p in self.patterns if not p.needles]
         # When every pattern is an exact literal and nothing is ignored, lines need no decoding.
         self.all_exact = not self.ignore and not self.slow and all(p.exact for p in self.patterns)
+        # Confirming a plain word is a substring test, cheaper than a regex search.
+        self._confirm = [(p, p.text if _is_plain(p.text) and not p.regex.flags & re.IGNORECASE else None)
+                         for p in self.patterns]
 
     def candidates(self, data: bytes, end: int) -> dict[int, int]:
         """Line start -> severity known from an exact hit (0: must be confirmed) within data[:end]."""
@@ -210,10 +213,10 @@ class Matcher:
             return known, None
         text = self.decode(line[:-1] if line.endswith(b"\r") else line)  # CRLF: `$` still anchors
         sev = known
-        for p in self.patterns:
+        for p, plain in self._confirm:
             if p.severity <= sev:
                 break
-            if p.regex.search(text):
+            if (plain in text) if plain is not None else p.regex.search(text):
                 sev = p.severity
         if sev and self.ignore and any(r.search(text) for r in self.ignore):
             return 0, text
