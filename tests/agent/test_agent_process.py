@@ -250,3 +250,38 @@ def test_check_command_is_readonly_and_exits_with_worst(tmp_path: Path) -> None:
     assert [d["check"] for d in data] == ["ok-disk", "warn-disk"]
     assert {"id", "seq", "host", "status", "metrics", "details"} <= set(data[0])
     assert not (state / "checks").exists() or not any((state / "checks").iterdir())
+
+
+def test_own_log_never_trips_a_log_check_watching_it(tmp_path: Path, standin: Standin) -> None:
+    """The acceptance layout: the agent's stderr is $WORKDIR/agent.log and a log check globs
+    $WORKDIR/*.log for ERROR / WARN while the collector fails, hangs and goes away."""
+    watch = {"name": "own-log", "type": "log", "system": "os", "interval": "1s",
+             "paths": [str(tmp_path / "*.log")], "from": "start",
+             "patterns": {"critical": ["ERROR"], "warning": ["WARN"]}}
+    agent = _agent(tmp_path, standin.url, [watch, disk_check()], send={"timeout": "1s"}).start()
+    port = standin.port
+    try:
+        standin.mode = "500"
+        assert agent.wait_log("collector answered http 500")
+        standin.mode = "401"
+        assert agent.wait_log("collector refused our token")
+        standin.mode = "hang"
+        assert agent.wait_log("TimeoutError") or agent.wait_log("timed out")
+        standin.hang_release.set()
+        standin.stop()
+        time.sleep(3)
+        back = Standin(port)
+        back.results = standin.results
+        back.start()
+        try:
+            n = len(back.results)
+            assert back.wait_for(lambda: len(back.results) >= n + 6)
+            assert agent.terminate() == 0
+        finally:
+            back.stop()
+    finally:
+        if agent.alive():
+            agent.kill9()
+    own = [r for r in back.results.values() if r["check"] == "own-log"]
+    assert own and all(r["status"] == "OK" for r in own), [r["summary"] for r in own]
+    assert_quiet_log(agent.log())
