@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
@@ -72,16 +73,10 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     r = ResultRollup
     in_month = [r.day >= first, r.day < after]
     if unit:
-        in_month.append(r.host_id.in_(sa.select(Host.id).where(Host.unit == unit)))
-
-    sys_rows = {row.system: row for row in db.execute(
-        sa.select(r.system, sa.func.count(sa.distinct(r.host_id)).label("hosts"), sa.func.sum(r.runs).label("runs"),
-                  sa.func.sum(r.warning + r.critical + r.unknown).label("bad_runs"),
-                  sa.func.sum(r.observed_seconds).label("obs"), sa.func.sum(r.bad_seconds).label("bad"),
-                  sa.func.sum(r.observed_work_seconds).label("obs_w"), sa.func.sum(r.bad_work_seconds).label("bad_w"),
-                  sa.func.sum(r.critical_events).label("crit_ev"), sa.func.sum(r.warning_events).label("warn_ev"))
-        .where(*in_month).group_by(r.system))}
-    n_hosts = db.scalar(sa.select(sa.func.count(sa.distinct(r.host_id))).where(*in_month)) or 0
+        in_month.append(r.host_id.in_(list(hosts)) if hosts else sa.false())
+    per_check = _per_host_check(db, in_month)
+    sys_rows = _by_system(per_check)
+    n_hosts = len({h for h, _c in per_check})
 
     tq = sa.select(Ticket).where(Ticket.reported_at >= t0, Ticket.reported_at < t1).order_by(Ticket.reported_at,
                                                                                               Ticket.id)
@@ -103,13 +98,13 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     sys_table = []
     for s in SYSTEMS:
         row = sys_rows.get(s)
-        avail = pct((row.obs - row.bad), row.obs) if row else None
-        avail_w = pct((row.obs_w - row.bad_w), row.obs_w) if row else None
+        avail = pct(row.observed_seconds - row.bad_seconds, row.observed_seconds) if row else None
+        avail_w = pct(row.observed_work_seconds - row.bad_work_seconds, row.observed_work_seconds) if row else None
         figures.setdefault("availability", {})[s] = avail
         figures.setdefault("availability_work", {})[s] = avail_w
         sys_table.append([SYSTEM_LABELS_ZH[s], row.hosts if row else 0, int(row.runs or 0) if row else 0,
                           int(row.bad_runs or 0) if row else 0, avail, avail_w,
-                          int(row.crit_ev or 0) if row else 0, int(row.warn_ev or 0) if row else 0,
+                          int(row.critical_events) if row else 0, int(row.warning_events) if row else 0,
                           sum(1 for t in tickets if t.system == s and t.source in AUTO_SOURCES),
                           sum(1 for t in agent_tickets if t.system == s)])
     tables.append(Table("systems", "系统运行情况", ["系统", "主机数", "巡检次数", "异常次数", "全月可用率(%)",
@@ -117,12 +112,7 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
                         [14, 8, 10, 9, 13, 15, 9, 9, 10, 9],
                         note="可用率 = 检查正常时间 / 有数据的检查时间; 服务时间 = 合同约定的工作时间 (SLA 日历)"))
 
-    check_rows = db.execute(
-        sa.select(r.system, r.check, sa.func.max(r.type).label("type"), sa.func.count(sa.distinct(r.host_id)),
-                  sa.func.sum(r.runs), sa.func.sum(r.warning), sa.func.sum(r.critical), sa.func.sum(r.unknown))
-        .where(*in_month).group_by(r.system, r.check)
-        .having(sa.func.sum(r.warning + r.critical + r.unknown) > 0)
-        .order_by(sa.func.sum(r.critical).desc(), sa.func.sum(r.warning).desc(), r.check)).all()
+    check_rows = _by_check(per_check)
     by_check = Counter(t.check for t in tickets if t.source == "check")
     tables.append(Table("checks", "异常检查统计", ["系统", "检查", "类型", "主机数", "巡检次数", "警告", "严重",
                                                "未知", "服务单"],
@@ -136,7 +126,7 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
                          for t in agent_tickets], [18, 16, 18, 18, 18, 12]))
 
     # -- space usage -----------------------------------------------------------------------------
-    disk_rows = db.execute(sa.select(r.host_id, r.check, r.day, r.disk).where(*in_month, r.type == "disk")
+    disk_rows = db.execute(sa.select(r.host_id, r.check, r.day, r.disk).where(r.type == "disk", *in_month)
                            .order_by(r.host_id, r.check, r.day))
     mounts: dict[tuple[int, str], list[tuple[date, dict[str, float]]]] = defaultdict(list)
     for host_id, _check, day, disk in disk_rows:
@@ -272,6 +262,68 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
         disk_chart=series[:DISK_CHART_SERIES],
         availability_chart=[(SYSTEM_LABELS_ZH[s], figures["availability"][s], figures["availability_work"][s])
                             for s in SYSTEMS])
+
+
+SUMS = ("runs", "warning", "critical", "unknown", "observed_seconds", "bad_seconds", "observed_work_seconds",
+        "bad_work_seconds", "critical_events", "warning_events")
+
+
+@dataclass
+class Agg:
+    system: str = ""
+    type: str = ""
+    hosts: int = 0
+    runs: float = 0
+    warning: float = 0
+    critical: float = 0
+    unknown: float = 0
+    observed_seconds: float = 0
+    bad_seconds: float = 0
+    observed_work_seconds: float = 0
+    bad_work_seconds: float = 0
+    critical_events: float = 0
+    warning_events: float = 0
+
+    @property
+    def bad_runs(self) -> float:
+        return self.warning + self.critical + self.unknown
+
+    def add(self, other: Agg) -> None:
+        self.hosts += 1
+        for k in SUMS:
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+
+def _per_host_check(db: Session, where: list[Any]) -> dict[tuple[int, str], Agg]:
+    """One pass over the month's rollups: sums per (host, check); everything else adds these up."""
+    r = ResultRollup
+    q = sa.select(r.host_id, r.check, sa.func.max(r.system), sa.func.max(r.type),
+                  *(sa.func.sum(getattr(r, k)) for k in SUMS)).where(*where).group_by(r.host_id, r.check)
+    out = {}
+    for host_id, check, system, typ, *sums in db.execute(q):
+        out[(host_id, check)] = Agg(system, typ or "", 1, *(v or 0 for v in sums))
+    return out
+
+
+def _by_system(per_check: dict[tuple[int, str], Agg]) -> dict[str, Agg]:
+    out: dict[str, Agg] = {}
+    hosts: dict[str, set[int]] = defaultdict(set)
+    for (host_id, _check), a in per_check.items():
+        out.setdefault(a.system, Agg(a.system)).add(a)
+        hosts[a.system].add(host_id)
+    for system, agg in out.items():
+        agg.hosts = len(hosts[system])
+    return out
+
+
+def _by_check(per_check: dict[tuple[int, str], Agg]) -> list[tuple[Any, ...]]:
+    """(system, check, type, hosts, runs, warning, critical, unknown) of checks with bad runs."""
+    out: dict[tuple[str, str], Agg] = {}
+    for (_host, check), a in per_check.items():
+        out.setdefault((a.system, check), Agg(a.system, a.type)).add(a)
+    rows = [(s, c, a.type, a.hosts, a.runs, a.warning, a.critical, a.unknown) for (s, c), a in out.items()
+            if a.bad_runs > 0]
+    return sorted(rows, key=lambda x: (-x[6], -x[5], x[1]))
 
 
 def _host_name(hosts: dict[int, Any], host_id: int) -> str:

@@ -38,4 +38,6 @@ class ResultRollup(Base):
     disk: Mapped[Any] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
-    __table_args__ = (sa.Index("ix_result_rollups_day_system", "day", "system"),)
+    # The report reads a month per (host, check) — for one unit: its hosts — and the disk rows by type.
+    __table_args__ = (sa.Index("ix_result_rollups_host_check_day", "host_id", "check", "day"),
+                      sa.Index("ix_result_rollups_type_day", "type", "day"))

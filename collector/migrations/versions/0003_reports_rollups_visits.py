@@ -38,7 +38,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('day', 'host_id', 'check')
     )
-    op.create_index('ix_result_rollups_day_system', 'result_rollups', ['day', 'system'], unique=False)
+    op.create_index('ix_result_rollups_host_check_day', 'result_rollups', ['host_id', 'check', 'day'], unique=False)
+    op.create_index('ix_result_rollups_type_day', 'result_rollups', ['type', 'day'], unique=False)
 
     op.create_table('visits',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -79,5 +80,6 @@ def downgrade() -> None:
     op.drop_index('ix_visits_unit', table_name='visits')
     op.drop_index('ix_visits_date', table_name='visits')
     op.drop_table('visits')
-    op.drop_index('ix_result_rollups_day_system', table_name='result_rollups')
+    op.drop_index('ix_result_rollups_type_day', table_name='result_rollups')
+    op.drop_index('ix_result_rollups_host_check_day', table_name='result_rollups')
     op.drop_table('result_rollups')

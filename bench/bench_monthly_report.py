@@ -1,0 +1,181 @@
+"""The monthly report (系统服务月报) at fleet scale: 1,000 hosts × 20 checks, a 30-day month.
+
+Data are inserted directly: 600,000 daily rollups (result_rollups; a disk check per host with two
+mounts growing at random rates, a log check with events, 18 others with a few bad runs), 2,000
+tickets over the month (all channels, pauses, 15 engineers, ratings) and 300 return visits, for 10
+customer units. Then it times the report for all units and for one unit: gathering the data
+(builder.build) and each format. Goal: the whole report under 10 s.
+
+Usage: .venv/bin/python bench/bench_monthly_report.py [--db sqlite|postgres|both] [--hosts 1000]
+PostgreSQL: a fresh schema in the `test` database at 127.0.0.1 (dropped afterwards).
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from collector import migrate  # noqa: E402
+from collector.db import make_engine, make_sessionmaker  # noqa: E402
+from collector.hosts.models import Host  # noqa: E402
+from collector.reports import builder, html, pdf, xlsx  # noqa: E402
+from collector.rollups.models import ResultRollup  # noqa: E402
+from collector.sla import default_calendar  # noqa: E402
+from collector.tickets.models import Ticket  # noqa: E402
+from collector.visits.models import Visit  # noqa: E402
+
+CST = ZoneInfo("Asia/Shanghai")
+MONTH, FIRST, DAYS = "2026-09", date(2026, 9, 1), 30
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+GIB = 2**30
+SYSTEMS = ("voucher", "seal", "mq", "os")
+ENGINEERS = [(f"工程师{i:02d}", f"E{i:02d}") for i in range(1, 16)]
+UNITS = [f"第{i}市财政局" for i in range(1, 11)]
+
+
+def populate(factory: Any, n_hosts: int, checks: int = 20) -> None:
+    rnd = random.Random(42)
+    now = datetime(2026, 10, 8, 9, tzinfo=CST)
+    with factory() as db:
+        db.execute(sa.insert(Host), [{"name": f"host{i:04d}", "unit": UNITS[i % len(UNITS)], "room": str(100 + i % 50),
+                                      "labels": {}, "enrolled_at": now, "agent_version": "bench",
+                                      "heartbeat_seconds": 30.0, "online": True, "dropped_total": 0}
+                                     for i in range(n_hosts)])
+        ids = list(db.scalars(sa.select(Host.id).order_by(Host.id)))
+        rows = []
+        for h in ids:
+            growth = [rnd.uniform(-0.05, 1.2), rnd.uniform(0, 0.4)]
+            base = [rnd.uniform(20, 70), rnd.uniform(10, 50)]
+            for d in range(DAYS):
+                day = FIRST + timedelta(days=d)
+                for c in range(checks):
+                    system = SYSTEMS[c % 4]
+                    typ = "disk" if c == 0 else "log" if c == 1 else "process"
+                    bad = rnd.random() < 0.02
+                    disk = {}
+                    if typ == "disk":
+                        for m, mount in enumerate(("/", "/data")):
+                            used = min(99.0, base[m] + growth[m] * d)
+                            disk[mount] = {"used_percent_first": used - growth[m], "used_percent_last": used,
+                                           "used_percent_min": used - growth[m], "used_percent_max": used,
+                                           "free_bytes_first": (100 - used + growth[m]) * GIB,
+                                           "free_bytes_last": (100 - used) * GIB, "size_bytes_last": 100.0 * GIB}
+                    rows.append({"day": day, "host_id": h, "check": f"check-{c:02d}", "system": system, "type": typ,
+                                 "runs": 1440, "ok": 1430 if bad else 1440, "warning": 10 if bad else 0,
+                                 "critical": 0, "unknown": 0, "observed_seconds": 86400.0,
+                                 "bad_seconds": 600.0 if bad else 0.0, "observed_work_seconds": 32400.0,
+                                 "bad_work_seconds": 300.0 if bad else 0.0,
+                                 "critical_events": float(rnd.randint(0, 3)) if typ == "log" else 0.0,
+                                 "warning_events": float(rnd.randint(0, 9)) if typ == "log" else 0.0,
+                                 "disk": disk, "updated_at": now})
+            if len(rows) >= 20000:
+                db.execute(sa.insert(ResultRollup), rows)
+                rows = []
+        if rows:
+            db.execute(sa.insert(ResultRollup), rows)
+        tickets = []
+        for i in range(2000):
+            at = datetime(2026, 9, 1, 8, tzinfo=CST) + timedelta(minutes=rnd.randint(0, 29 * 24 * 60))
+            ack = at + timedelta(minutes=rnd.randint(5, 300))
+            res = ack + timedelta(minutes=rnd.randint(10, 2000))
+            name, number = ENGINEERS[i % len(ENGINEERS)]
+            pauses = [[(ack + timedelta(minutes=30)).isoformat(), (ack + timedelta(minutes=90)).isoformat()]] \
+                if i % 7 == 0 else []
+            h = ids[rnd.randrange(len(ids))]
+            tickets.append({
+                "number": f"FW-202609-{i + 1:04d}", "source": "manual" if i % 3 else "check",
+                "channel": ("phone", "email", "onsite", "remote", "auto")[i % 5], "status": "closed",
+                "severity": ("critical", "warning", "info")[i % 3], "urgent": False, "system": SYSTEMS[i % 4],
+                "host_id": h, "host": f"host{h:04d}", "check": "", "title": "凭证发送失败",
+                "description": "客户来电: 电子凭证库向人民银行发送凭证失败, 队列 Q.VOUCHER.OUT 堆积, 请尽快处理。" * 2,
+                "resolution": "重启消息通道并重发凭证, 已与客户确认凭证全部到达。", "customer_name": "刘科长",
+                "customer_unit": UNITS[i % len(UNITS)], "room": "301", "reported_at": at, "opened_at": at,
+                "acknowledged_at": ack, "resolved_at": res, "closed_at": res,
+                "response_due_at": at + timedelta(hours=2),
+                "response_sla": "met" if rnd.random() < 0.93 else "breached",
+                "paused_seconds": 3600.0 if pauses else 0,
+                "pauses": pauses, "engineer_name": name, "engineer_number": number,
+                "satisfaction": rnd.choice(("满意", "满意", "满意", "满意", "基本满意", "不满意", None)),
+                "satisfaction_comment": "", "occurrences": 1, "last_occurrence_at": at, "last_summary": "",
+                "labels": {}, "version": 1, "created_by": "bench"})
+        db.execute(sa.insert(Ticket), tickets)
+        db.execute(sa.insert(Visit), [{
+            "date": FIRST + timedelta(days=i % 30), "unit": UNITS[i % len(UNITS)], "customer_name": "刘科长",
+            "method": ("电话", "现场", "邮件", "问卷")[i % 4], "satisfaction": ("满意", "满意", "基本满意")[i % 3],
+            "answers": [{"question": "工程师是否及时响应?", "answer": "是"}], "comment": "", "ticket_id": None,
+            "engineer_name": "工程师01", "engineer_number": "E01", "created_by": "bench", "created_at": now}
+            for i in range(300)])
+        db.commit()
+
+
+def timed(fn: Any) -> tuple[Any, float]:
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def run(url: str, label: str, n_hosts: int) -> dict[str, float]:
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    factory = make_sessionmaker(engine)
+    _, t_load = timed(lambda: populate(factory, n_hosts))
+    cal = default_calendar()
+    now = datetime(2026, 10, 8, 9, tzinfo=CST)
+    out = {"load": t_load}
+    for unit in ("", UNITS[0]):
+        with factory() as db:
+            data, t_build = timed(partial(builder.build, db=db, month=MONTH, unit=unit, calendar=cal, now=now))
+        _, t_x = timed(partial(xlsx.render, data))
+        _, t_p = timed(partial(pdf.render, data))
+        _, t_h = timed(partial(html.render, data))
+        key = "all" if not unit else "unit"
+        out.update({f"{key}.build": t_build, f"{key}.xlsx": t_x, f"{key}.pdf": t_p, f"{key}.html": t_h,
+                    f"{key}.total": t_build + t_x + t_p + t_h})
+        print(f"{label:9} {'all units' if not unit else unit:10} build {t_build:6.2f} s  xlsx {t_x:6.2f} s  "
+              f"pdf {t_p:6.2f} s  html {t_h:6.2f} s  total {t_build + t_x + t_p + t_h:6.2f} s  "
+              f"(tickets {data.figures['tickets']}, disk rows {len(data.table('disks').rows)})", flush=True)
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    ap.add_argument("--hosts", type=int, default=1000)
+    args = ap.parse_args()
+    results = {}
+    if args.db in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", "sqlite", args.hosts)
+    if args.db in ("postgres", "both"):
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(PG)
+        with admin.begin() as c:
+            c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            results["postgres"] = run(f"{PG}?options=-csearch_path%3D{schema}", "postgres", args.hosts)
+        finally:
+            with admin.begin() as c:
+                c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    if len(results) == 2:
+        s, p = results["sqlite"], results["postgres"]
+        print(f"postgres/sqlite: build {p['all.build'] / s['all.build']:.2f}x, "
+              f"total {p['all.total'] / s['all.total']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
