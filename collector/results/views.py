@@ -7,17 +7,17 @@ import zlib
 from datetime import datetime
 from typing import Any, Optional
 
-from fastapi import APIRouter, HTTPException, Query, Request
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from collector import flows
-from collector.db import utcnow
 from collector.deps import SessionDep, SettingsDep, Viewer, bearer
 from collector.hosts import service as hosts
+from collector.ingest import pipeline
+from collector.limits import IngestGate, Overloaded
 from collector.pagination import decode_cursor, page
 from collector.results import service
 from collector.results.schemas import BatchIn, IngestOut, result_out
-from collector.results.validate import BatchError, parse_batch
 from collector.timefmt import parse_iso
 
 router = APIRouter(prefix="/api/v1", tags=["results"])
@@ -29,9 +29,10 @@ _BATCH_SCHEMA = BatchIn.model_json_schema(ref_template="#/components/schemas/{mo
 @router.post("/results", response_model=IngestOut,
              openapi_extra={"requestBody": {"required": True,
                                             "content": {"application/json": {"schema": _BATCH_SCHEMA}}}},
-             responses={401: {}, 403: {}, 413: {}, 422: {}})
+             responses={401: {}, 403: {}, 413: {}, 422: {}, 429: {}, 503: {}})
 async def post_results(request: Request, settings: SettingsDep) -> Any:
-    """Agent batches. Authenticated by the agent's own token; every result must be for its host."""
+    """Agent batches. Authenticated by the agent's own token; every result must be for its host.
+    Overloaded: 503 with Retry-After (the agent keeps the batch and retries)."""
     t0 = time.perf_counter()
     metrics = request.app.state.metrics
     token = bearer(request)
@@ -39,35 +40,24 @@ async def post_results(request: Request, settings: SettingsDep) -> Any:
         metrics.rejected("unauthorized")
         raise HTTPException(401, "缺少代理令牌", headers={"WWW-Authenticate": "Bearer"})
     body = await _read_limited(request, settings.ingest.max_body_bytes)
-    reply = await run_in_threadpool(_ingest, request, settings, token, body)
-    metrics.observe(time.perf_counter() - t0, reply.accepted, reply.duplicates)
-    return reply.to_dict()
-
-
-def _ingest(request: Request, settings: Any, token: str, body: bytes) -> flows.IngestReply:
-    metrics = request.app.state.metrics
-    now = utcnow()
+    addr = request.client.host if request.client else ""
     try:
-        batch = parse_batch(body, max_results=settings.ingest.max_results_per_batch,
-                            max_depth=settings.ingest.max_json_depth, now=now)
-    except BatchError as e:
-        metrics.rejected("invalid")
-        raise HTTPException(e.status, {"message": e.message, "errors": e.errors}) from None
-    factory = request.app.state.sessionmaker
-    with factory() as db:
-        host = hosts.authenticate(db=db, token=token)
-        if host is None:
-            metrics.rejected("unauthorized")
-            raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
-        foreign = sorted({r.host for r in batch.results if r.host != host.name})
-        if foreign:
-            metrics.rejected("forbidden")
-            raise HTTPException(403, f"令牌属于主机 {host.name}, 不能写入主机 {', '.join(foreign[:5])} 的结果")
-        reply, changes = flows.ingest(db=db, host=host, agent=batch.agent, batch=batch.results, now=now,
-                                      settings=settings)
-        db.commit()
-    request.app.state.events.ticket_changes(changes)
-    return reply
+        async with _gate(request.app.state, settings):
+            reply = await run_in_threadpool(lambda: pipeline.ingest(state=request.app.state, settings=settings,
+                                                                    token=token, body=body, addr=addr))
+    except Overloaded as e:
+        metrics.rejected("overloaded")
+        raise HTTPException(503, "采集服务繁忙, 请稍后重试", headers={"Retry-After": str(e.retry_after)}) from None
+    metrics.observe(time.perf_counter() - t0, reply.accepted, reply.duplicates)
+    return Response(orjson.dumps(reply.to_dict()), media_type="application/json")
+
+
+def _gate(state: Any, settings: Any) -> IngestGate:
+    gate = getattr(state, "ingest_gate", None)
+    if gate is None:
+        cfg = settings.ingest
+        gate = state.ingest_gate = IngestGate(cfg.concurrency, cfg.queue_wait_ms, cfg.retry_after_seconds)
+    return gate
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -1,0 +1,59 @@
+"""Agent token → host, cached briefly per process.
+
+The cache only saves the SELECT: every batch is written under `UPDATE hosts … WHERE id = :id AND
+token_hash = :digest`, so a rotated (re-enrolled) token stops writing at once, in every process; what
+may be up to `ttl` seconds stale is only the host's unit, room and labels copied onto new tickets.
+Unknown tokens are looked up by digest (unique index) and never cached, and nothing is written for them.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from collector.hosts.models import Host
+from collector.security import digest_matches
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    id: int
+    name: str
+    unit: str
+    room: str
+    labels: Any
+
+
+class TokenCache:
+    def __init__(self, ttl: float = 10.0, size: int = 50_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._items: OrderedDict[str, tuple[float, HostInfo]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def lookup(self, db: Session, token: str, digest: str) -> Optional[HostInfo]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(digest)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        row = db.execute(sa.select(Host.id, Host.name, Host.unit, Host.room, Host.labels, Host.token_hash)
+                         .where(Host.token_hash == digest)).first()
+        if row is None or not digest_matches(token, row.token_hash):
+            return None
+        info = HostInfo(row.id, row.name, row.unit, row.room, row.labels)
+        with self._lock:
+            self._items[digest] = (now + self.ttl, info)
+            self._items.move_to_end(digest)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return info
+
+    def forget(self, digest: str) -> None:
+        with self._lock:
+            self._items.pop(digest, None)
