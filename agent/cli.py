@@ -19,6 +19,8 @@ commands:
   check --config FILE [--json]   run every enabled check once, show the results and exit
                                  with the Nagios code of the worst status
   validate FILE                  check a config file without running it
+  poll --config FILE [--once]    agentless: inspect the config's targets over SSH
+                                 (docs/agentless.md); --once runs every check once
 """
 
 
@@ -37,7 +39,7 @@ def parse_args(argv: list[str]) -> tuple[str, dict[str, object]]:
             raise UsageError("validate takes exactly one FILE")
         opts["file"] = rest[0]
         return command, opts
-    if command not in ("run", "check"):
+    if command not in ("run", "check", "poll"):
         raise UsageError(f"unknown command {command!r}")
     i = 0
     while i < len(rest):
@@ -52,6 +54,8 @@ def parse_args(argv: list[str]) -> tuple[str, dict[str, object]]:
             opts["config"] = arg.split("=", 1)[1]
         elif arg == "--json" and command == "check":
             opts["json"] = True
+        elif arg == "--once" and command == "poll":
+            opts["once"] = True
         else:
             raise UsageError(f"unexpected argument {arg!r}")
         i += 1
@@ -102,6 +106,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     from agent.daemon import run_agent
 
     try:
+        if command == "poll":
+            from agent.agentless.poller import run_poller
+
+            return run_poller(str(opts["config"]), once=bool(opts.get("once")))
         return run_agent(str(opts["config"]))
     except ConfigError as e:
         import logging

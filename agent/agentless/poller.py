@@ -1,0 +1,278 @@
+"""The agentless poller: inspects servers over SSH and reports like an agent per server.
+
+Per target: one SSH connection reused across the checks of a round (and across rounds while it
+lives), the checks' own code fed by remote data sources, its own spool and sender with its own
+token. Targets are inspected in parallel (at most `parallel` at a time); a target that cannot be
+reached gives UNKNOWN results ("SSH 无法连接: ...") for its due checks and never holds up the others.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Optional
+
+from agent.agentless.config import PollerConfig, TargetConfig
+from agent.agentless.files import RemoteFiles
+from agent.agentless.sources import Remote
+from agent.agentless.ssh import Session, SshError
+from agent.rejected import RejectedLog
+from agent.scheduler import state_path
+from agent.sender import Sender
+from agent.spool import Spool
+from agent.stats import Stats
+from checks.base import Check, Outcome, StateStore
+from checks.command import CommandCheck
+from checks.disk import DiskCheck
+from checks.log import LogCheck
+from checks.model import Result, Status, utcnow
+from checks.process import ProcessCheck
+from checks.runner import timeout_result, to_result
+from checks.spec import CheckSpec
+from checks.timed import HungCallRegistry
+
+log = logging.getLogger("agent.poller")
+
+TICK = 1.0
+
+
+def build_check(spec: CheckSpec, remote: Remote, files: RemoteFiles, registry: HungCallRegistry,
+                state: StateStore) -> Check:
+    """The check class of the agent, given remote data sources instead of this machine's."""
+    o = spec.options
+    if spec.type == "disk":
+        timeout = float(o.stat_timeout)
+        return DiskCheck(o, state=state, statvfs=lambda mp: remote.statvfs(mp, timeout * 0.8),
+                         mount_table=remote.mount_table, registry=registry)
+    if spec.type == "log":
+        return LogCheck(o, state=state, access=files)
+    if spec.type == "process":
+        return ProcessCheck(o, state=state, table=remote.process_table)
+    if spec.type == "command":
+        return CommandCheck(o, state=state, execute=remote.run_command)
+    raise ValueError(f"check type {spec.type!r} cannot run agentless")
+
+
+class Slot:
+    def __init__(self, spec: CheckSpec, check: Check) -> None:
+        self.spec = spec
+        self.check = check
+        self.next_due = 0.0
+        self.thread: Optional[threading.Thread] = None
+
+    @property
+    def busy(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+class Target:
+    """One inspected server: its connection, checks, spool and sender."""
+
+    def __init__(self, cfg: TargetConfig, emit: Optional[Callable[[Result], None]] = None,
+                 readonly_state: bool = False) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self._session: Optional[Session] = None
+        self._lock = threading.Lock()
+        self.remote = Remote(self.session)
+        self.files = RemoteFiles(self.session)
+        self.registry = HungCallRegistry()  # per target: mount "/" of one host is not another's
+        self.emit = emit or (lambda r: None)
+        self.slots: list[Slot] = []
+        for spec in cfg.checks:
+            state = StateStore(state_path(cfg.agent.state_dir, spec.name), readonly=readonly_state)
+            self.slots.append(Slot(spec, build_check(spec, self.remote, self.files, self.registry, state)))
+        self.busy = False
+
+    def session(self) -> Session:
+        with self._lock:
+            if self._session is None:
+                raise SshError("未连接")
+            return self._session
+
+    def connect(self) -> None:
+        """Reuse the live connection, or open a new one (raises SshError)."""
+        with self._lock:
+            if self._session is not None and self._session.alive:
+                return
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+        s = Session(self.cfg.ssh)
+        s.connect()
+        with self._lock:
+            self._session = s
+
+    def close(self) -> None:
+        with self._lock:
+            s, self._session = self._session, None
+        if s is not None:
+            s.close()
+        for slot in self.slots:
+            try:
+                slot.check.close()
+            except Exception:
+                pass
+
+    def due(self, now: float) -> list[Slot]:
+        return [s for s in self.slots if now >= s.next_due]
+
+    def round(self, slots: Optional[list[Slot]] = None) -> list[Result]:
+        """Run the given checks (default: all) one after the other on one connection."""
+        slots = self.slots if slots is None else slots
+        now = time.monotonic()
+        for slot in slots:
+            slot.next_due = now + slot.spec.interval
+        results: list[Result] = []
+        try:
+            self.connect()
+        except SshError as e:
+            log.info("target %s unreachable: %s", self.name, e)
+            started = utcnow()
+            for slot in slots:
+                results.append(to_result(Outcome(Status.UNKNOWN, f"SSH 无法连接: {e}"), slot.spec, self.name,
+                                         started, 0.0))
+        else:
+            for slot in slots:
+                result = self._run_one(slot)
+                if result is not None:
+                    results.append(result)
+        for r in results:
+            self.emit(r)
+        return results
+
+    def _run_one(self, slot: Slot) -> Optional[Result]:
+        if slot.busy:
+            log.info("target %s check %s still running from its previous turn; skipped", self.name,
+                     slot.spec.name)
+            return None
+        box: list[Result] = []
+        started = utcnow()
+        t0 = time.monotonic()
+
+        def work() -> None:
+            if slot.spec.type == "log":
+                self.files.clear()  # a fresh view of the directories for this run
+            try:
+                outcome = slot.check.run()
+            except SshError as e:
+                outcome = Outcome(Status.UNKNOWN, f"SSH 无法连接: {e}")
+            except Exception as e:  # as checks.runner: a failing check never stops the poller
+                outcome = Outcome(Status.UNKNOWN, f"检查执行异常: {type(e).__name__}: {e}")
+            box.append(to_result(outcome, slot.spec, self.name, started, time.monotonic() - t0))
+
+        slot.thread = threading.Thread(target=work, name=f"poll:{self.name}:{slot.spec.name}", daemon=True)
+        slot.thread.start()
+        slot.thread.join(slot.spec.timeout)
+        if not box:
+            return timeout_result(slot.spec, self.name, started, time.monotonic() - t0)
+        return box[0]
+
+
+class Poller:
+    def __init__(self, cfg: PollerConfig) -> None:
+        self.cfg = cfg
+        self.targets: list[Target] = []
+        self.senders: dict[str, tuple[Spool, Sender]] = {}
+        self._stop = threading.Event()
+        self._lock_fd: Optional[int] = None
+
+    def _open(self) -> None:
+        for tc in self.cfg.targets:
+            if not tc.enabled:
+                continue
+            ac = tc.agent
+            ac.state_dir.mkdir(parents=True, exist_ok=True)
+            spool = Spool(ac.state_dir / "spool.db", max_bytes=ac.spool.max_bytes, max_age=ac.spool.max_age,
+                          memory_results=ac.spool.memory_results)
+            sender = Sender(ac, spool, Stats(), RejectedLog(ac.state_dir / "rejected.jsonl"))
+            self.senders[tc.name] = (spool, sender)
+            self.targets.append(Target(tc, self._emitter(spool, sender)))
+
+    @staticmethod
+    def _emitter(spool: Spool, sender: Sender) -> Callable[[Result], None]:
+        def emit(result: Result) -> None:
+            try:
+                spool.put(result)
+            except (TypeError, ValueError) as e:  # as the agent: keep the result without bad data
+                result.details = {"dropped": str(e)[:200]}
+                result.metrics = [m for m in result.metrics if math.isfinite(m.value)]
+                spool.put(result)
+            sender.notify()
+
+        return emit
+
+    def _lock_state_dir(self) -> bool:
+        import fcntl
+
+        self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(str(self.cfg.state_dir / "poller.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            log.error("another poller already runs with state_dir %s", self.cfg.state_dir)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, once: bool = False) -> int:
+        if not self._lock_state_dir():
+            return 1
+        self._open()
+        for _, sender in self.senders.values():
+            sender.start()
+        log.info("xunjian poller started: %d targets, %d in parallel", len(self.targets), self.cfg.parallel)
+        pool = ThreadPoolExecutor(max_workers=self.cfg.parallel, thread_name_prefix="target")
+        running: dict[str, Any] = {}
+        try:
+            if once:
+                for f in [pool.submit(t.round) for t in self.targets]:
+                    f.result()
+                return 0
+            while not self._stop.is_set():
+                now = time.monotonic()
+                for t in self.targets:
+                    f = running.get(t.name)
+                    if f is not None and not f.done():
+                        continue
+                    due = t.due(now)
+                    if due:
+                        running[t.name] = pool.submit(t.round, due)
+                self._stop.wait(TICK)
+            return 0
+        finally:
+            pool.shutdown(wait=False)
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        for spool, sender in self.senders.values():
+            sender.stop(timeout=2)
+            if spool.depth:
+                sender.flush(3.0)
+            spool.close()
+        for t in self.targets:
+            t.close()
+
+
+def run_poller(config_path: str, once: bool = False) -> int:
+    from agent.agentless.config import load_poller_config
+    from agent.logsetup import set_level
+
+    cfg = load_poller_config(config_path)
+    set_level(cfg.log.level)
+    poller = Poller(cfg)
+
+    def on_term(signum: int, frame: Any) -> None:
+        poller.stop()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    return poller.run(once=once)
