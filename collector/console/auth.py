@@ -45,22 +45,28 @@ def start(*, db: Session, user: User, now: datetime, cfg: ConsoleSettings, ip: s
     return token
 
 
-def lookup(*, db: Session, token: Optional[str], now: datetime, cfg: ConsoleSettings) -> Optional[Active]:
-    """The session behind a cookie, or None when unknown, expired, idle too long or its user disabled.
-    Touches last_seen_at (the caller commits)."""
+def peek(*, db: Session, token: Optional[str], now: datetime, cfg: ConsoleSettings
+         ) -> tuple[Optional[Active], bool]:
+    """Read-only lookup: (session, whether the row needs a write — touch or delete)."""
     if not token:
-        return None
+        return None, False
     row = db.get(ConsoleSession, token_digest(token))
     if row is None:
-        return None
+        return None, False
     user = db.get(User, row.user_id)
     idle_end = row.last_seen_at + timedelta(minutes=cfg.idle_minutes)
     if now >= row.expires_at or now >= idle_end or user is None or not user.active:
-        db.delete(row)
-        return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-    return Active(user=user, csrf=row.csrf_token, expires_at=row.expires_at)
+        return None, True
+    return Active(user=user, csrf=row.csrf_token, expires_at=row.expires_at), now - row.last_seen_at >= TOUCH_EVERY
+
+
+def apply(*, db: Session, token: str, now: datetime, alive: bool) -> None:
+    """Touch a live session or delete a dead one, in the writer's transaction."""
+    if alive:
+        db.execute(sa.update(ConsoleSession).where(ConsoleSession.id_hash == token_digest(token),
+                                                   ConsoleSession.last_seen_at < now).values(last_seen_at=now))
+    else:
+        db.execute(sa.delete(ConsoleSession).where(ConsoleSession.id_hash == token_digest(token)))
 
 
 def end(*, db: Session, token: Optional[str]) -> None:

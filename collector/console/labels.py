@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, Optional
+from urllib.parse import quote
 
 from jinja2 import Environment
 
@@ -53,6 +54,7 @@ def register(env: Environment) -> None:
     env.filters["check_label"] = lambda s: CHECK_STATUS.get(s, ("未知", "unknown"))[0]
     env.filters["check_class"] = lambda s: CHECK_STATUS.get(s, ("未知", "unknown"))[1]
     env.filters["metric"] = metric_text
+    env.filters["pathpart"] = lambda v: quote(str(v), safe="")
 
 
 def metric_text(m: dict[str, Any]) -> str:

@@ -71,6 +71,7 @@ async def login(request: Request) -> Response:
         user = auth.check_password(db=db, name=name, password=password, ip=ip, now=now, cfg=cfg)
         token = None
         if user is not None:
+            auth.end(db=db, token=request.cookies.get(auth.COOKIE))  # never keep a session across logins
             token = auth.start(db=db, user=user, now=now, cfg=cfg, ip=ip,
                                user_agent=request.headers.get("user-agent", ""))
         db.commit()

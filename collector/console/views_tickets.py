@@ -160,7 +160,7 @@ def _apply(db: Session, t: Ticket, action: str, form: Any, request: Request) -> 
     rt = runtime(settings_of(request))
     actor, now, note = form.active.user, utcnow(), form.get("note")[:2000]
     if action == "acknowledge":
-        workflow.acknowledge(db=db, ticket=t, actor=actor, now=now, note=note)
+        workflow.acknowledge(db=db, ticket=t, actor=actor, now=now, note=note, rt=rt)
     elif action == "assign":
         who = form.get("engineer")
         engineer: Optional[Any] = users.get(db=db, user_id=int(who)) if who.isdigit() else None

@@ -92,9 +92,15 @@ def client_ip(request: Request) -> str:
 def console_session(request: Request) -> Optional[auth.Active]:
     """The browser's session, if valid (checked in the shared table, so any collector process answers)."""
     settings = settings_of(request)
-    with request.app.state.sessionmaker() as db:
-        active = auth.lookup(db=db, token=request.cookies.get(auth.COOKIE), now=utcnow(), cfg=settings.console)
-        db.commit()
+    token = request.cookies.get(auth.COOKIE)
+    now = utcnow()
+    # Read first (no write lock on SQLite); write only to touch (once a minute) or drop a dead session.
+    with request.app.state.read_sessionmaker() as db:
+        active, write = auth.peek(db=db, token=token, now=now, cfg=settings.console)
+    if write and token:
+        with request.app.state.sessionmaker() as db:
+            auth.apply(db=db, token=token, now=now, alive=active is not None)
+            db.commit()
     request.state.console = active
     if active is not None:
         request.state.session_user = active.user  # deps.current_user honours it (console routes only)

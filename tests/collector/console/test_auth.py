@@ -201,3 +201,19 @@ def test_disabled_user_loses_the_session(console: Console) -> None:
         db.execute(sa.update(User).where(User.name == "zhang").values(active=False))
         db.commit()
     assert b.client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_logging_in_again_replaces_the_old_session(console: Console) -> None:
+    b = console.browser()
+    b.login("zhang")
+    first = b.client.cookies.get("xj_session")
+    # a login form opened before (another tab): it is posted while the old session cookie is still there
+    page = TestClient(console.app).get("/console/login")
+    b.client.cookies.set("xj_login", page.cookies["xj_login"], domain="testserver.local", path="/console")
+    r = b.client.post("/console/login", data={"csrf": csrf_of(page.text), "username": "li",
+                                              "password": "li-pass-22"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "李工" in b.client.get("/console/").text
+    with console.app.state.sessionmaker() as db:
+        assert db.get(ConsoleSession, token_digest(first)) is None
+        assert db.scalar(sa.select(sa.func.count()).select_from(ConsoleSession)) == 1

@@ -224,3 +224,13 @@ def test_reports_page_generates_and_downloads(console: Console) -> None:
     got = b.get("/console/reports/" + link)
     assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
     assert ticket(console, tid).number in got.content.decode("utf-8")
+
+
+def test_user_text_is_escaped(console: Console) -> None:
+    b = console.browser()
+    b.login("zhang")
+    tid = new_case(b, description='<script>alert("x")</script>', customer_name="<b>赵</b>", host="a/b?c")
+    for path in (f"/console/tickets/{tid}", f"/console/tickets/{tid}/print", "/console/tickets", "/console/"):
+        html = b.get(path).text
+        assert "<script>alert" not in html and "<b>赵</b>" not in html, path
+    assert 'href="/console/hosts/a%2Fb%3Fc"' in b.get("/console/tickets").text
