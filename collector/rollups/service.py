@@ -11,19 +11,21 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from collector.db import upsert
+from collector.hosts.models import Host
 from collector.results.models import ResultRow
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, working_time_between
 
 LOOKAROUND = timedelta(hours=2)  # results fetched beyond the day to know who covers its edges
 MIN_CAP = 120.0
+TODAY_EVERY = timedelta(hours=1)  # the running day is provisional: rebuilt hourly, final the day after
 DISK_MEASURES = ("used_percent", "free_bytes", "size_bytes")
 UPDATE_COLUMNS = ("system", "type", "runs", "ok", "warning", "critical", "unknown", "observed_seconds",
                   "bad_seconds", "observed_work_seconds", "bad_work_seconds", "critical_events",
@@ -37,25 +39,36 @@ def day_bounds(day: date, calendar: WorkCalendar) -> tuple[datetime, datetime]:
 
 
 def build_day(*, db: Session, day: date, calendar: WorkCalendar, now: datetime) -> int:
-    """(Re)compute the rollups of one local day; idempotent upsert. Returns the rows written."""
+    """(Re)compute the rollups of one local day; idempotent upsert. Returns the rows written.
+    Reads one host at a time (index host_id, check, started_at), so memory stays bounded by the
+    busiest host's day whatever the fleet size."""
     start, end = day_bounds(day, calendar)
     limit_end = min(end + LOOKAROUND, max(now, start))
     r = ResultRow
-    q = (sa.select(r.host_id, r.check, r.system, r.type, r.status, r.started_at, r.metrics)
-         .where(r.started_at >= start - LOOKAROUND, r.started_at < end + LOOKAROUND)
-         .order_by(r.host_id, r.check, r.started_at))
-    series: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for row in db.execute(q):
-        series[(row.host_id, row.check)].append(row)
-    rows = []
-    for (host_id, check), items in series.items():
-        out = _rollup_series(items, start, end, limit_end, calendar)
-        if out is not None:
-            rows.append({"day": day, "host_id": host_id, "check": check, "updated_at": now, **out})
-    for i in range(0, len(rows), 1000):
-        upsert(db, ResultRollup.__table__, rows[i:i + 1000], keys=("day", "host_id", "check"),
-               update=UPDATE_COLUMNS)
-    return len(rows)
+    rows: list[dict[str, Any]] = []
+    written = 0
+    for host_id in db.scalars(sa.select(Host.id).order_by(Host.id)):
+        q = (sa.select(r.check, r.system, r.type, r.status, r.started_at, r.metrics)
+             .where(r.host_id == host_id, r.started_at >= start - LOOKAROUND, r.started_at < end + LOOKAROUND)
+             .order_by(r.check, r.started_at))
+        series: dict[str, list[Any]] = defaultdict(list)
+        for row in db.execute(q):
+            series[row.check].append(row)
+        for check, items in series.items():
+            out = _rollup_series(items, start, end, limit_end, calendar)
+            if out is not None:
+                rows.append({"day": day, "host_id": host_id, "check": check, "updated_at": now, **out})
+        if len(rows) >= 1000:
+            written += _flush(db, rows)
+    return written + _flush(db, rows)
+
+
+def _flush(db: Session, rows: list[dict[str, Any]]) -> int:
+    n = len(rows)
+    if rows:
+        upsert(db, ResultRollup.__table__, rows, keys=("day", "host_id", "check"), update=UPDATE_COLUMNS)
+        rows.clear()
+    return n
 
 
 def _rollup_series(items: list[Any], start: datetime, end: datetime, limit_end: datetime,
@@ -133,22 +146,29 @@ def local_day(when: datetime, calendar: WorkCalendar) -> date:
 
 
 def run_rollups(*, db: Session, now: datetime, calendar: WorkCalendar) -> list[date]:
-    """The job: today and yesterday every time (late results), and any earlier day with raw results
-    but no rollup yet (first run, or a collector that was down)."""
+    """The job. A finished day is built once it is final (its end + LOOKAROUND has passed, so late
+    neighbours are in) and never again; today is rebuilt at most every TODAY_EVERY; earlier days
+    with raw results but no final rollup (first run, a collector that was down) are caught up."""
     today = local_day(now, calendar)
-    days = {today, today - timedelta(days=1)}
     first = db.scalar(sa.select(sa.func.min(ResultRow.started_at)))
-    if first is not None:
-        first_day = local_day(first, calendar)
-        have = set(db.scalars(sa.select(ResultRollup.day).distinct().where(ResultRollup.day >= first_day)))
-        d = first_day
-        while d < today - timedelta(days=1):
-            if d not in have:
-                days.add(d)
-            d += timedelta(days=1)
+    if first is None:
+        return []
+    first_day = local_day(first, calendar)
+    built_at = dict(db.execute(sa.select(ResultRollup.day, sa.func.max(ResultRollup.updated_at))
+                               .where(ResultRollup.day >= first_day).group_by(ResultRollup.day)).all())
     built = []
-    for d in sorted(days):
-        if build_day(db=db, day=d, calendar=calendar, now=now):
+    d = first_day
+    while d <= today:
+        _, end = day_bounds(d, calendar)
+        last = built_at.get(d)
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=timezone.utc)
+        if d == today:
+            due = last is None or now - last >= TODAY_EVERY
+        else:
+            due = last is None or last < end + LOOKAROUND <= now
+        if due and build_day(db=db, day=d, calendar=calendar, now=now):
             built.append(d)
         db.commit()  # one day per transaction: never hold the SQLite write lock for the whole backfill
+        d += timedelta(days=1)
     return built

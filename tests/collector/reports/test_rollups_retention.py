@@ -148,3 +148,30 @@ def test_cli_report_monthly(tmp_path: Path) -> None:
     bad = subprocess.run([*exe, "report", "monthly", "--month", "2026-9", "--out", str(out), "--db", db],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "YYYY-MM" in bad.stderr
+
+
+def test_today_is_rebuilt_hourly_and_a_finished_day_once_final(api: Any) -> None:
+    post(api, *[result(at=cst(2026, 11, 3, 9, 0) + timedelta(minutes=m)) for m in range(3)])
+    cal = runtime(api.app.state.settings).calendar
+
+    def run(*at: int) -> list[date]:
+        with api.app.state.sessionmaker() as db:
+            out = run_rollups(db=db, now=cst(*at), calendar=cal)
+            db.commit()
+        return out
+
+    assert run(2026, 11, 3, 9, 10) == [date(2026, 11, 3)]
+    assert run(2026, 11, 3, 9, 40) == []  # built less than an hour ago
+    assert run(2026, 11, 3, 10, 15) == [date(2026, 11, 3)]
+    assert run(2026, 11, 4, 1, 0) == []  # yesterday is not final before 02:00 (late results)
+    assert run(2026, 11, 4, 2, 5) == [date(2026, 11, 3)]
+    assert run(2026, 11, 4, 3, 5) == []
+    assert rollups(api)[(date(2026, 11, 3), "voucher-log")].runs == 3
+
+
+def test_jobs_are_registered(settings: Any) -> None:
+    from collector.app import default_jobs
+
+    jobs = {j.name: j.every for j in default_jobs(settings, None)}
+    assert jobs["rollups"] == timedelta(minutes=5)
+    assert jobs["retention"] == timedelta(hours=1) and jobs["monthly-report"] == timedelta(hours=1)
