@@ -3,8 +3,10 @@
 Python's regex engine crawls through alternations and (?i) (0.2 GB/s), while `bytes.find` of one
 literal runs at C speed. So each pattern is reduced to the literal(s) any match must contain,
 encoded to the file's encoding; the block is searched for each literal separately and only the
-lines that hit are decoded and confirmed with the real regex. In UTF-8 a literal hit is exact;
-in GBK/GB18030 a character's second byte can be an ASCII letter, so hits are always confirmed.
+lines that hit are decoded and confirmed with the real regex. In UTF-8 a literal hit is exact.
+In GBK/GB18030 a character's second byte can be an ASCII letter, so a hit is exact only when it
+provably starts on a character boundary (line start, or after a byte that always ends a
+character); other hits are decoded and confirmed.
 A pattern with no required literal (e.g. `\\d{3} ms`) falls back to decoding the whole block.
 """
 from __future__ import annotations
@@ -24,6 +26,11 @@ except ImportError:  # pragma: no cover - Python < 3.11
 CRITICAL = 2
 WARNING = 1
 SEVERITIES = {"critical": CRITICAL, "warning": WARNING}
+
+# How far a literal's byte hit can be trusted without decoding the line.
+CONFIRM, EXACT, BOUNDARY, BOUNDARY_GB18030 = 0, 1, 2, 3
+# Double-byte encodings whose lead bytes are >= 0x80: a hit after a byte < 0x80 starts a character.
+_BOUNDARY_RULES = {"gbk": BOUNDARY, "gb2312": BOUNDARY, "big5": BOUNDARY, "gb18030": BOUNDARY_GB18030}
 
 # Java stack traces and other indented continuations belong to the event above them.
 CONTINUATION = re.compile(rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|common frames omitted)")
@@ -74,7 +81,7 @@ class Pattern:
     severity: int
     regex: re.Pattern[str]
     needles: list[bytes]  # any match contains one of these (after lowering if icase); [] = none known
-    exact: bool           # a needle hit is a match: no need to decode and confirm
+    exact: int            # EXACT: a needle hit is a match; BOUNDARY(_GB18030): if it starts a char
 
 
 def check_encoding(name: str) -> str:
@@ -143,7 +150,9 @@ def compile_patterns(patterns: dict[str, list[str]], encoding: str, ignore_case:
                         needles = []
                         break
                     needles.append(raw.translate(_LOWER) if icase else raw)
-            exact = bool(needles) and not icase and encoding == "utf-8" and _is_plain(text)
+            exact = CONFIRM
+            if needles and not icase and _is_plain(text):
+                exact = EXACT if encoding == "utf-8" else _BOUNDARY_RULES.get(encoding, CONFIRM)
             out.append(Pattern(text, SEVERITIES[sev_name], regex, needles, exact))
     return out
 
@@ -162,10 +171,11 @@ class Matcher:
         self.ignore = ignore
         self.encoding = encoding
         self.lower = ignore_case or any(p.regex.flags & re.IGNORECASE for p in patterns)
-        self.fast = [(n, p.severity if p.exact else 0) for p in self.patterns for n in p.needles]
+        self.fast = [(n, p.severity, p.exact) for p in self.patterns for n in p.needles]
+        self.top = max((p.severity for p in self.patterns), default=0)
         self.slow = [p for p in self.patterns if not p.needles]
         # When every pattern is an exact literal and nothing is ignored, lines need no decoding.
-        self.all_exact = not self.ignore and not self.slow and all(p.exact for p in self.patterns)
+        self.all_exact = not self.ignore and not self.slow and all(p.exact == EXACT for p in self.patterns)
         # Confirming a plain word is a substring test, cheaper than a regex search.
         self._confirm = [(p, p.text if _is_plain(p.text) and not p.regex.flags & re.IGNORECASE else None)
                          for p in self.patterns]
@@ -176,13 +186,20 @@ class Matcher:
         hay = data.translate(_LOWER) if self.lower else data
         rfind = hay.rfind
         find = _memmem_finder(hay, end) if _MEMMEM is not None else hay.find
-        for needle, sev in self.fast:
+        for needle, sev, rule in self.fast:
             i = find(needle, 0, end)
             step = len(needle)
             while i != -1:
                 ls = rfind(b"\n", 0, i) + 1
-                if hits.get(ls, -1) < sev:
-                    hits[ls] = sev
+                known = sev
+                if rule != EXACT and i != ls:
+                    b = hay[i - 1]  # a byte < 0x80 ends a GBK character (GB18030: unless a digit)
+                    if rule == CONFIRM or b >= 0x80 or (rule == BOUNDARY_GB18030 and 0x30 <= b <= 0x39):
+                        known = 0
+                elif rule == CONFIRM:
+                    known = 0
+                if hits.get(ls, -1) < known:
+                    hits[ls] = known
                 i = find(needle, i + step, end)
         if self.slow:
             for ls in self._decoded_hits(data, end):
@@ -209,7 +226,7 @@ class Matcher:
 
     def classify(self, line: bytes, known: int) -> tuple[int, Optional[str]]:
         """Severity of one line (0: no match or ignored) and its text when it was decoded."""
-        if self.all_exact:
+        if self.all_exact or (known >= self.top and not self.ignore):
             return known, None
         text = self.decode(line[:-1] if line.endswith(b"\r") else line)  # CRLF: `$` still anchors
         sev = known

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -183,3 +183,37 @@ class LogMachine(RuleBasedStateMachine):
 LogMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None,
                                         suppress_health_check=[HealthCheck.too_slow])
 TestLogModel = LogMachine.TestCase
+
+
+PIECES = [b"ERROR", b" ", b"a", b"0", b"9", b"E", b"RROR", b"\n", b"\t", b"\x81", b"\x30", b"\xff", b"\x80",
+          "凭证发送失败".encode("gbk"), "凭证发送失败".encode("gb18030"), "失败".encode("gbk"),
+          "\u0080".encode("gb18030"), "丒".encode("gbk"), bytes([0x81, 0x45]), bytes([0xB0, 0x41])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(PIECES), max_size=60),
+       encoding=st.sampled_from(["gbk", "gb18030", "utf-8"]))
+def test_matcher_agrees_with_decoding_every_line(pieces: list[bytes], encoding: str) -> None:
+    """The byte search (and its no-decode shortcuts) finds exactly the lines whose decoded text
+    contains a pattern."""
+    from checks.logtail.matcher import Matcher, compile_patterns
+
+    data = b"".join(pieces) + b"\n"
+    patterns = {"critical": ["ERROR", "凭证发送失败"], "warning": ["失败"]}
+    matcher = Matcher(compile_patterns(patterns, encoding, False), [], encoding, False)
+    hits = matcher.candidates(data, len(data))
+    got: dict[int, int] = {}
+    for ls, known in hits.items():
+        le = data.find(b"\n", ls)
+        sev, _ = matcher.classify(data[ls:le], known)
+        if sev:
+            got[ls] = sev
+    want: dict[int, int] = {}
+    pos = 0
+    for line in data.split(b"\n")[:-1]:
+        text = line.decode(encoding, "replace")
+        sev = 2 if ("ERROR" in text or "凭证发送失败" in text) else 1 if "失败" in text else 0
+        if sev:
+            want[pos] = sev
+        pos += len(line) + 1
+    assert got == want
