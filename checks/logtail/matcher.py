@@ -173,6 +173,7 @@ class Matcher:
         self.lower = ignore_case or any(p.regex.flags & re.IGNORECASE for p in patterns)
         self.fast = [(n, p.severity, p.exact) for p in self.patterns for n in p.needles]
         self.top = max((p.severity for p in self.patterns), default=0)
+        self.trusted = self.top if not self.ignore else CRITICAL + 1
         self.slow = [p for p in self.patterns if not p.needles]
         # When every pattern is an exact literal and nothing is ignored, lines need no decoding.
         self.all_exact = not self.ignore and not self.slow and all(p.exact == EXACT for p in self.patterns)

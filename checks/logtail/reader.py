@@ -111,13 +111,14 @@ class FileReader:
             return fs.tail_head if fs.tail_head >= 0 else base
 
         exact = matcher.all_exact
+        trusted = matcher.trusted  # a known severity this high needs no decoding
         open_head = (fs.tail_head if fs.tail_head >= 0 else fs.open_line) if fs.open_line >= 0 else -1
         found = [0, 0, 0]  # events first counted here, by severity
         samples, limit = tally.samples, tally.sample_limit
         for ls in sorted(hits):
             line: Optional[bytes] = None
             text: Optional[str] = None
-            if exact:
+            if exact or hits[ls] >= trusted:
                 sev = hits[ls]
             else:
                 le = data.find(b"\n", ls, end)
