@@ -179,9 +179,12 @@ class RemoteFile:
                   f"tail -c +{start + 1} <&3 | head -c {end - start}")
         session = self.files.session()
         self._chan = session.start(script, IO_TIMEOUT)
-        self._chan.settimeout(IO_TIMEOUT)
         self._session = session
-        self._buf = bytearray()
+        self._chan.settimeout(IO_TIMEOUT)
+        try:
+            self._buf = bytearray(session.skip_banner(self._chan))
+        except OSError as e:
+            raise OSError(errno.EIO, f"读取 {self.path} 中断: {e or type(e).__name__}") from None
         self._buf_pos, self._end, self._eof = start, end, False
 
     def pread(self, n: int, pos: int) -> bytes:

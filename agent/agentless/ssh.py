@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 CONNECT_TIMEOUT = 10.0
+# Printed first by every script: whatever the login shell's rc files print before it is not ours.
+BEGIN = b"\x1exunjian-begin\x1e\n"
 MAX_CHANNELS = 8  # below sshd's default MaxSessions (10) per connection
 KEEPALIVE = 30
 _KNOWN_HOSTS_LOCK = threading.Lock()
@@ -175,7 +177,7 @@ class Session:
                 raise SshError(f"与 {self.endpoint.where} 的 SSH 连接已断开")
             chan = transport.open_session(timeout=min(timeout, self.endpoint.connect_timeout))
             chan.exec_command("exec sh -s")
-            data = script.encode("utf-8", "surrogateescape")
+            data = b"printf '\\036xunjian-begin\\036\\n'\n" + script.encode("utf-8", "surrogateescape")
             if not data.endswith(b"\n"):
                 data += b"\n"
             chan.sendall(data)
@@ -187,6 +189,21 @@ class Session:
         except Exception as e:  # paramiko.SSHException, EOFError, OSError: the connection broke
             self._slots.release()
             raise SshError(f"与 {self.endpoint.where} 的 SSH 连接中断: {e or type(e).__name__}") from None
+
+    @staticmethod
+    def skip_banner(chan: Any, first: bytes = b"") -> bytes:
+        """Read a started channel's stdout up to our BEGIN marker; returns the bytes after it."""
+        buf = bytearray(first)
+        while True:
+            i = buf.find(BEGIN)
+            if i >= 0:
+                return bytes(buf[i + len(BEGIN):])
+            if len(buf) > 1024 * 1024:
+                raise SshError("目标主机登录脚本输出过多, 未找到命令输出的开始")
+            chunk = chan.recv(65536)
+            if not chunk:
+                return b""  # the script never started (its shell failed)
+            buf += chunk
 
     def finish(self, chan: Any) -> None:
         try:
@@ -228,7 +245,9 @@ class Session:
                 raise SshError(f"与 {self.endpoint.where} 的 SSH 连接中断")
         finally:
             self.finish(chan)
-        return Exec(code, bytes(out), bytes(err), timed_out, truncated, time.monotonic() - t0)
+        i = out.find(BEGIN)
+        stdout = bytes(out[i + len(BEGIN):]) if i >= 0 else b""
+        return Exec(code, stdout, bytes(err), timed_out, truncated, time.monotonic() - t0)
 
 
 def _bounded(buf: bytearray, chunk: bytes, limit: int) -> bool:
