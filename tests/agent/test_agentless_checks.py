@@ -300,3 +300,30 @@ def test_config_refuses_checks_that_cannot_run_agentless(tmp_path: Path, client_
     with pytest.raises(ConfigError, match="absolute path on the target"):
         parse_poller_config(doc)
     assert os.path.exists(client_key)
+
+
+def test_login_shell_chatter_is_not_taken_for_data(tmp_path: Path, sshd_factory: Any, client_key: Path) -> None:
+    """Targets whose shell start-up files print a banner still give the same figures."""
+    home = tmp_path / "home"  # bash run by sshd reads ~/.bashrc even for a command
+    home.mkdir()
+    (home / ".bashrc").write_text("echo '欢迎登录生产环境 1 2 3 4 5 6 7'\necho 'X 1 2 3 4'\n")
+    chatty = sshd_factory(extra_config=f"SetEnv HOME={home}\n")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text("x\n")
+    checks = [{"name": "root", "type": "disk", "mounts": ["/"]},
+              {"name": "sshd", "type": "process", "process_name": "sshd", "count": "1:"},
+              {"name": "log", "type": "log", "paths": [f"{logs}/*.log"], "from": "start"}]
+    target = make_target(tmp_path, chatty, client_key, checks)
+    try:
+        target.connect()
+        _, out, _ = target.session()._client.exec_command("true")
+        assert "欢迎登录" in out.read().decode()  # the banner is really there
+        assert target.session().run("echo hi", timeout=10).stdout == b"hi\n"
+        with (logs / "a.log").open("a") as f:
+            f.write("ERROR one\n")
+        results = by_name(target.round())
+        assert results["root"].status is Status.OK and results["sshd"].status is Status.OK
+        assert metrics(results["log"])["critical_events"][0] == 1
+    finally:
+        target.close()

@@ -64,27 +64,15 @@ class Sshd:
                 self.proc.wait()
 
 
-@pytest.fixture(scope="session")
-def client_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
-        pytest.skip("openssh-server is not installed (apt-get install -y openssh-server)")
-    return keygen(tmp_path_factory.mktemp("client") / "id_ed25519")
-
-
-@pytest.fixture(scope="session")
-def sshd_factory(tmp_path_factory: pytest.TempPathFactory, client_key: Path) -> Iterator[Any]:
-    """start(log_level="ERROR") -> Sshd: a real sshd on a free 127.0.0.1 port, root login by our key."""
-    started: list[Sshd] = []
+def start_sshd(d: Path, client_key: Path, log_level: str = "ERROR", extra_config: str = "") -> Sshd:
+    """An sshd in directory `d` (its own host key) letting root in with `client_key`; stop() it after."""
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
-
-    def start(log_level: str = "ERROR") -> Sshd:
-        d = tmp_path_factory.mktemp("sshd")
-        host_key = keygen(d / "host_ed25519")
-        auth = d / "authorized_keys"
-        auth.write_text(client_key.with_suffix(".pub").read_text())
-        port = free_port()
-        cfg = d / "sshd_config"
-        cfg.write_text(f"""Port {port}
+    host_key = keygen(d / "host_ed25519")
+    auth = d / "authorized_keys"
+    auth.write_text(client_key.with_suffix(".pub").read_text())
+    port = free_port()
+    cfg = d / "sshd_config"
+    cfg.write_text(f"""Port {port}
 ListenAddress 127.0.0.1
 HostKey {host_key}
 PidFile {d}/sshd.pid
@@ -98,12 +86,34 @@ StrictModes no
 AllowTcpForwarding yes
 Subsystem sftp internal-sftp
 LogLevel {log_level}
-""")
-        log = d / "sshd.log"
-        proc = subprocess.Popen([SSHD, "-D", "-f", str(cfg), "-E", str(log)])
-        s = Sshd(port, host_key, log, proc)
-        started.append(s)
+{extra_config}""")
+    log = d / "sshd.log"
+    proc = subprocess.Popen([SSHD, "-D", "-f", str(cfg), "-E", str(log)])
+    s = Sshd(port, host_key, log, proc)
+    try:
         wait_port(port)
+    except RuntimeError:
+        s.stop()
+        raise
+    return s
+
+
+@pytest.fixture(scope="session")
+def client_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-server is not installed (apt-get install -y openssh-server)")
+    return keygen(tmp_path_factory.mktemp("client") / "id_ed25519")
+
+
+@pytest.fixture(scope="session")
+def sshd_factory(tmp_path_factory: pytest.TempPathFactory, client_key: Path) -> Iterator[Any]:
+    """start(log_level="ERROR", extra_config="") -> Sshd: a real sshd on a free 127.0.0.1 port, root login
+    by our key."""
+    started: list[Sshd] = []
+
+    def start(log_level: str = "ERROR", extra_config: str = "") -> Sshd:
+        s = start_sshd(tmp_path_factory.mktemp("sshd"), client_key, log_level, extra_config)
+        started.append(s)
         return s
 
     yield start
