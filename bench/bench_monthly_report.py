@@ -7,6 +7,7 @@ customer units. Then it times the report for all units and for one unit: gatheri
 (builder.build) and each format. Goal: the whole report under 10 s.
 
 Usage: .venv/bin/python bench/bench_monthly_report.py [--db sqlite|postgres|both] [--hosts 1000]
+       [--rollup-hosts 20]  (also: the daily rollup job over raw results of N hosts for one day)
 PostgreSQL: a fresh schema in the `test` database at 127.0.0.1 (dropped afterwards).
 """
 from __future__ import annotations
@@ -121,6 +122,49 @@ def populate(factory: Any, n_hosts: int, checks: int = 20) -> None:
         db.commit()
 
 
+def rollup_day(url: str, label: str, n_hosts: int, checks: int = 20, every: int = 60) -> None:
+    """Raw results of one day (a result per check every `every` s) → build_day, in results/s."""
+    from collector.results.models import ResultRow
+    from collector.rollups.service import build_day
+
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    factory = make_sessionmaker(engine)
+    day = date(2026, 9, 10)
+    start = datetime(2026, 9, 10, tzinfo=CST)
+    rnd = random.Random(7)
+    with factory() as db:
+        db.execute(sa.insert(Host), [{"name": f"raw{i:04d}", "unit": UNITS[i % len(UNITS)], "room": "", "labels": {},
+                                      "enrolled_at": start, "agent_version": "bench", "heartbeat_seconds": 30.0,
+                                      "online": True, "dropped_total": 0} for i in range(n_hosts)])
+        ids = list(db.scalars(sa.select(Host.id)))
+        n = 0
+        for h in ids:
+            rows = []
+            for c in range(checks):
+                typ = "disk" if c == 0 else "log" if c == 1 else "process"
+                for k in range(86400 // every):
+                    at = start + timedelta(seconds=k * every + c)
+                    metrics = ([{"name": "used_percent:/", "value": 50.0}, {"name": "free_bytes:/", "value": 5e10},
+                                {"name": "size_bytes:/", "value": 1e11}] if typ == "disk" else
+                               [{"name": "critical_events", "value": 0}, {"name": "warning_events", "value": 1}]
+                               if typ == "log" else [{"name": "count", "value": 3}])
+                    rows.append({"id": uuid.uuid4(), "started_at": at, "host_id": h, "check": f"check-{c:02d}",
+                                 "type": typ, "system": SYSTEMS[c % 4], "status": 1 if rnd.random() < 0.01 else 0,
+                                 "summary": "", "duration": 0.01, "metrics": metrics, "details": {},
+                                 "received_at": at})
+            db.execute(sa.insert(ResultRow), rows)
+            n += len(rows)
+        db.commit()
+    with factory() as db:
+        _, t = timed(partial(build_day, db=db, day=day, calendar=default_calendar(), now=start + timedelta(days=2)))
+        db.commit()
+    print(f"{label:9} rollup of one day: {n:,} raw results of {n_hosts} hosts in {t:.2f} s = {n / t:,.0f} results/s; "
+          f"1,000 hosts x {checks} checks every {every} s would take {86400 // every * checks * 1000 / (n / t):,.0f} s",
+          flush=True)
+    engine.dispose()
+
+
 def timed(fn: Any) -> tuple[Any, float]:
     t = time.perf_counter()
     out = fn()
@@ -155,11 +199,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--hosts", type=int, default=1000)
+    ap.add_argument("--rollup-hosts", type=int, default=0, help="also time the daily rollup over raw results")
     args = ap.parse_args()
     results = {}
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", "sqlite", args.hosts)
+            if args.rollup_hosts:
+                rollup_day(f"sqlite:///{tmp}/raw.db", "sqlite", args.rollup_hosts)
     if args.db in ("postgres", "both"):
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(PG)
@@ -167,6 +214,14 @@ def main() -> None:
             c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         try:
             results["postgres"] = run(f"{PG}?options=-csearch_path%3D{schema}", "postgres", args.hosts)
+            if args.rollup_hosts:
+                with admin.begin() as c:
+                    c.execute(sa.text(f'CREATE SCHEMA "{schema}_raw"'))
+                try:
+                    rollup_day(f"{PG}?options=-csearch_path%3D{schema}_raw", "postgres", args.rollup_hosts)
+                finally:
+                    with admin.begin() as c:
+                        c.execute(sa.text(f'DROP SCHEMA "{schema}_raw" CASCADE'))
         finally:
             with admin.begin() as c:
                 c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

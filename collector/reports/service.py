@@ -14,8 +14,10 @@ from collector.db import insert_for
 from collector.hosts.models import Host
 from collector.notifications import service as notifications
 from collector.reports import builder
+from collector.reports.data import ReportData
 from collector.reports.models import FORMATS, Report
 from collector.reports.period import first_workday, month_range, previous_month
+from collector.rollups.service import reader
 from collector.runtime import Runtime
 
 log = logging.getLogger("xunjian.reports")
@@ -24,11 +26,13 @@ MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadshee
                "pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 
 
-def render(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: datetime) -> bytes:
-    """The report as bytes in `fmt` (xlsx | pdf | html)."""
+def render(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: datetime,
+           data: Optional[ReportData] = None) -> bytes:
+    """The report as bytes in `fmt` (xlsx | pdf | html); `data` when already gathered."""
     if fmt not in FORMATS:
         raise ValueError(f"格式须为 {'/'.join(FORMATS)}")
-    data = builder.build(db=db, month=month, unit=unit, calendar=rt.calendar, now=now)
+    if data is None:
+        data = builder.build(db=db, month=month, unit=unit, calendar=rt.calendar, now=now)
     if fmt == "xlsx":
         from collector.reports import xlsx
         return xlsx.render(data)
@@ -46,24 +50,32 @@ def get(*, db: Session, month: str, unit: str, fmt: str) -> Optional[Report]:
 def generate(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: datetime, actor: str = "system",
              replace: bool = False) -> tuple[Optional[Report], bool]:
     """Store the report; returns (report, created). Without `replace` an existing one is kept, and
-    when another process stored it meanwhile the unique (month, unit, format) keeps one."""
+    when another process stored it meanwhile the unique (month, unit, format) keeps one.
+    Commits what `db` holds first, and gathers through a reader, so on SQLite the write lock is held
+    only while the bytes are stored, not during the seconds of rendering."""
     month_range(month)
-    existing = get(db=db, month=month, unit=unit, fmt=fmt)
-    if existing is not None and not replace:
-        return existing, False
-    content = render(db=db, month=month, unit=unit, fmt=fmt, rt=rt, now=now)
+    db.commit()
+    with reader(db) as rd:
+        if not replace and get(db=rd, month=month, unit=unit, fmt=fmt) is not None:
+            return get(db=db, month=month, unit=unit, fmt=fmt), False
+        content = render(db=rd, month=month, unit=unit, fmt=fmt, rt=rt, now=now)
+    return store(db=db, month=month, unit=unit, fmt=fmt, content=content, now=now, actor=actor, replace=replace)
+
+
+def store(*, db: Session, month: str, unit: str, fmt: str, content: bytes, now: datetime, actor: str,
+          replace: bool) -> tuple[Optional[Report], bool]:
     values = {"generated_at": now, "generated_by": actor, "size": len(content),
               "sha256": hashlib.sha256(content).hexdigest(), "content": content}
-    if existing is not None:
-        for k, v in values.items():
-            setattr(existing, k, v)
-        db.flush()
-        return existing, False
     stmt = insert_for(db.get_bind(), Report.__table__).values(month=month, unit=unit, format=fmt, **values)
-    new_id = db.execute(stmt.on_conflict_do_nothing(index_elements=["month", "unit", "format"])
-                        .returning(Report.__table__.c.id)).scalar()
+    conflict = ["month", "unit", "format"]
+    stmt = (stmt.on_conflict_do_update(index_elements=conflict, set_=values) if replace
+            else stmt.on_conflict_do_nothing(index_elements=conflict))
+    existing = get(db=db, month=month, unit=unit, fmt=fmt) if replace else None
+    new_id = db.execute(stmt.returning(Report.__table__.c.id)).scalar()
     report = get(db=db, month=month, unit=unit, fmt=fmt)
-    return report, new_id is not None
+    if report is not None:
+        db.refresh(report)
+    return report, new_id is not None and existing is None
 
 
 def announce(*, db: Session, rt: Runtime, now: datetime, month: str, unit: str, formats: list[str],
@@ -89,18 +101,24 @@ def run_monthly(*, db: Session, now: datetime, rt: Runtime, public_url: str = ""
         return []
     month = previous_month(today)
     made = []
-    for unit in ["", *units(db=db)]:
-        created_formats = []
-        for fmt in JOB_FORMATS:
-            if get(db=db, month=month, unit=unit, fmt=fmt) is not None:
+    with reader(db) as rd:
+        stored = set(rd.execute(sa.select(Report.unit, Report.format).where(Report.month == month)).all())
+        for unit in ["", *units(db=rd)]:
+            missing = [f for f in JOB_FORMATS if (unit, f) not in stored]
+            if not missing:
                 continue
-            report, created = generate(db=db, month=month, unit=unit, fmt=fmt, rt=rt, now=now)
-            if created and report is not None:
-                made.append(report)
-                created_formats.append(fmt)
-        if created_formats:
-            announce(db=db, rt=rt, now=now, month=month, unit=unit, formats=created_formats,
-                     url=f"{public_url.rstrip('/')}/api/v1/reports?month={month}" if public_url else "")
-            db.commit()  # each unit's reports on their own: a failure later keeps what is done
-            log.info("monthly report %s %s generated (%s)", month, unit or "overall", ",".join(created_formats))
+            data = builder.build(db=rd, month=month, unit=unit, calendar=rt.calendar, now=now)  # once per unit
+            contents = {f: render(db=rd, month=month, unit=unit, fmt=f, rt=rt, now=now, data=data) for f in missing}
+            created = []
+            for fmt, content in contents.items():
+                report, new = store(db=db, month=month, unit=unit, fmt=fmt, content=content, now=now,
+                                    actor="system", replace=False)
+                if new and report is not None:
+                    made.append(report)
+                    created.append(fmt)
+            if created:
+                announce(db=db, rt=rt, now=now, month=month, unit=unit, formats=created,
+                         url=f"{public_url.rstrip('/')}/api/v1/reports?month={month}" if public_url else "")
+                log.info("monthly report %s %s generated (%s)", month, unit or "overall", ",".join(created))
+            db.commit()  # each unit on its own, in a short write transaction
     return made

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from collector.db import upsert
+from collector.db import make_engine, upsert
 from collector.hosts.models import Host
 from collector.results.models import ResultRow
 from collector.rollups.models import ResultRollup
@@ -31,6 +32,23 @@ UPDATE_COLUMNS = ("system", "type", "runs", "ok", "warning", "critical", "unknow
                   "bad_seconds", "observed_work_seconds", "bad_work_seconds", "critical_events",
                   "warning_events", "disk", "updated_at")
 STATUS_COLUMNS = ("ok", "warning", "critical", "unknown")
+
+
+@contextmanager
+def reader(db: Session) -> Iterator[Session]:
+    """A session for long reads. On SQLite the collector's write sessions BEGIN IMMEDIATE (they take
+    the write lock at their first statement), so long reads there would stall ingest: read through a
+    deferred-transaction engine on the same file instead. PostgreSQL (MVCC): the session itself."""
+    bind = db.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield db
+        return
+    engine = make_engine(bind.url.render_as_string(hide_password=False), readonly=True)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def day_bounds(day: date, calendar: WorkCalendar) -> tuple[datetime, datetime]:
@@ -47,26 +65,29 @@ def build_day(*, db: Session, day: date, calendar: WorkCalendar, now: datetime) 
     r = ResultRow
     rows: list[dict[str, Any]] = []
     written = 0
-    for host_id in db.scalars(sa.select(Host.id).order_by(Host.id)):
-        q = (sa.select(r.check, r.system, r.type, r.status, r.started_at, r.metrics)
-             .where(r.host_id == host_id, r.started_at >= start - LOOKAROUND, r.started_at < end + LOOKAROUND)
-             .order_by(r.check, r.started_at))
-        series: dict[str, list[Any]] = defaultdict(list)
-        for row in db.execute(q):
-            series[row.check].append(row)
-        for check, items in series.items():
-            out = _rollup_series(items, start, end, limit_end, calendar)
-            if out is not None:
-                rows.append({"day": day, "host_id": host_id, "check": check, "updated_at": now, **out})
-        if len(rows) >= 1000:
-            written += _flush(db, rows)
+    with reader(db) as rd:
+        for host_id in list(rd.scalars(sa.select(Host.id).order_by(Host.id))):
+            q = (sa.select(r.check, r.system, r.type, r.status, r.started_at, r.metrics)
+                 .where(r.host_id == host_id, r.started_at >= start - LOOKAROUND, r.started_at < end + LOOKAROUND)
+                 .order_by(r.check, r.started_at))
+            series: dict[str, list[Any]] = defaultdict(list)
+            for row in rd.execute(q):
+                series[row.check].append(row)
+            for check, items in series.items():
+                out = _rollup_series(items, start, end, limit_end, calendar)
+                if out is not None:
+                    rows.append({"day": day, "host_id": host_id, "check": check, "updated_at": now, **out})
+            if len(rows) >= 1000:
+                written += _flush(db, rows)
     return written + _flush(db, rows)
 
 
 def _flush(db: Session, rows: list[dict[str, Any]]) -> int:
+    """Upsert and commit: each write transaction stays short (the SQLite write lock)."""
     n = len(rows)
     if rows:
         upsert(db, ResultRollup.__table__, rows, keys=("day", "host_id", "check"), update=UPDATE_COLUMNS)
+        db.commit()
         rows.clear()
     return n
 
@@ -150,12 +171,13 @@ def run_rollups(*, db: Session, now: datetime, calendar: WorkCalendar) -> list[d
     neighbours are in) and never again; today is rebuilt at most every TODAY_EVERY; earlier days
     with raw results but no final rollup (first run, a collector that was down) are caught up."""
     today = local_day(now, calendar)
-    first = db.scalar(sa.select(sa.func.min(ResultRow.started_at)))
-    if first is None:
-        return []
-    first_day = local_day(first, calendar)
-    built_at = dict(db.execute(sa.select(ResultRollup.day, sa.func.max(ResultRollup.updated_at))
-                               .where(ResultRollup.day >= first_day).group_by(ResultRollup.day)).all())
+    with reader(db) as rd:
+        first = rd.scalar(sa.select(sa.func.min(ResultRow.started_at)))
+        if first is None:
+            return []
+        first_day = local_day(first, calendar)
+        built_at = dict(rd.execute(sa.select(ResultRollup.day, sa.func.max(ResultRollup.updated_at))
+                                   .where(ResultRollup.day >= first_day).group_by(ResultRollup.day)).all())
     built = []
     d = first_day
     while d <= today:
@@ -169,6 +191,5 @@ def run_rollups(*, db: Session, now: datetime, calendar: WorkCalendar) -> list[d
             due = last is None or last < end + LOOKAROUND <= now
         if due and build_day(db=db, day=d, calendar=calendar, now=now):
             built.append(d)
-        db.commit()  # one day per transaction: never hold the SQLite write lock for the whole backfill
         d += timedelta(days=1)
     return built
