@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -14,9 +14,11 @@ from checks.model import Status
 from checks.thresholds import evaluate
 from collector.hosts.models import Host
 from collector.results.models import CheckState, ResultRow
+from collector.rollups.models import ResultRollup
 from collector.runtime import Runtime
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 from collector.tickets.sla import state_now
+from collector.timefmt import zone
 
 SYSTEMS = ("voucher", "seal", "mq", "os")
 SEVERITY_ORDER = {2: 4, 3: 3, 1: 2, 0: 1}  # CRITICAL > UNKNOWN > WARNING > OK, as checks.model.worst
@@ -80,14 +82,17 @@ def _level(used: float, warn: Optional[str], crit: Optional[str]) -> str:
 def host_rows(*, db: Session) -> list[UnitGroup]:
     hosts = list(db.scalars(sa.select(Host).order_by(Host.unit, Host.name)))
     rows = {h.id: HostRow(host=h) for h in hosts}
-    for s in db.scalars(sa.select(CheckState)):
-        row = rows.get(s.host_id)
-        if row is None:
-            continue
-        row.checks += 1
-        row.worst[s.system] = _worse(row.worst.get(s.system), s.status)
-        if s.type == "disk":
-            row.disks.extend(disks_of(s.metrics))
+    # Columns, not ORM rows, and metrics of disk checks only: the dashboard reads the whole fleet.
+    cols = (CheckState.host_id, CheckState.system, CheckState.status, CheckState.type)
+    for host_id, system, status, _ in db.execute(sa.select(*cols)):
+        row = rows.get(host_id)
+        if row is not None:
+            row.checks += 1
+            row.worst[system] = _worse(row.worst.get(system), status)
+    disk_q = sa.select(CheckState.host_id, CheckState.metrics).where(CheckState.type == "disk")
+    for host_id, metrics in db.execute(disk_q.order_by(CheckState.host_id, CheckState.check)):
+        if host_id in rows:
+            rows[host_id].disks.extend(disks_of(metrics))
     groups: dict[str, list[HostRow]] = defaultdict(list)
     for h in hosts:
         groups[h.unit or "未分配单位"].append(rows[h.id])
@@ -125,14 +130,38 @@ def host_states(*, db: Session, host_id: int) -> list[CheckState]:
                            .order_by(CheckState.system, CheckState.check)))
 
 
-def disk_history(*, db: Session, host_id: int, since: datetime, max_rows: int = 50000
-                 ) -> dict[str, list[tuple[datetime, float]]]:
-    """used_percent per mount over time, from the stored disk results (oldest first)."""
-    q = (sa.select(ResultRow.started_at, ResultRow.metrics)
-         .where(ResultRow.host_id == host_id, ResultRow.type == "disk", ResultRow.started_at >= since)
-         .order_by(ResultRow.started_at.desc()).limit(max_rows))
+RAW_DAYS = 2  # beyond this, history comes from the daily rollups (raw results expire after retention_days)
+
+
+def disk_history(*, db: Session, host_id: int, since: datetime, now: datetime, tz: str,
+                 max_rows: int = 50000) -> dict[str, list[tuple[datetime, float]]]:
+    """used_percent per mount over time (oldest first): raw disk results for the last RAW_DAYS, the
+    daily peak from result_rollups before that."""
     series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    raw_since = max(since, now - timedelta(days=RAW_DAYS)) if (now - since) > timedelta(days=7) else since
+    if raw_since > since:
+        _rollup_points(db, host_id, since, raw_since, tz, series)
+    q = (sa.select(ResultRow.started_at, ResultRow.metrics)
+         .where(ResultRow.host_id == host_id, ResultRow.type == "disk", ResultRow.started_at >= raw_since)
+         .order_by(ResultRow.started_at.desc()).limit(max_rows))
     for at, metrics in db.execute(q):
-        for d in disks_of(metrics):
-            series[d.mount].append((at, d.used))
+        for m in metrics or []:
+            measure, _, mount = str(m.get("name", "")).partition(":")
+            if measure == "used_percent" and mount and isinstance(m.get("value"), (int, float)):
+                series[mount].append((at, float(m["value"])))
     return {mount: sorted(points) for mount, points in sorted(series.items())}
+
+
+def _rollup_points(db: Session, host_id: int, since: datetime, until: datetime, tz: str,
+                   series: dict[str, list[tuple[datetime, float]]]) -> None:
+    local = zone(tz)
+    first, last = since.astimezone(local).date(), until.astimezone(local).date()
+    q = (sa.select(ResultRollup.day, ResultRollup.disk)
+         .where(ResultRollup.host_id == host_id, ResultRollup.type == "disk", ResultRollup.day >= first,
+                ResultRollup.day < last))
+    for day, disk in db.execute(q):
+        at = datetime.combine(day, time(12), tzinfo=local)  # one point per day, at noon
+        for mount, values in (disk or {}).items():
+            peak = values.get("used_percent_max")
+            if isinstance(peak, (int, float)):
+                series[mount].append((at, float(peak)))

@@ -26,8 +26,9 @@ def host_page(request: Request, name: str, db: SessionDep, me: PageUser, days: i
     days = days if days in DAY_CHOICES else 7
     now = utcnow()
     start = now - timedelta(days=days)
-    history = fleet.disk_history(db=db, host_id=h.id, since=start)
-    chart = charts.disk_chart(history, start, now, settings_of(request).timezone)
+    tz = settings_of(request).timezone
+    history = fleet.disk_history(db=db, host_id=h.id, since=start, now=now, tz=tz)
+    chart = charts.disk_chart(history, start, now, tz)
     tickets = list(db.scalars(sa.select(Ticket).where(Ticket.host == h.name, Ticket.status.in_(ACTIVE_STATUSES))
                               .order_by(Ticket.id.desc())))
     return render(request, "host.html", h=h, states=fleet.host_states(db=db, host_id=h.id), chart=chart,

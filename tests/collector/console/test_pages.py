@@ -234,3 +234,24 @@ def test_user_text_is_escaped(console: Console) -> None:
         html = b.get(path).text
         assert "<script>alert" not in html and "<b>赵</b>" not in html, path
     assert 'href="/console/hosts/a%2Fb%3Fc"' in b.get("/console/tickets").text
+
+
+def test_long_disk_history_comes_from_the_daily_rollups(console: Console) -> None:
+    from collector.hosts import service as hosts
+    from collector.rollups.models import ResultRollup
+
+    ingest(console, disk(minutes_ago(30), 61.0))
+    today = utcnow().astimezone(timezone(timedelta(hours=8))).date()
+    with console.app.state.sessionmaker() as db:
+        host_id = hosts.get_by_name(db=db, name="web01").id
+        for back in range(3, 20):
+            db.add(ResultRollup(day=today - timedelta(days=back), host_id=host_id, check="root-disk", system="os",
+                                type="disk", disk={"/": {"used_percent_max": 70.0 + back, "used_percent_min": 30.0}},
+                                updated_at=utcnow()))
+        db.commit()
+    b = console.browser()
+    b.login("viewer")
+    month = b.get("/console/hosts/web01?days=30").text
+    assert "峰值 89.0%" in month and "当前 61.0%" in month  # 19 days back: the daily peak; today: raw
+    week = b.get("/console/hosts/web01?days=7").text
+    assert "峰值 61.0%" in week  # a week reads raw results only
