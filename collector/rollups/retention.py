@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -78,15 +79,21 @@ def prune_results(*, db: Session, now: datetime, retention_days: int, tz: str) -
                 db.execute(sa.text(f'ALTER TABLE results DETACH PARTITION "{name}"'))
                 db.execute(sa.text(f'DROP TABLE "{name}"'))
                 log.info("dropped partition %s (older than %d days)", name, retention_days)
-        n = db.execute(sa.delete(ResultRow).where(ResultRow.started_at < cutoff)).rowcount or 0
         db.commit()
-        return n
+        old = sa.select(ResultRow.started_at, ResultRow.id).where(ResultRow.started_at < cutoff).limit(BATCH)
+        key = sa.tuple_(ResultRow.started_at, ResultRow.id)
+        return _batched(db, lambda: db.execute(sa.delete(ResultRow).where(key.in_(old))).rowcount or 0)
+    ids = sa.select(sa.literal_column("rowid")).select_from(ResultRow.__table__).where(
+        ResultRow.started_at < cutoff).limit(BATCH).scalar_subquery()
+    return _batched(db, lambda: db.execute(sa.delete(ResultRow).where(sa.literal_column("rowid").in_(ids)))
+                    .rowcount or 0)
+
+
+def _batched(db: Session, delete_some: Any) -> int:
     total = 0
     while True:
-        ids = sa.select(sa.literal_column("rowid")).select_from(ResultRow.__table__).where(
-            ResultRow.started_at < cutoff).limit(BATCH).scalar_subquery()
-        n = db.execute(sa.delete(ResultRow).where(sa.literal_column("rowid").in_(ids))).rowcount or 0
-        db.commit()  # release the write lock between batches so ingest keeps going
+        n = delete_some()
+        db.commit()  # short transactions: ingest keeps going (SQLite write lock, PostgreSQL row locks)
         total += n
         if n < BATCH:
             return total
