@@ -221,22 +221,28 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rate", type=float, default=80000, help="results/s to pre-generate for (upper bound)")
     ap.add_argument("--bad-share", type=float, default=0.002, help="share of CRITICAL results")
+    ap.add_argument("--code", help="run the collector from this source tree (e.g. `git archive` of an older "
+                    "commit) to compare before/after in the same go")
     ap.add_argument("--profile", help="write a py-spy flame graph (SVG) of one worker here")
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     db_url, drop = fresh_db(args.db, workdir)
     env = {**os.environ, "XUNJIAN_DB_URL": db_url}
-    key = subprocess.run([str(BIN / "xunjian-collector"), "user", "add", "bench", "--role", "admin"], env=env,
+    serve = [str(BIN / "xunjian-collector")]
+    if args.code:
+        env["PYTHONPATH"] = args.code
+        serve = [sys.executable, "-m", "collector.cli"]
+    key = subprocess.run([*serve, "user", "add", "bench", "--role", "admin"], env=env, cwd=args.code or None,
                          check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     sys.path.insert(0, str(REPO / "tests"))
     from tests.conftest import free_port, wait_http
 
     port = free_port()
     log = open(workdir / "collector.log", "wb")
-    proc = subprocess.Popen([str(BIN / "xunjian-collector"), "serve", "--db", db_url, "--port", str(port),
+    proc = subprocess.Popen([*serve, "serve", "--db", db_url, "--port", str(port),
                              "--workers", str(args.workers), "--log-level", "warning"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True, cwd=args.code or None)
     spy = None
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 60)
@@ -252,7 +258,8 @@ def main() -> int:
             import psutil
 
             child = psutil.Process(proc.pid).children(recursive=True)[-1]
-            spy = subprocess.Popen([os.environ.get("PY_SPY", str(BIN / "py-spy")), "record", "-o", args.profile, "-p", str(child.pid),
+            spy = subprocess.Popen([os.environ.get("PY_SPY", str(BIN / "py-spy")), "record", "-o", args.profile,
+                                    "-p", str(child.pid),
                                     "-d", str(int(args.seconds)), "--nonblocking",
                                     "--format", "flamegraph" if args.profile.endswith(".svg") else "raw"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

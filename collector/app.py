@@ -20,6 +20,7 @@ from collector.config import Settings
 from collector.db import make_engine, make_sessionmaker
 from collector.events import Events
 from collector.jobs.offline import detect_offline
+from collector.jobs.probe import probe_job
 from collector.jobs.runner import Job, JobRunner
 from collector.metrics import FleetCollector, IngestMetrics
 from collector.notifications.service import deliver_due
@@ -61,7 +62,12 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     registry = CollectorRegistry(auto_describe=False)
     ingest_metrics = IngestMetrics(registry)
     registry.register(FleetCollector(read_factory))
-    runner = JobRunner(factory, default_jobs(settings, factory), tick=min(5.0, settings.job_interval_seconds))
+    jobs = default_jobs(settings, factory)
+    runner = JobRunner(factory, jobs, tick=min(5.0, settings.job_interval_seconds))
+    probe = probe_job(factory, runner.me)  # test-only, from XUNJIAN_JOB_PROBE
+    if probe is not None:
+        jobs.append(probe)
+        runner.tick = min(runner.tick, probe.every.total_seconds())
     run_jobs = settings.jobs_enabled if start_jobs is None else start_jobs
 
     @asynccontextmanager

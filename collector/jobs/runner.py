@@ -35,6 +35,11 @@ class Job:
     fn: JobFn  # fn(db=Session, now=datetime)
 
 
+def job_lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of a job's claim."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
 class JobRunner:
     def __init__(self, factory: sessionmaker[Session], jobs: list[Job], tick: float = 5.0) -> None:
         self.factory = factory
@@ -76,8 +81,8 @@ class JobRunner:
         with self.factory() as db:
             with db.begin():
                 if db.get_bind().dialect.name == "postgresql":
-                    key = zlib.crc32(job.name.encode()) & 0x7FFFFFFF
-                    got = db.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar()
+                    got = db.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                     {"k": job_lock_key(job.name)}).scalar()
                     if not got:
                         return False
                 run = db.get(JobRun, job.name)
