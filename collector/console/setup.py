@@ -34,6 +34,14 @@ def static(name: str) -> Response:
     return FileResponse(STATIC / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "max-age=300"})
 
 
+fallback_router = APIRouter(include_in_schema=False)
+
+
+@fallback_router.get("/console/{rest:path}")
+def not_found(rest: str) -> Response:
+    raise web.ConsoleError(404, "没有这个页面。")
+
+
 class SecurityHeaders:
     """Adds the console's headers (and no-store for its pages) to every answer under /console."""
 
@@ -71,6 +79,7 @@ def install(app: FastAPI) -> None:
     for module in (views_auth, views_dashboard, views_tickets, views_hosts, views_maintenance, views_reports):
         app.include_router(module.router)
     app.include_router(static_router)
+    app.include_router(fallback_router)  # last: only paths no console page claimed
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(web.ConsoleError)

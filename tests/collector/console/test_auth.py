@@ -217,3 +217,9 @@ def test_logging_in_again_replaces_the_old_session(console: Console) -> None:
     with console.app.state.sessionmaker() as db:
         assert db.get(ConsoleSession, token_digest(first)) is None
         assert db.scalar(sa.select(sa.func.count()).select_from(ConsoleSession)) == 1
+
+
+def test_unknown_console_path_is_an_html_404(console: Console) -> None:
+    r = console.browser().client.get("/console/no/such/page")
+    assert r.status_code == 404 and "没有这个页面" in r.text and r.headers["content-type"].startswith("text/html")
+    assert r.headers["x-frame-options"] == "DENY"
