@@ -28,6 +28,7 @@ LOOKAROUND = timedelta(hours=2)  # results fetched beyond the day to know who co
 MIN_CAP = 120.0
 TODAY_EVERY = timedelta(hours=1)  # the running day is provisional: rebuilt hourly, final the day after
 DISK_MEASURES = ("used_percent", "free_bytes", "size_bytes")
+METRIC_TYPES = ("log", "disk")
 UPDATE_COLUMNS = ("system", "type", "runs", "ok", "warning", "critical", "unknown", "observed_seconds",
                   "bad_seconds", "observed_work_seconds", "bad_work_seconds", "critical_events",
                   "warning_events", "disk", "updated_at")
@@ -65,9 +66,11 @@ def build_day(*, db: Session, day: date, calendar: WorkCalendar, now: datetime) 
     r = ResultRow
     rows: list[dict[str, Any]] = []
     written = 0
+    # Only log and disk results carry what rollups keep: skip decoding the others' metrics JSON.
+    metrics = sa.case((r.type.in_(METRIC_TYPES), r.metrics), else_=sa.null()).label("metrics")
     with reader(db) as rd:
         for host_id in list(rd.scalars(sa.select(Host.id).order_by(Host.id))):
-            q = (sa.select(r.check, r.system, r.type, r.status, r.started_at, r.metrics)
+            q = (sa.select(r.check, r.system, r.type, r.status, r.started_at, metrics)
                  .where(r.host_id == host_id, r.started_at >= start - LOOKAROUND, r.started_at < end + LOOKAROUND)
                  .order_by(r.check, r.started_at))
             series: dict[str, list[Any]] = defaultdict(list)
