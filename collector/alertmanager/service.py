@@ -6,7 +6,7 @@ alert resolves it. Redelivery of the same notification changes nothing.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from collector.timefmt import parse_iso
 SEVERITY = {"critical": "critical", "error": "critical", "page": "critical", "major": "critical",
             "warning": "warning", "warn": "warning", "minor": "warning", "info": "info", "none": "info"}
 SYSTEMS = ("voucher", "seal", "mq", "os")
+SLACK = timedelta(seconds=1)  # startsAt as Alertmanager prints it vs. as stored
 
 
 def fault_key(fingerprint: str) -> str:
@@ -41,7 +42,7 @@ def receive(*, db: Session, payload: dict[str, Any], now: datetime, settings: Se
         starts = _time(alert.get("startsAt")) or now
         active = tickets.active_for_fault(db=db, fault_key=key)
         if alert.get("status") == "resolved":
-            if active is not None and starts >= active.opened_at.replace(microsecond=0) - _slack():
+            if active is not None and starts >= active.opened_at.replace(microsecond=0) - SLACK:
                 note = f"Alertmanager: 告警 {labels.get('alertname', '')} 已恢复"
                 tickets.resolve_recovered(db=db, ticket=active, at=_time(alert.get("endsAt")) or now, note=note)
                 workflow.announce_resolved(db=db, rt=rt, ticket=active, now=now)
@@ -65,10 +66,13 @@ def receive(*, db: Session, payload: dict[str, Any], now: datetime, settings: Se
         host = hosts.get_by_name(db=db, name=host_name) if host_name else None
         unit = labels.get("unit") or (host.unit if host else "")
         system = labels.get("system") if labels.get("system") in SYSTEMS else "os"
-        windows = maintenance.overlapping(db=db, start=starts, end=starts)
-        if maintenance.covering(windows, at=starts, unit=unit, host=host_name, system=system):
+        # Judged at delivery: an alert still firing after its maintenance window ends opens its ticket
+        # at the next notification (repeat_interval), with the SLA clock starting at the window's end.
+        windows = maintenance.overlapping(db=db, start=min(starts, now), end=max(starts, now))
+        if maintenance.covering(windows, at=now, unit=unit, host=host_name, system=system):
             counts["suppressed"] += 1
             continue
+        began_in = maintenance.covering(windows, at=starts, unit=unit, host=host_name, system=system)
         ticket, created = tickets.open_for_fault(
             db=db, fault_key=key, at=starts, number_prefix=settings.tickets.number_prefix, tz=settings.timezone,
             fields={"source": "alertmanager", "channel": "auto", "severity": _severity(labels), "urgent": False,
@@ -78,15 +82,11 @@ def receive(*, db: Session, payload: dict[str, Any], now: datetime, settings: Se
                     "room": host.room if host else labels.get("room", ""), "last_status": 2,
                     "last_summary": _summary(labels, ann), "labels": labels})
         if created:
+            if began_in is not None:
+                ticket.reported_at = began_in.ends_at
             workflow.after_auto_open(db=db, rt=rt, ticket=ticket, now=now)
             counts["opened"] += 1
     return counts
-
-
-def _slack():  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    return timedelta(seconds=1)
 
 
 def _time(value: Any) -> datetime | None:
