@@ -22,6 +22,7 @@ from collector.events import Events
 from collector.jobs.offline import detect_offline
 from collector.jobs.probe import probe_job
 from collector.jobs.runner import Job, JobRunner
+from collector.limits import SecurityHeaders
 from collector.metrics import FleetCollector, IngestMetrics
 from collector.notifications.service import deliver_due
 from collector.reports.service import run_monthly
@@ -105,6 +106,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     from collector.console import install as install_console
 
     install_console(app)  # /console pages (cookie sessions), security headers, HTML error pages
+
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

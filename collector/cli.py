@@ -41,11 +41,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = make_engine(settings.db_url)
     migrate.upgrade(engine)
     engine.dispose()
-    print(f"巡检 collector: http://{host}:{port}/  (API /api/v1, metrics /metrics, database "
+    scheme = "https" if args.ssl_certfile else "http"
+    print(f"巡检 collector: {scheme}://{host}:{port}/  (API /api/v1, metrics /metrics, database "
           f"{_safe_url(settings.db_url)})", flush=True)
     uvicorn.run("collector.asgi:app_factory", factory=True, host=host, port=port, workers=args.workers,
                 log_level=args.log_level, proxy_headers=True, timeout_keep_alive=30,
-                limit_concurrency=args.limit_concurrency)
+                limit_concurrency=args.limit_concurrency, ssl_certfile=args.ssl_certfile,
+                ssl_keyfile=args.ssl_keyfile)
     return 0
 
 
@@ -147,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--limit-concurrency", type=int, default=None)
     s.add_argument("--log-level", default="info")
+    s.add_argument("--ssl-certfile", help="serve HTTPS with this PEM certificate (chain); see docs/tls.md")
+    s.add_argument("--ssl-keyfile", help="the certificate's PEM private key")
     s.set_defaults(fn=cmd_serve)
 
     a = sub.add_parser("agent", help="agents").add_subparsers(dest="agent_cmd", required=True)

@@ -2,7 +2,7 @@
 
 The cache only saves the SELECT: every batch is written under `UPDATE hosts … WHERE id = :id AND
 token_hash = :digest`, so a rotated (re-enrolled) token stops writing at once, in every process; what
-may be up to `ttl` seconds stale is only the host's unit, room and labels copied onto new tickets.
+may be up to `ttl` (60) seconds stale is only the host's unit, room and labels copied onto new tickets.
 Unknown tokens are looked up by digest (unique index) and never cached, and nothing is written for them.
 """
 from __future__ import annotations
@@ -30,18 +30,22 @@ class HostInfo:
 
 
 class TokenCache:
-    def __init__(self, ttl: float = 10.0, size: int = 50_000) -> None:
+    def __init__(self, ttl: float = 60.0, size: int = 50_000) -> None:
         self.ttl = ttl
         self.size = size
         self._items: OrderedDict[str, tuple[float, HostInfo]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def lookup(self, db: Session, token: str, digest: str) -> Optional[HostInfo]:
-        now = time.monotonic()
+    def cached(self, digest: str) -> Optional[HostInfo]:
         with self._lock:
             hit = self._items.get(digest)
-            if hit is not None and hit[0] > now:
-                return hit[1]
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def lookup(self, db: Session, token: str, digest: str) -> Optional[HostInfo]:
+        hit = self.cached(digest)
+        if hit is not None:
+            return hit
+        now = time.monotonic()
         row = db.execute(sa.select(Host.id, Host.name, Host.unit, Host.room, Host.labels, Host.token_hash)
                          .where(Host.token_hash == digest)).first()
         if row is None or not digest_matches(token, row.token_hash):

@@ -1,8 +1,8 @@
 """One agent batch, from request bytes to committed rows: authenticate, validate, store, evaluate.
 
-Runs in a worker thread. Refusals come first and cost little: a client address with many recent bad
-tokens gets 429 without a query, a bad token costs one indexed read and no write; only then is the
-body parsed. The write transaction starts with `UPDATE hosts … WHERE id AND token_hash AND online`,
+Runs in a worker thread. Refusals come first and cost little: a bad token costs one indexed read and
+no write (and, from an address with many recent failures, not even that: 429); only then is the body
+parsed. The write transaction starts with `UPDATE hosts … WHERE id AND token_hash AND online`,
 which records the contact, re-checks the token (a rotated token fails here at once) and row-locks the
 host, so two batches of one agent never interleave their check-state updates across processes.
 """
@@ -40,12 +40,14 @@ def parts(state: Any) -> tuple[TokenCache, FailureLimiter]:
 def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> flows.IngestReply:
     metrics = state.metrics
     cache, failures = parts(state)
-    if failures.blocked(addr):
-        metrics.rejected("unauthorized")
-        raise HTTPException(429, "认证失败次数过多, 请稍后再试", headers={"Retry-After": "60"})
     digest = token_digest(token)
-    with state.read_sessionmaker() as rdb:
-        info = cache.lookup(rdb, token, digest)
+    info = cache.cached(digest)
+    if info is None:
+        if failures.blocked(addr):
+            metrics.rejected("unauthorized")
+            raise HTTPException(429, "认证失败次数过多, 请稍后再试", headers={"Retry-After": "60"})
+        with state.read_sessionmaker() as rdb:
+            info = cache.lookup(rdb, token, digest)
     if info is None:
         failures.failed(addr)
         metrics.rejected("unauthorized")
