@@ -9,11 +9,13 @@ from sqlalchemy.orm import Session
 from collector.config import Settings
 from collector.db import utcnow
 from collector.reports import service
+from collector.rollups.service import reader
 from collector.runtime import runtime
 
 
 def monthly(*, db: Session, settings: Settings, month: str, unit: str, fmt: str, out: str) -> int:
-    content = service.render(db=db, month=month, unit=unit, fmt=fmt, rt=runtime(settings), now=utcnow())
+    with reader(db) as rd:  # never hold the SQLite write lock of a running collector while rendering
+        content = service.render(db=rd, month=month, unit=unit, fmt=fmt, rt=runtime(settings), now=utcnow())
     Path(out).write_bytes(content)
     print(f"已生成 {month} {unit or '全部单位'} 系统服务月报: {out} ({len(content)} 字节)", file=sys.stderr)
     return 0

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from collector.db import utcnow
@@ -52,6 +52,17 @@ def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: E
     if report is None:
         raise HTTPException(409, "报告正在由其他进程生成, 请稍后再试")
     return report_out(report, settings.timezone)
+
+
+@router.get("/reports/view", response_class=HTMLResponse)
+def view(db: SessionDep, settings: SettingsDep, user: Viewer, month: str, unit: str = "") -> HTMLResponse:
+    """The HTML report of a month, rendered now from the current data (not stored)."""
+    try:
+        month_range(month)
+    except ValueError as e:
+        raise HTTPException(422, str(e)) from None
+    content = service.render(db=db, month=month, unit=unit, fmt="html", rt=runtime(settings), now=utcnow())
+    return HTMLResponse(content.decode("utf-8"))
 
 
 @router.get("/reports/{report_id}/download")

@@ -157,6 +157,11 @@ def test_api_generate_now_and_visits(api: Any) -> None:
     page = api.client.get(first.json()["download"], headers=api.h(api.viewer_key))
     assert "某县财政局" in page.text and "王工" in page.text and "凭证库无法登录" not in page.text
 
+    live = api.client.get("/api/v1/reports/view?month=2026-09&unit=某市财政局", headers=api.h(api.viewer_key))
+    assert live.status_code == 200 and live.headers["content-type"].startswith("text/html")
+    assert "人员情况统计表" in live.text and "凭证库无法登录" in live.text
+    assert api.client.get("/api/v1/reports/view?month=09-2026", headers=api.h(api.viewer_key)).status_code == 422
+
     sept = api.get("/api/v1/visits?month=2026-09&unit=某市财政局", api.viewer_key)["items"]
     assert [v["date"] for v in sept] == ["2026-09-08", "2026-09-28"]
     assert sept[0]["engineer_name"] == "张工" and sept[0]["answers"][1]["answer"] == "已解决"
