@@ -22,9 +22,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from agent.agentless import ssh as ssh_module  # noqa: E402
 from agent.agentless.config import parse_poller_config  # noqa: E402
 from agent.agentless.poller import Target  # noqa: E402
-from agent.agentless.ssh import Session  # noqa: E402
 from checks.base import StateStore  # noqa: E402
 from checks.runner import instantiate, run_check  # noqa: E402
 from checks.spec import parse_spec  # noqa: E402
@@ -77,14 +77,14 @@ def run(d: Path, key: Path, server: Any, args: Any) -> None:
         f"{P}/check_procs -a bench-agentless-marker -c 1:", f"{P}/check_procs -a bench-agentless-marker -c 1:")]
 
     starts = 0
-    real_start = Session.start
+    real_framed = ssh_module._framed
 
-    def counting(self: Session, script: str, timeout: float) -> Any:
+    def counting(script: str, nonce: str) -> str:
         nonlocal starts
         starts += 1
-        return real_start(self, script, timeout)
+        return real_framed(script, nonce)
 
-    Session.start = counting  # type: ignore[method-assign]
+    ssh_module._framed = counting  # type: ignore[assignment]
     times: dict[str, list[float]] = {"local": [], "poller": [], "peer": []}
     per_check: dict[str, list[float]] = {s.name: [] for s in specs}
     bare: list[float] = []
@@ -115,7 +115,7 @@ def run(d: Path, key: Path, server: Any, args: Any) -> None:
             target.session().run("true", timeout=30)
             bare.append(time.perf_counter() - t0)
     finally:
-        Session.start = real_start  # type: ignore[method-assign]
+        ssh_module._framed = real_framed  # type: ignore[assignment]
         target.close()
         marker.kill()
         marker.wait()

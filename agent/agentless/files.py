@@ -14,9 +14,9 @@ import re
 import stat as statmod
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
-from agent.agentless.ssh import Session, SshError
+from agent.agentless.ssh import Session, ShellStream
 
 IO_TIMEOUT = 30.0
 MAX_LISTING = 64 * 1024 * 1024
@@ -158,12 +158,10 @@ class RemoteFile:
         self.files = files
         self.path = path
         self.st = st
-        self._session: Optional[Session] = None
-        self._chan: Any = None
+        self._stream: Optional[ShellStream] = None
         self._buf = bytearray()
         self._buf_pos = 0
         self._end = 0
-        self._eof = False
 
     def stat(self) -> RemoteStat:
         return self.st
@@ -174,56 +172,49 @@ class RemoteFile:
             return
         st, p = self.st, _q(self.path)
         script = (f"[ -e {p} ] || exit 3\n"
-                  f"exec 3< {p}\n"
+                  f"exec 3< {p} || exit 4\n"
                   f"[ \"$(stat -L -c '%d %i' /dev/fd/3)\" = '{st.st_dev} {st.st_ino}' ] || exit 5\n"
                   f"tail -c +{start + 1} <&3 | head -c {end - start}")
-        session = self.files.session()
-        self._chan = session.start(script, IO_TIMEOUT)
-        self._session = session
-        self._chan.settimeout(IO_TIMEOUT)
-        try:
-            self._buf = bytearray(session.skip_banner(self._chan))
-        except OSError as e:
-            raise OSError(errno.EIO, f"读取 {self.path} 中断: {e or type(e).__name__}") from None
-        self._buf_pos, self._end, self._eof = start, end, False
+        self._stream = self.files.session().stream(script, IO_TIMEOUT)
+        self._buf = bytearray()
+        self._buf_pos, self._end = start, end
 
     def pread(self, n: int, pos: int) -> bytes:
-        if self._chan is None or not self._buf_pos <= pos < self._end:
+        if n <= 0:
+            return b""
+        if self._stream is None or not self._buf_pos <= pos < self._end:
             self.will_read(pos, pos + n)
+        assert self._stream is not None
         del self._buf[:pos - self._buf_pos]
         self._buf_pos = pos
         try:
-            while len(self._buf) < n and not self._eof:
-                chunk = self._chan.recv(max(65536, n - len(self._buf)))
-                if chunk:
-                    self._buf += chunk
-                else:
-                    self._eof = True
+            while len(self._buf) < n:
+                chunk = self._stream.recv(max(65536, n - len(self._buf)))
+                if not chunk:
                     self._ended()
+                    break
+                self._buf += chunk
         except OSError as e:  # socket.timeout included
             raise OSError(errno.EIO, f"读取 {self.path} 中断: {e or type(e).__name__}") from None
         return bytes(self._buf[:n])
 
     def _ended(self) -> None:
-        chan = self._chan
-        if not chan.status_event.wait(IO_TIMEOUT):
-            raise OSError(errno.ETIMEDOUT, f"读取 {self.path} 超时")
-        code = chan.exit_status
+        stream = self._stream
+        assert stream is not None
+        code = stream.code
         if code == 0 or code == 5 or self._buf:
             return  # 5: replaced since the listing; nothing read, looked at again next run
-        err = chan.recv_stderr(4096).decode("utf-8", "replace") if chan.recv_stderr_ready() else ""
+        err = stream.stderr().decode("utf-8", "replace")
         if code == 3:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", self.path)
         if "Permission denied" in err:
             raise PermissionError(errno.EACCES, "Permission denied", self.path)
-        if code < 0 and self._session is not None and not self._session.alive:
-            raise SshError("SSH 连接中断")
         raise OSError(errno.EIO, err.strip().splitlines()[-1] if err.strip() else f"退出码 {code}")
 
     def _stop(self) -> None:
-        if self._chan is not None and self._session is not None:
-            self._session.finish(self._chan)
-        self._chan = self._session = None
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            stream.close()
 
     def close(self) -> None:
         self._stop()

@@ -218,10 +218,13 @@ def _name(p: RawProc) -> str:
 
 def select_processes(table: ProcTable, o: ProcessOptions) -> list[Proc]:
     pattern = re.compile(o.cmdline) if o.cmdline else None
+    ours = {table.shell}  # our shell, the subshell running the script and its tools
+    for _ in range(3):
+        ours |= {p.pid for p in table.procs if p.ppid in ours}
     found = []
     for p in table.procs:
-        if p.pid == table.shell or p.ppid == table.shell or p.state == "Z" or p.user is None:
-            continue  # our own shell and its tools; zombies; processes born after `ps` ran
+        if p.pid in ours or p.state == "Z" or p.user is None:
+            continue  # ours; zombies; processes born after `ps` ran
         cmdline = " ".join(p.cmdline)
         name = _name(p)
         if not matches(o, pattern, name, p.user, cmdline):

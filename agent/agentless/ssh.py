@@ -4,11 +4,14 @@ Host keys are checked against a known_hosts file as `deploy` does: an unknown ke
 trust_on_first_use is set (then it is recorded), a changed key is always refused. paramiko is
 imported here only, so the normal agent never loads it (it is in the `deploy` extra).
 
-Scripts are sent on stdin to `sh -s`, not on the command line: the remote process list then
-shows `sh -s`, so a process check (or check_procs) looking for a word never counts our own shell.
+Commands go to long-lived `sh -s` shells (started once, reused while the connection lives), each
+script in a subshell framed by end markers: the user's login shell and its rc files run once per
+shell, not per command, and a process listing shows `sh -s`, so a process check (or check_procs)
+looking for a word never counts our own shell. A shell whose command timed out is closed.
 """
 from __future__ import annotations
 
+import errno
 import os
 import select
 import threading
@@ -130,7 +133,8 @@ class Session:
         self._jump: Any = None
         self._client: Any = None
         self._slots = threading.BoundedSemaphore(MAX_CHANNELS)
-        self.home: Optional[str] = None
+        self._idle: list[Any] = []  # long-lived shells between commands (each holds a slot)
+        self._idle_lock = threading.Lock()
 
     def connect(self) -> None:
         ep = self.endpoint
@@ -166,22 +170,27 @@ class Session:
                     pass
         self._client = self._jump = None
 
-    def start(self, script: str, timeout: float) -> Any:
-        """Start a script on the target; returns its paramiko channel (stdin already closed).
-        The caller releases the channel slot with `finish(channel)`."""
-        if not self._slots.acquire(timeout=timeout):
-            raise SshError(f"{self.endpoint.where} 的 SSH 通道全部占用 ({MAX_CHANNELS} 个)")
+    def _slot(self, timeout: float) -> None:
+        while not self._slots.acquire(blocking=False):
+            with self._idle_lock:
+                idle = self._idle.pop() if self._idle else None
+            if idle is None:
+                if self._slots.acquire(timeout=timeout):
+                    return
+                raise SshError(f"{self.endpoint.where} 的 SSH 通道全部占用 ({MAX_CHANNELS} 个)")
+            self.finish(idle)  # an idle shell gives its channel up
+
+    def start(self, timeout: float) -> Any:
+        """Start a shell on the target that reads commands on stdin (once per shell: the user's
+        login shell runs here). Returns its paramiko channel; `finish(channel)` releases it."""
+        self._slot(timeout)
         try:
             transport = self._client.get_transport() if self._client is not None else None
             if transport is None or not transport.is_active():
                 raise SshError(f"与 {self.endpoint.where} 的 SSH 连接已断开")
             chan = transport.open_session(timeout=min(timeout, self.endpoint.connect_timeout))
             chan.exec_command("exec sh -s")
-            data = b"printf '\\036xunjian-begin\\036\\n'\n" + script.encode("utf-8", "surrogateescape")
-            if not data.endswith(b"\n"):
-                data += b"\n"
-            chan.sendall(data)
-            chan.shutdown_write()
+            chan.sendall(b"printf '\\036xunjian-begin\\036\\n'\n")
             return chan
         except SshError:
             self._slots.release()
@@ -211,43 +220,207 @@ class Session:
         finally:
             self._slots.release()
 
+    def _shell(self, timeout: float) -> Any:
+        """An idle long-lived shell, or a new one: the login shell starts once, not per command."""
+        with self._idle_lock:
+            while self._idle:
+                chan = self._idle.pop()
+                if not (chan.closed or chan.eof_received or chan.exit_status_ready()):
+                    return chan
+                self.finish(chan)
+        chan = self.start(timeout)
+        try:
+            chan.settimeout(timeout)
+            if self.skip_banner(chan) or chan.eof_received:
+                raise SshError(f"{self.endpoint.where} 的 shell 无法启动")
+        except BaseException as e:
+            self.finish(chan)
+            if isinstance(e, OSError):
+                raise SshError(f"{self.endpoint.where} 的 shell 无响应: {e or type(e).__name__}") from None
+            raise
+        return chan
+
+    def stream(self, script: str, timeout: float) -> ShellStream:
+        """Start a script in a long-lived shell; read its stdout from the returned stream."""
+        chan = self._shell(timeout)
+        nonce = os.urandom(8).hex()
+        command = _framed(script, nonce)
+        try:
+            chan.sendall(command.encode("utf-8", "surrogateescape"))
+        except Exception as e:
+            self.finish(chan)
+            raise SshError(f"与 {self.endpoint.where} 的 SSH 连接中断: {e or type(e).__name__}") from None
+        return ShellStream(self, chan, nonce, timeout)
+
     def run(self, script: str, *, timeout: float, max_output: int = 16 * 1024 * 1024) -> Exec:
-        """Run a POSIX shell script, reading at most `max_output` bytes per stream (the rest is
-        discarded); gives up waiting after `timeout` seconds (timed_out, code None)."""
+        """Run a POSIX shell script in a subshell of a long-lived `sh` on the target, reading at
+        most `max_output` bytes per stream (the rest is discarded); gives up waiting after
+        `timeout` seconds (timed_out, code None; that shell is closed)."""
         t0 = time.monotonic()
         deadline = t0 + timeout
-        chan = self.start(script, timeout)
-        out, err = bytearray(), bytearray()
-        truncated = timed_out = False
+        chan = self._shell(timeout)
+        nonce = os.urandom(8).hex()
+        command = _framed(script, nonce)
+        out, err = _Framed(f"\x1e{nonce} ".encode(), max_output), _Framed(f"\x1e{nonce}\x1e\n".encode(), max_output)
+        timed_out = False
         try:
+            chan.sendall(command.encode("utf-8", "surrogateescape"))
             fd = chan.fileno()
-            while True:
+            while not (out.done and err.done):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     timed_out = True
                     break
                 select.select([fd], [], [], left)
                 while chan.recv_ready():
-                    truncated |= _bounded(out, chan.recv(65536), max_output)
+                    out.feed(chan.recv(65536))
                 while chan.recv_stderr_ready():
-                    truncated |= _bounded(err, chan.recv_stderr(65536), max_output)
+                    err.feed(chan.recv_stderr(65536))
                 if chan.eof_received and not chan.recv_ready() and not chan.recv_stderr_ready():
                     break
-                if chan.closed:
-                    break
-            code: Optional[int] = None
-            if not timed_out:
-                if chan.status_event.wait(max(0.0, deadline - time.monotonic())):
-                    code = chan.exit_status if chan.exit_status >= 0 else None
-                else:
-                    timed_out = True
-            if not timed_out and code is None and not self.alive:
-                raise SshError(f"与 {self.endpoint.where} 的 SSH 连接中断")
-        finally:
+        except Exception as e:
             self.finish(chan)
-        i = out.find(BEGIN)
-        stdout = bytes(out[i + len(BEGIN):]) if i >= 0 else b""
-        return Exec(code, stdout, bytes(err), timed_out, truncated, time.monotonic() - t0)
+            raise SshError(f"与 {self.endpoint.where} 的 SSH 连接中断: {e or type(e).__name__}") from None
+        code = out.code()
+        if timed_out or code is None or not err.done:
+            self.finish(chan)  # its state is unknown: never reused
+            if not timed_out and not self.alive:
+                raise SshError(f"与 {self.endpoint.where} 的 SSH 连接中断")
+            if not timed_out:
+                raise SshError(f"{self.endpoint.where} 的 shell 意外退出")
+        else:
+            with self._idle_lock:
+                self._idle.append(chan)
+        return Exec(code, out.data(), err.data(), timed_out, out.truncated or err.truncated,
+                    time.monotonic() - t0)
+
+
+def _framed(script: str, nonce: str) -> str:
+    """The script in ( ) so its `exit`, `cd` and fds stay its own (stdin is not its to read),
+    followed by end markers on stdout (with the exit code) and on stderr."""
+    return (f"(\n{script}\n) </dev/null; printf '\\036{nonce} %d\\036\\n' $?; "
+            f"printf '\\036{nonce}\\036\\n' >&2\n")
+
+
+class ShellStream:
+    """The stdout of one script in a long-lived shell, read incrementally up to its end marker
+    (file contents: binary, possibly large). `close()` gives the shell back when the script ended."""
+
+    def __init__(self, session: Session, chan: Any, nonce: str, timeout: float) -> None:
+        self.session = session
+        self.chan = chan
+        self.marker = f"\x1e{nonce} ".encode()
+        self.err = _Framed(f"\x1e{nonce}\x1e\n".encode(), 64 * 1024)
+        self.pending = bytearray()
+        self.code: Optional[int] = None
+        self.ended = False
+        chan.settimeout(timeout)
+
+    def recv(self, n: int) -> bytes:
+        """Up to n bytes of the script's stdout; b"" once it has ended (then `code` is set)."""
+        while True:
+            if self.ended:
+                return b""
+            i = self.pending.find(self.marker)
+            if i > 0:
+                data = bytes(self.pending[:min(i, n)])
+                del self.pending[:len(data)]
+                return data
+            if i == 0:
+                tail = bytes(self.pending[len(self.marker):])
+                if b"\x1e\n" in tail:
+                    try:
+                        self.code = int(tail.split(b"\x1e", 1)[0])
+                    except ValueError:
+                        self.code = None
+                    self.ended = True
+                    return b""
+            else:
+                safe = len(self.pending) - len(self.marker) + 1
+                if safe > 0:
+                    data = bytes(self.pending[:min(safe, n)])
+                    del self.pending[:len(data)]
+                    return data
+            while self.chan.recv_stderr_ready():
+                self.err.feed(self.chan.recv_stderr(65536))
+            chunk = self.chan.recv(max(n, 65536))  # socket.timeout (OSError) after the timeout
+            if not chunk:
+                raise OSError(errno.EPIPE, "远程 shell 意外退出")
+            self.pending += chunk
+
+    def stderr(self) -> bytes:
+        while self.chan.recv_stderr_ready():
+            self.err.feed(self.chan.recv_stderr(65536))
+        return self.err.data()
+
+    def close(self) -> None:
+        """Reuse the shell when the script ended and its stderr is complete, else close it."""
+        chan, self.chan = self.chan, None
+        if chan is None:
+            return
+        try:
+            deadline = time.monotonic() + 5.0
+            while self.ended and not self.err.done and time.monotonic() < deadline:
+                if chan.recv_stderr_ready():
+                    self.err.feed(chan.recv_stderr(65536))
+                elif chan.eof_received:
+                    break
+                else:
+                    select.select([chan.fileno()], [], [], 0.05)
+        except Exception:
+            self.ended = False
+        if self.ended and self.err.done and not self.pending:
+            with self.session._idle_lock:
+                self.session._idle.append(chan)
+        else:
+            self.session.finish(chan)
+
+
+class _Framed:
+    """One output stream of a command in a long-lived shell: data until our end marker, bounded."""
+
+    def __init__(self, marker: bytes, limit: int) -> None:
+        self.marker = marker
+        self.limit = limit
+        self.buf = bytearray()
+        self.scan = 0  # where the marker search resumes
+        self.end = -1  # marker position
+        self.dropped = 0
+        self.truncated = False
+
+    @property
+    def done(self) -> bool:
+        return self.end >= 0 and self.buf.find(b"\n", self.end + 1) >= 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.buf += chunk
+        if self.end < 0:
+            i = self.buf.find(self.marker, max(0, self.scan - len(self.marker)))
+            if i >= 0:
+                self.end = i
+            else:
+                self.scan = len(self.buf)
+                keep = self.limit + 4 * len(self.marker)
+                if len(self.buf) > keep:  # drop the middle; keep the head and a tail to find the marker
+                    cut = len(self.buf) - keep
+                    del self.buf[self.limit:self.limit + cut]
+                    self.scan -= cut
+                    self.truncated = True
+
+    def data(self) -> bytes:
+        end = self.end if self.end >= 0 else len(self.buf)
+        if end > self.limit:
+            self.truncated = True
+        return bytes(self.buf[:min(end, self.limit)])
+
+    def code(self) -> Optional[int]:
+        if not self.done:
+            return None
+        tail = bytes(self.buf[self.end + len(self.marker):]).split(b"\x1e", 1)[0]
+        try:
+            return int(tail)
+        except ValueError:
+            return None
 
 
 def _bounded(buf: bytearray, chunk: bytes, limit: int) -> bool:
