@@ -22,7 +22,7 @@ from collector.events import Events
 from collector.jobs.offline import detect_offline
 from collector.jobs.probe import probe_job
 from collector.jobs.runner import Job, JobRunner
-from collector.limits import SecurityHeaders
+from collector.limits import SecurityHeaders, install_input_guards
 from collector.metrics import FleetCollector, IngestMetrics
 from collector.notifications.service import deliver_due
 from collector.reports.service import run_monthly
@@ -108,6 +108,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     install_console(app)  # /console pages (cookie sessions), security headers, HTML error pages
 
     app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
+    install_input_guards(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

@@ -46,7 +46,10 @@ def list_reports(db: SessionDep, settings: SettingsDep, user: Viewer, month: Opt
 
 @router.post("/reports", status_code=201)
 def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
-    month_range(body.month)
+    try:
+        month_range(body.month)
+    except ValueError as e:  # e.g. year 0000 (found by the OpenAPI fuzz test)
+        raise HTTPException(422, str(e)) from None
     report, _ = service.generate(db=db, month=body.month, unit=body.unit, fmt=body.format,
                                  rt=runtime(settings), now=utcnow(), actor=user.name, replace=True)
     if report is None:
