@@ -25,6 +25,7 @@ CONNECT_TIMEOUT = 10.0
 BEGIN = b"\x1exunjian-begin\x1e\n"
 MAX_CHANNELS = 8  # below sshd's default MaxSessions (10) per connection
 KEEPALIVE = 30
+DRAIN_MAX = 2 * 1024 * 1024  # unread output drained to keep a shell; more and it is closed instead
 _KNOWN_HOSTS_LOCK = threading.Lock()
 
 
@@ -334,6 +335,8 @@ class ShellStream:
                     except ValueError:
                         self.code = None
                     self.ended = True
+                    rest = tail.split(b"\x1e\n", 1)[1]
+                    self.pending = bytearray(rest)  # nothing follows the marker in a sane shell
                     return b""
             else:
                 safe = len(self.pending) - len(self.marker) + 1
@@ -355,9 +358,17 @@ class ShellStream:
 
     def close(self) -> None:
         """Reuse the shell when the script ended and its stderr is complete, else close it."""
-        chan, self.chan = self.chan, None
-        if chan is None:
+        if self.chan is None:
             return
+        if not self.ended:  # the reader stopped early (an unfinished last line): drain a little
+            try:
+                self.chan.settimeout(2.0)
+                drained = 0
+                while not self.ended and drained < DRAIN_MAX:
+                    drained += len(self.recv(65536))
+            except Exception:
+                pass
+        chan, self.chan = self.chan, None
         try:
             deadline = time.monotonic() + 5.0
             while self.ended and not self.err.done and time.monotonic() < deadline:
