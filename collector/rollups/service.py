@@ -97,37 +97,49 @@ def _flush(db: Session, rows: list[dict[str, Any]]) -> int:
 
 def _rollup_series(items: list[Any], start: datetime, end: datetime, limit_end: datetime,
                    calendar: WorkCalendar) -> dict[str, Any] | None:
-    inside = [x for x in items if start <= x.started_at < end]
+    # Plain float seconds in the loop: this runs once per raw result (millions a day at fleet scale).
+    s0, s1, lim = start.timestamp(), end.timestamp(), limit_end.timestamp()
+    ts = [x.started_at.timestamp() for x in items]
+    n = len(ts)
+    inside = [i for i in range(n) if s0 <= ts[i] < s1]
     if not inside:
         return None
-    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(items, items[1:])]
-    typical = statistics.median(gaps) if gaps else MIN_CAP
+    typical = statistics.median([b - a for a, b in zip(ts, ts[1:])]) if n > 1 else MIN_CAP
     cap = max(2 * typical, MIN_CAP)
-    counts = dict.fromkeys(STATUS_COLUMNS, 0)
-    observed: list[tuple[datetime, datetime]] = []
-    bad: list[tuple[datetime, datetime]] = []
+    observed: list[list[float]] = []
+    bad: list[list[float]] = []
+    for i in range(n):
+        t = ts[i]
+        e = min(ts[i + 1] if i + 1 < n else t + typical, t + cap, lim)
+        a, b = (t if t > s0 else s0), (e if e < s1 else s1)
+        if a >= b:
+            continue
+        _extend(observed, a, b)  # covers come in start order: merge as they come
+        if items[i].status != 0:
+            _extend(bad, a, b)
+    counts = [0, 0, 0, 0]
     events = {"critical_events": 0.0, "warning_events": 0.0}
     disk: dict[str, dict[str, float]] = {}
-    for i, x in enumerate(items):
-        nxt = items[i + 1].started_at if i + 1 < len(items) else None
-        cover_end = min(nxt or x.started_at + timedelta(seconds=typical), x.started_at + timedelta(seconds=cap),
-                        limit_end)
-        a, b = max(x.started_at, start), min(cover_end, end)
-        if a < b:
-            observed.append((a, b))
-            if x.status != 0:
-                bad.append((a, b))
-        if start <= x.started_at < end:
-            counts[STATUS_COLUMNS[x.status] if 0 <= x.status <= 3 else "unknown"] += 1
-            _metrics(x.metrics or [], events, disk)
-    obs_merged, bad_merged = _merge(observed), _merge(bad)
-    last = inside[-1]
+    for i in inside:
+        x = items[i]
+        counts[x.status if 0 <= x.status <= 3 else 3] += 1
+        if x.metrics:
+            _metrics(x.metrics, events, disk)
+    last = items[inside[-1]]
     return {
-        "system": last.system, "type": last.type or "", "runs": len(inside), **counts,
-        "observed_seconds": _total(obs_merged), "bad_seconds": _total(bad_merged),
-        "observed_work_seconds": _work(obs_merged, calendar), "bad_work_seconds": _work(bad_merged, calendar),
+        "system": last.system, "type": last.type or "", "runs": len(inside), **dict(zip(STATUS_COLUMNS, counts)),
+        "observed_seconds": _total(observed), "bad_seconds": _total(bad),
+        "observed_work_seconds": _work(observed, calendar), "bad_work_seconds": _work(bad, calendar),
         **events, "disk": disk,
     }
+
+
+def _extend(spans: list[list[float]], a: float, b: float) -> None:
+    if spans and a <= spans[-1][1]:
+        if b > spans[-1][1]:
+            spans[-1][1] = b
+    else:
+        spans.append([a, b])
 
 
 def _metrics(metrics: Iterable[dict[str, Any]], events: dict[str, float], disk: dict[str, dict[str, float]]) -> None:
@@ -147,22 +159,14 @@ def _metrics(metrics: Iterable[dict[str, Any]], events: dict[str, float], disk: 
             d[f"{measure}_max"] = max(d.get(f"{measure}_max", value), value)
 
 
-def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    out: list[tuple[datetime, datetime]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+def _total(spans: list[list[float]]) -> float:
+    return sum(b - a for a, b in spans)
 
 
-def _total(spans: list[tuple[datetime, datetime]]) -> float:
-    return sum((b - a).total_seconds() for a, b in spans)
-
-
-def _work(spans: list[tuple[datetime, datetime]], calendar: WorkCalendar) -> float:
-    return sum(working_time_between(a, b, calendar=calendar).total_seconds() for a, b in spans)
+def _work(spans: list[list[float]], calendar: WorkCalendar) -> float:
+    utc = timezone.utc
+    return sum(working_time_between(datetime.fromtimestamp(a, utc), datetime.fromtimestamp(b, utc),
+                                    calendar=calendar).total_seconds() for a, b in spans)
 
 
 def local_day(when: datetime, calendar: WorkCalendar) -> date:
