@@ -11,7 +11,11 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import glob
-import hashlib
+
+try:  # the builtin module: hashlib would load libcrypto (~3.4 MiB resident) into the agent
+    from _sha1 import sha1 as _sha1
+except ImportError:  # pragma: no cover - builds without it
+    from hashlib import sha1 as _sha1
 import os
 import stat
 import time
@@ -140,7 +144,7 @@ def fingerprint(path: str, length: int, access: FileAccess = LOCAL) -> Optional[
         return None
     if len(head) < length:
         return None
-    return hashlib.sha1(head).hexdigest()
+    return _sha1(head).hexdigest()
 
 
 def end_offset(path: str, size: int, access: FileAccess = LOCAL) -> int:
