@@ -33,10 +33,13 @@ class IngestGate:
     async def __aenter__(self) -> IngestGate:
         if self._sem is None:  # made inside the running loop (uvicorn workers each have their own)
             self._sem = asyncio.Semaphore(self.slots)
-        try:
-            await asyncio.wait_for(self._sem.acquire(), self.wait)
-        except asyncio.TimeoutError:
-            raise Overloaded(self.retry_after) from None
+        if self._sem.locked():  # (a free slot is taken at once, also with wait_ms=0)
+            try:
+                await asyncio.wait_for(self._sem.acquire(), self.wait)
+            except asyncio.TimeoutError:
+                raise Overloaded(self.retry_after) from None
+        else:
+            await self._sem.acquire()
         self.busy += 1
         return self
 
