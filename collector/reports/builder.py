@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from checks.model import SYSTEM_LABELS_ZH
 from collector.hosts.models import Host
 from collector.reports.data import DiskSeries, ReportData, Table
-from collector.reports.forecast import fill_date, slope_per_day
+from collector.reports.forecast import forecast
 from collector.reports.period import month_range
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, elapsed_working
@@ -143,8 +143,7 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
         free = days[-1][1].get("free_bytes_last")
         start_free = days[0][1].get("free_bytes_first")
         growth_bytes = (start_free - free) if start_free is not None and free is not None else None
-        full = fill_date(points)
-        slope = slope_per_day(points)
+        slope, full = forecast(points)
         label = f"{_host_name(hosts, host_id)}:{mount}"
         series.append(DiskSeries(label, points))
         disk_table.append([_host_name(hosts, host_id), hosts[host_id].unit if host_id in hosts else "", mount,

@@ -20,18 +20,19 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float] 
     return slope, my - slope * mx
 
 
-def fill_date(points: Sequence[tuple[date, float]], full: float = 100.0) -> date | None:
-    """The first day the fitted line reaches `full`; None when usage is flat or falling."""
+def forecast(points: Sequence[tuple[date, float]], full: float = 100.0) -> tuple[float | None, date | None]:
+    """(growth per day, first day the fitted line reaches `full`); the date is None when usage is
+    flat or falling, both None with fewer than two days."""
     fit = linear_fit([d.toordinal() for d, _ in points], [v for _, v in points])
-    if fit is None or fit[0] <= 1e-9:
-        return None
+    if fit is None:
+        return None, None
     slope, intercept = fit
+    if slope <= 1e-9:
+        return slope, None
     x = (full - intercept) / slope
-    last = points[-1][0].toordinal()
-    day = max(math.ceil(x - 1e-9), last)
-    return date.fromordinal(min(day, date.max.toordinal()))
+    day = max(math.ceil(x - 1e-9), points[-1][0].toordinal())
+    return slope, date.fromordinal(min(day, date.max.toordinal()))
 
 
-def slope_per_day(points: Sequence[tuple[date, float]]) -> float | None:
-    fit = linear_fit([d.toordinal() for d, _ in points], [v for _, v in points])
-    return None if fit is None else fit[0]
+def fill_date(points: Sequence[tuple[date, float]], full: float = 100.0) -> date | None:
+    return forecast(points, full)[1]
