@@ -22,6 +22,7 @@ log = logging.getLogger("xunjian.notify")
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0  # seconds; doubled per attempt, capped at an hour
+LEASE_MARGIN = 30.0  # seconds beyond the channel's timeout before an unfinished send is tried again
 
 
 def enqueue(*, db: Session, notification: Notification, config: NotifyConfig, now: datetime,
@@ -57,7 +58,7 @@ def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50
             due = list(db.scalars(sa.select(OutboxMessage)
                                   .where(OutboxMessage.channel == name, OutboxMessage.status == "pending",
                                          OutboxMessage.next_attempt_at <= now)
-                                  .order_by(OutboxMessage.id).limit(batch)))
+                                  .order_by(OutboxMessage.id).limit(batch).with_for_update(skip_locked=True)))
             if not due:
                 continue
             window_start = now - timedelta(seconds=limit.window) if limit.limit > 0 else now
@@ -84,6 +85,12 @@ def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50
             else:
                 to_send = due
             to_send = to_send[:slots]
+            # Leased while the send is under way: another collector process (or the next run of this
+            # job, if a send outlasts its period) does not send them again; a crash mid-send retries
+            # once the lease ends.
+            lease = timedelta(seconds=float(getattr(channel.options, "timeout", 30.0)) + LEASE_MARGIN)
+            for r in to_send:
+                r.next_attempt_at = now + lease
             db.commit()
             work = [(r.id, Notification.from_dict(r.payload)) for r in to_send]
         for row_id, n in work:

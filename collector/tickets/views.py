@@ -135,9 +135,8 @@ def patch_ticket(ticket_id: int, body: TicketPatch, db: SessionDep, settings: Se
             workflow.assign(db=db, ticket=t, engineer=engineer, actor=user, now=now)
         if body.status is not None and body.status != t.status:
             _transition(db, t, body, user, now, rt)
-        elif body.satisfaction is not None and t.status == "closed":
-            workflow.edit(db=db, ticket=t, actor=user, now=now, changes={}, rt=rt)
-            t.satisfaction = body.satisfaction
+        elif body.satisfaction is not None and t.status == "closed":  # the customer's rating, given later
+            workflow.edit(db=db, ticket=t, actor=user, now=now, changes={"satisfaction": body.satisfaction}, rt=rt)
     except workflow.WorkflowError as e:
         db.rollback()
         raise HTTPException(e.status, str(e)) from None

@@ -14,11 +14,12 @@ from collector.tickets import service
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 from collector.tickets.numbers import next_number
 from collector.tickets.sla import record_response, set_due
+from collector.users import service as users
 from collector.users.models import User
 
 SATISFACTION = ("满意", "基本满意", "不满意")
 EDITABLE = ("customer_name", "customer_unit", "room", "description", "title", "system", "host", "severity",
-            "urgent", "channel", "reported_at", "resolution", "satisfaction_comment")
+            "urgent", "channel", "reported_at", "resolution", "satisfaction_comment", "satisfaction")
 
 
 class WorkflowError(ValueError):
@@ -106,6 +107,8 @@ def acknowledge(*, db: Session, ticket: Ticket, actor: User, now: datetime, note
 def assign(*, db: Session, ticket: Ticket, engineer: Optional[User], actor: User, now: datetime) -> None:
     if ticket.status == "closed":
         raise WorkflowError("已关闭的服务单不能指派")
+    if engineer is not None and not users.has_role(engineer, "engineer"):
+        raise WorkflowError(f"用户 {engineer.name} 不是工程师, 不能指派", 422)
     before = ticket.engineer_name
     if engineer is None:
         ticket.assignee_id, ticket.engineer_name, ticket.engineer_number = None, "", ""
@@ -208,6 +211,8 @@ def edit(*, db: Session, ticket: Ticket, actor: User, now: datetime, changes: di
     for key, value in changes.items():
         if key not in EDITABLE:
             raise WorkflowError(f"字段 {key} 不能修改", 422)
+        if key == "reported_at" and value is not None and value > now:
+            raise WorkflowError("热线时间不能晚于当前时间", 422)
         old = getattr(ticket, key)
         if old != value:
             diff[key] = [_plain(old), _plain(value)]

@@ -4,6 +4,7 @@ rate limits, failing channels back off, and a hanging channel never holds up ing
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -190,6 +191,7 @@ def test_hanging_channel_does_not_hold_ingest(db_url):
         with collector(db_url, notify) as api:
             api.post_results(faults(1))
             sender = threading.Thread(target=deliver, args=(api,), daemon=True)
+            others = threading.Thread(target=deliver, args=(api,), daemon=True)
             sender.start()
             try:
                 assert arrived.wait(10), "the delivery job never reached the server"
@@ -200,11 +202,23 @@ def test_hanging_channel_does_not_hold_ingest(db_url):
                 assert len(api.get("/api/v1/tickets")["items"]) == 4
                 assert sender.is_alive(), "the send should still be held by the server"
                 assert len(rows(api, status="pending")) == 4
+                # another run of the job (as another collector process would) leaves the send under
+                # way alone and takes the next rows
+                others.start()
+                deadline = time.monotonic() + 10
+                while len(svc.requests) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert len(svc.requests) == 2
             finally:
                 release.set()
                 sender.join(30)
-            assert not sender.is_alive()
-            assert [r.status for r in rows(api)] == ["sent", "pending", "pending", "pending"]
+                if others.ident is not None:
+                    others.join(30)
+            assert not sender.is_alive() and not others.is_alive()
+            deliver(api)
+            assert [r.status for r in rows(api)] == ["sent"] * 4
+            numbers = [req.json()["ticket_no"] for req in svc.requests]
+            assert len(numbers) == 4 and len(set(numbers)) == 4, numbers  # each sent exactly once
 
 
 def test_nothing_is_queued_without_channels(api):

@@ -151,13 +151,15 @@ def test_full_workflow_with_timeline(api):
     assert (t["status"], t["satisfaction"], t["satisfaction_comment"]) == ("closed", "满意", "响应及时")
     assert t["closed_at"] is not None
     assert patch(api, t, status="closed", satisfaction="很好").status_code == 422
+    t = ok_patch(api, t, satisfaction="基本满意")  # the customer changes their rating later
+    assert t["satisfaction"] == "基本满意" and t["timeline"][-1]["data"] == {"satisfaction": ["满意", "基本满意"]}
     t = ok_patch(api, t, status="open", note="客户反映问题再次出现")
     assert (t["status"], t["resolved_at"], t["closed_at"]) == ("acknowledged", None, None)
     t = ok_patch(api, t, customer_name="李会计", room="302")
     assert (t["customer_name"], t["room"]) == ("李会计", "302")
 
     kinds = [e["kind"] for e in t["timeline"]]
-    assert kinds == ["opened", "assigned", "acknowledged", "resolved", "closed", "reopened", "edited"]
+    assert kinds == ["opened", "assigned", "acknowledged", "resolved", "closed", "edited", "reopened", "edited"]
     for e in t["timeline"]:
         assert e["actor"] == "zhang", e
         assert e["at"].endswith("+08:00")
@@ -176,6 +178,10 @@ def test_viewer_cannot_change_and_unknown_ids_are_404(api):
     r = api.client.patch("/api/v1/tickets/987654", json={"status": "acknowledged"}, headers=api.h(api.engineer_key))
     assert r.status_code == 404
     assert patch(api, t, assignee="nobody").status_code == 422
+    assert patch(api, t, assignee="viewer").status_code == 422  # only engineers take tickets
+    future = (utcnow() + timedelta(hours=1)).isoformat()
+    assert patch(api, t, reported_at=future).status_code == 422
+    assert api.get(f"/api/v1/tickets/{t['id']}")["timeline"][-1]["kind"] == "opened"
 
 
 def test_pending_pauses_the_clock_through_the_api(api):
