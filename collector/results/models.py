@@ -34,6 +34,7 @@ class ResultRow(Base):
     __table_args__ = (
         sa.Index("ix_results_host_check_started", "host_id", "check", "started_at"),
         sa.Index("ix_results_started", "started_at"),
+        sa.Index("ix_results_host_started", "host_id", "started_at"),  # migration 0005
     )
 
 
