@@ -179,3 +179,33 @@ def test_engineer_rating_rule() -> None:
     assert builder.rate_engineer(1, 1, 1, sla_all_met=True) == "一般"
     assert builder.rate_engineer(0, 0, 0, sla_all_met=True) == "较好"
     assert builder.rate_engineer(0, 0, 0, sla_all_met=False) == "一般"
+
+
+def test_the_job_announces_each_unit_once(db_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from collector.app import create_app
+    from collector.config import Settings
+    from collector.hosts import service as hosts
+    from collector.notifications.models import OutboxMessage
+
+    settings = Settings(db_url=db_url, jobs_enabled=False, notify={
+        "channels": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/xunjian"}],
+        "routes": [{"match": {"kind": ["report_ready"]}, "channels": ["hook"]}]})
+    with TestClient(create_app(settings)) as client:
+        factory = client.app.state.sessionmaker
+        with factory() as db:
+            hosts.enroll(db=db, name="web01", unit="某市财政局")
+            db.commit()
+        rt = runtime(settings)
+        for _ in range(2):
+            with factory() as db:
+                service.run_monthly(db=db, now=cst(2026, 10, 8, 9), rt=rt, public_url="https://xj.example.cn")
+                db.commit()
+        with factory() as db:
+            sent = [(m.channel, m.payload["unit"], m.payload["title"], m.payload["url"])
+                    for m in db.query(OutboxMessage).order_by(OutboxMessage.id)]
+    assert sent == [("hook", "", "系统服务月报 2026年9月 (全部单位) 已生成",
+                     "https://xj.example.cn/api/v1/reports?month=2026-09"),
+                    ("hook", "某市财政局", "系统服务月报 2026年9月 (某市财政局) 已生成",
+                     "https://xj.example.cn/api/v1/reports?month=2026-09")]
