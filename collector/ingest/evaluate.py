@@ -1,7 +1,7 @@
 """Rules over a batch's new results: check states advance, tickets open, gather occurrences and resolve.
 
-Per batch: one query for the check states of the batch's checks, one for which of their faults have an
-active ticket (ORM objects are loaded only for those), maintenance windows only when a ticket would
+Per batch: one query for the check states of the batch's checks and which of their faults have an
+active ticket (ORM tickets are loaded only for those), maintenance windows only when a ticket would
 open, and one upsert for all changed states.
 Results of a check are taken in time order; a late, older result is stored but does not rewind the state.
 """
@@ -54,9 +54,8 @@ def evaluate(*, db: Session, host: HostLike, fresh: list[Rec], now: datetime, se
     by_check: dict[str, list[Rec]] = defaultdict(list)
     for r in fresh:
         by_check[r.check].append(r)
-    states = state_rows.load(db, host.id, list(by_check))
     faults = {check: check_fault_key(host.name, check) for check in by_check}
-    found = state_rows.active_faults(db, list(faults.values()))
+    states, found = state_rows.load(db, host.id, list(by_check), list(faults.values()))
     active = {t.active_fault_key: t for t in db.scalars(
         sa.select(Ticket).where(Ticket.active_fault_key.in_(list(found))))} if found else {}
     config = rule_config(settings)

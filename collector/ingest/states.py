@@ -32,21 +32,26 @@ def _utc(text: Any) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-def load(db: Session, host_id: int, checks: list[str]) -> dict[str, dict[str, Any]]:
-    """The fields of each check's state that the rules carry forward; the rest is rewritten when it moves."""
+def load(db: Session, host_id: int, checks: list[str],
+         faults: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """The fields of each check's state that the rules carry forward (the rest is rewritten when it
+    moves), and which of `faults` have an active ticket — one round trip for both."""
     pg, raw = _driver(db)
     p = "%s" if pg else "?"
-    sql = (f'SELECT "check", status, last_started_at, consecutive_bad, consecutive_ok, status_changes, since '
-           f'FROM check_states WHERE host_id = {p} AND "check" IN ({", ".join([p] * len(checks))})')
+    sql = (f'SELECT "check", status, last_started_at, consecutive_bad, consecutive_ok, status_changes, since, '
+           f'NULL AS fault FROM check_states WHERE host_id = {p} AND "check" IN ({", ".join([p] * len(checks))}) '
+           f"UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, active_fault_key FROM tickets "
+           f"WHERE active_fault_key IN ({', '.join([p] * len(faults))})")
     cur = raw.cursor()
     try:
-        cur.execute(sql, [host_id, *checks])
+        cur.execute(sql, [host_id, *checks, *faults])
         rows = cur.fetchall()
     finally:
         cur.close()
-    return {c: {"host_id": host_id, "check": c, "status": st, "last_started_at": _utc(last), "consecutive_bad": bad,
-                "consecutive_ok": ok, "status_changes": changes, "since": _utc(since)}
-            for c, st, last, bad, ok, changes, since in rows}
+    states = {c: {"host_id": host_id, "check": c, "status": st, "last_started_at": _utc(last),
+                  "consecutive_bad": bad, "consecutive_ok": ok, "status_changes": changes, "since": _utc(since)}
+              for c, st, last, bad, ok, changes, since, fault in rows if fault is None}
+    return states, {fault for *_, fault in rows if fault is not None}
 
 
 def save(db: Session, states: list[dict[str, Any]]) -> None:
@@ -64,18 +69,5 @@ def save(db: Session, states: list[dict[str, Any]]) -> None:
     cur = raw.cursor()
     try:
         cur.execute(_INSERT + ", ".join([row] * len(states)) + _ON_CONFLICT, params)
-    finally:
-        cur.close()
-
-
-def active_faults(db: Session, keys: list[str]) -> set[str]:
-    """Which of these faults have an active ticket (usually none: then no ORM load at all)."""
-    pg, raw = _driver(db)
-    p = "%s" if pg else "?"
-    cur = raw.cursor()
-    try:
-        cur.execute(f"SELECT active_fault_key FROM tickets WHERE active_fault_key IN ({', '.join([p] * len(keys))})",
-                    keys)
-        return {r[0] for r in cur.fetchall()}
     finally:
         cur.close()
