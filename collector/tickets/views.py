@@ -121,6 +121,9 @@ def patch_ticket(ticket_id: int, body: TicketPatch, db: SessionDep, settings: Se
     now = utcnow()
     fields = body.model_dump(exclude_unset=True, exclude={"status", "assignee", "satisfaction", "note", "version",
                                                          "resolution"})
+    nulls = sorted(k for k, v in fields.items() if v is None)
+    if nulls:  # every correctable field has a value; null is not "unknown" here
+        raise HTTPException(422, f"字段不能为空: {', '.join(nulls)}")
     if body.resolution is not None and body.status != "resolved":
         fields["resolution"] = body.resolution
     if body.status == "closed":

@@ -181,6 +181,8 @@ def test_viewer_cannot_change_and_unknown_ids_are_404(api):
     assert patch(api, t, assignee="viewer").status_code == 422  # only engineers take tickets
     future = (utcnow() + timedelta(hours=1)).isoformat()
     assert patch(api, t, reported_at=future).status_code == 422
+    r = patch(api, t, customer_name=None, channel="auto")  # found by schemathesis: a 500 before
+    assert r.status_code == 422 and "customer_name" in r.json()["detail"]["message"]
     assert api.get(f"/api/v1/tickets/{t['id']}")["timeline"][-1]["kind"] == "opened"
 
 
