@@ -14,6 +14,8 @@ def month_range(month: str) -> tuple[date, date]:
     m = _MONTH.match(month or "")
     if not m:
         raise ValueError(f"月份格式应为 YYYY-MM: {month!r}")
+    if not 2000 <= int(m[1]) <= 2099:  # local-time arithmetic near year 1 overflows; no service is that old
+        raise ValueError(f"月份超出范围 (2000-01 至 2099-12): {month!r}")
     start = date(int(m[1]), int(m[2]), 1)
     return start, next_month(start)
 

@@ -23,8 +23,13 @@ def pauses_of(ticket: Ticket) -> list[Pause]:
 
 def target_of(ticket: Ticket, rt: Runtime) -> ResponseTarget:
     return response_target(rt.policy, rt.calendar, channel=ticket.channel, urgent=ticket.urgent,
-                           severity=ticket.severity if ticket.channel == "auto" else None,
+                           severity=_sla_severity(ticket) if ticket.channel == "auto" else None,
                            reported_at=ticket.reported_at)
+
+
+def _sla_severity(ticket: Ticket) -> str | None:
+    """The SLA policy maps Nagios-like severities; an "info" ticket has no rule and takes targets.auto."""
+    return ticket.severity if ticket.severity in ("critical", "warning", "unknown") else None
 
 
 def set_due(ticket: Ticket, rt: Runtime, now: datetime) -> None:
