@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import signal
 import threading
 from typing import Any, Optional
@@ -19,6 +18,7 @@ from agent.rejected import RejectedLog
 from agent.scheduler import Scheduler, Slot
 from agent.sender import Sender
 from agent.spool import Spool
+from agent.statelock import lock_state_dir
 from agent.stats import Stats
 from checks.model import Result
 from checks.options import ConfigError
@@ -107,24 +107,8 @@ class Agent:
 
     def _lock_state_dir(self) -> bool:
         """One agent per state_dir: two would send each other's spool."""
-        try:
-            import fcntl
-        except ImportError:  # not POSIX
-            return True
-        path = self.cfg.state_dir / "agent.lock"
-        try:
-            fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            log.warning("cannot create %s (%s); running without the state_dir lock", path, e)
-            return True
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            log.error("another xunjian-agent already runs with state_dir %s", self.cfg.state_dir)
-            return False
-        self._lock_fd = fd
-        return True
+        ok, self._lock_fd = lock_state_dir(self.cfg.state_dir, "agent.lock", "xunjian-agent")
+        return ok
 
     def _start_metrics(self) -> None:
         if self.cfg.metrics.listen is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import signal
 import threading
 import time
@@ -24,6 +23,7 @@ from agent.rejected import RejectedLog
 from agent.scheduler import state_path
 from agent.sender import Sender
 from agent.spool import Spool
+from agent.statelock import lock_state_dir
 from agent.stats import Stats
 from checks.base import Check, Outcome, StateStore
 from checks.command import CommandCheck
@@ -207,18 +207,8 @@ class Poller:
         return emit
 
     def _lock_state_dir(self) -> bool:
-        import fcntl
-
-        self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(str(self.cfg.state_dir / "poller.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            log.error("another poller already runs with state_dir %s", self.cfg.state_dir)
-            return False
-        self._lock_fd = fd
-        return True
+        ok, self._lock_fd = lock_state_dir(self.cfg.state_dir, "poller.lock", "poller")
+        return ok
 
     def stop(self) -> None:
         self._stop.set()
