@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -168,19 +169,7 @@ def parse_config(data: Any, *, read_token: bool = True) -> AgentConfig:
         raise ConfigError(f"heartbeat: {e}") from None
     if heartbeat < 1:
         raise ConfigError("heartbeat: at least 1s")
-    raw_checks = data.get("checks")
-    if raw_checks is None:
-        raw_checks = []
-    if not isinstance(raw_checks, list):
-        raise ConfigError("checks: expected a list of checks")
-    specs: list[CheckSpec] = []
-    by_name: dict[str, dict[str, Any]] = {}
-    for i, raw in enumerate(raw_checks):
-        spec = parse_spec(raw, f"checks[{i}]")
-        if spec.name in by_name:
-            raise ConfigError(f"checks[{i}].name: duplicate check name {spec.name!r}")
-        by_name[spec.name] = raw
-        specs.append(spec)
+    specs, by_name = parse_checks(data.get("checks"), "checks")
     cfg = AgentConfig(
         collector=collector,
         host=host.name or socket.gethostname(),
@@ -209,3 +198,21 @@ def read_token_file(path: str) -> str:
     if not token:
         raise ConfigError(f"collector.token_file: {path} is empty")
     return token
+
+
+def parse_checks(raw_checks: Any, where: str,
+                 parse: Callable[[Any, str], CheckSpec] = parse_spec) -> tuple[list[CheckSpec], dict[str, Any]]:
+    """The `checks:` list: (specs in order, raw entry by name); duplicate names are refused."""
+    if raw_checks is None:
+        raw_checks = []
+    if not isinstance(raw_checks, list):
+        raise ConfigError(f"{where}: expected a list of checks")
+    specs: list[CheckSpec] = []
+    by_name: dict[str, Any] = {}
+    for i, raw in enumerate(raw_checks):
+        spec = parse(raw, f"{where}[{i}]")
+        if spec.name in by_name:
+            raise ConfigError(f"{where}[{i}].name: duplicate check name {spec.name!r}")
+        by_name[spec.name] = raw
+        specs.append(spec)
+    return specs, by_name

@@ -30,6 +30,7 @@ from agent.config import (
     LogOptions,
     SendOptions,
     SpoolOptions,
+    parse_checks,
     read_token_file,
     read_yaml,
 )
@@ -180,17 +181,7 @@ def parse_poller_config(data: Any, *, read_token: bool = True) -> PollerConfig:
         ssh = _endpoint({k: v for k, v in raw.items() if k in SSH_KEYS}, defaults, jumps, where)
         collector = build(CollectorOptions, {**raw_collector, **{k: raw[k] for k in ("token", "token_file")
                                                                   if k in raw}}, where)
-        raw_checks = raw.get("checks") or []
-        if not isinstance(raw_checks, list):
-            raise ConfigError(f"{where}.checks: expected a list of checks")
-        specs: list[CheckSpec] = []
-        by_name: dict[str, Any] = {}
-        for j, rc in enumerate(raw_checks):
-            spec = _check_spec(rc, f"{where}.checks[{j}]")
-            if spec.name in by_name:
-                raise ConfigError(f"{where}.checks[{j}].name: duplicate check name {spec.name!r}")
-            by_name[spec.name] = rc
-            specs.append(spec)
+        specs, by_name = parse_checks(raw.get("checks") or [], f"{where}.checks", parse=_check_spec)
         labels = raw.get("labels") or {}
         if not isinstance(labels, dict):
             raise ConfigError(f"{where}.labels: expected a mapping")

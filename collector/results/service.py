@@ -1,45 +1,15 @@
-"""Storing results idempotently and reading them back."""
+"""Reading stored results back (storing them is collector.ingest's job)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from checks.model import Result
-from collector.db import insert_for
 from collector.hosts.models import Host
 from collector.results.models import CheckState, ResultRow
-
-
-def to_row(result: Result, host_id: int, received_at: datetime) -> dict[str, Any]:
-    return {
-        "id": result.id, "started_at": result.started_at, "host_id": host_id, "check": result.check,
-        "type": result.type, "system": result.system, "status": int(result.status),
-        "summary": result.summary, "duration": result.duration,
-        "metrics": [m.to_dict() for m in result.metrics], "details": result.details,
-        "seq": result.seq, "received_at": received_at,
-    }
-
-
-def insert_new(*, db: Session, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
-    """Insert, skipping results already stored (same id and start time); returns the new ids."""
-    if not rows:
-        return set()
-    table = ResultRow.__table__
-    stmt = insert_for(db.get_bind(), table).on_conflict_do_nothing(index_elements=["started_at", "id"])
-    got = db.execute(stmt.returning(table.c.id), list(rows))
-    return {r[0] for r in got}
-
-
-def states_for(*, db: Session, host_id: int, checks: Sequence[str]) -> dict[str, CheckState]:
-    if not checks:
-        return {}
-    q = sa.select(CheckState).where(CheckState.host_id == host_id, CheckState.check.in_(list(checks)))
-    return {s.check: s for s in db.scalars(q)}
 
 
 def list_results(*, db: Session, host_id: Optional[int] = None, check: Optional[str] = None,
