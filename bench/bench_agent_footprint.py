@@ -2,7 +2,12 @@
 
 Runs the three side by side on this machine for `--duration` seconds after a warm-up and reports
 steady resident memory (RSS, PSS and USS from /proc/PID/smaps_rollup, summed over each process
-tree) and CPU seconds per minute (user + system of the tree, reaped children included).
+tree) and CPU seconds per minute of the tree. CPU is read from each process's CPU-time clock
+(clock_gettime on the clock id of clock_getcpuclockid(pid): nanoseconds, every thread including the
+ones that already ended), plus the user + system ticks of children already reaped; the user/system
+split shown beside it comes from /proc/PID/stat, whose 10 ms ticks are too coarse for the total.
+`--baseline DIR` also runs the agent from another source tree (e.g. `git archive` of an older
+commit) with the same configuration, so before and after are measured in the same go.
 
 Workloads, chosen to be comparable:
 - agent: 20 checks at 60 s (disk, system, process, log, dirsize), sending to a stand-in collector
@@ -12,7 +17,7 @@ Workloads, chosen to be comparable:
 - zabbix_agentd: default config plus loopback listen, 20 passive items polled every 60 s, as a
   Zabbix server would for 20 items at a 1 minute update interval.
 
-Usage: .venv/bin/python bench/bench_agent_footprint.py [--duration 180] [--warmup 20]
+Usage: .venv/bin/python bench/bench_agent_footprint.py [--duration 600] [--warmup 30] [--baseline DIR]
 Needs: apt-get install -y prometheus-node-exporter zabbix-agent (see scripts/system-packages.txt).
 """
 from __future__ import annotations
@@ -130,31 +135,46 @@ def memory(pid: int) -> dict[str, int]:
     return out
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of the process tree."""
-    user = system = 0.0
-    for i, p in enumerate(tree(pid)):
+def process_cpu_ns(pid: int) -> int:
+    """CPU time of every thread of `pid` (ended ones included), in ns: the process's CPU-time clock,
+    whose id glibc's clock_getcpuclockid builds as ((~pid) << 3) | CPUCLOCK_SCHED."""
+    return time.clock_gettime_ns(((~pid) << 3) | 2)
+
+
+def stat_ticks(pid: int) -> tuple[int, int, int, int]:
+    """(utime, stime, cutime, cstime) clock ticks from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return int(fields[11]), int(fields[12]), int(fields[13]), int(fields[14])
+
+
+def cpu_seconds(pid: int) -> tuple[float, float, float]:
+    """(total, user, system) CPU seconds of the process tree. The total is the exact CPU clock of
+    each live process plus the ticks of children already reaped; user and system are ticks."""
+    hz = os.sysconf("SC_CLK_TCK")
+    total = user = system = 0.0
+    for p in tree(pid):
         try:
-            t = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        user += t.user
-        system += t.system
-        if i == 0:  # children already waited for (the agent's command checks, zabbix forks)
-            user += t.children_user
-            system += t.children_system
-    return user, system
+            ns = process_cpu_ns(p.pid)
+            ut, st, cut, cst = stat_ticks(p.pid)
+        except (OSError, psutil.NoSuchProcess):
+            continue  # ended between listing and reading: its parent's cutime/cstime has it next time
+        total += ns / 1e9 + (cut + cst) / hz
+        user += (ut + cut) / hz
+        system += (st + cst) / hz
+    return total, user, system
 
 
 class Subject:
-    def __init__(self, name: str, argv: list[str], cwd: Path, env: Optional[dict[str, str]] = None) -> None:
+    def __init__(self, name: str, argv: list[str], cwd: Path, env: Optional[dict[str, str]] = None,
+                 log: Optional[Path] = None) -> None:
         self.name = name
-        self.log = open(cwd / f"{name}.log", "wb")
+        self.log = open(log or cwd / f"{name}.log", "wb")
         self.proc = subprocess.Popen(argv, cwd=str(cwd), stdout=self.log, stderr=self.log, env=env,
                                      start_new_session=True)
         self.samples: list[dict[str, int]] = []
-        self.cpu0 = (0.0, 0.0)
-        self.cpu1 = (0.0, 0.0)
+        self.cpu0 = (0.0, 0.0, 0.0)
+        self.cpu1 = (0.0, 0.0, 0.0)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -167,10 +187,27 @@ class Subject:
         self.log.close()
 
 
+def delivered(collector: Standin) -> dict[str, int]:
+    """Results received so far, per agent host name."""
+    with collector.lock:
+        hosts = [str(r.get("host")) for r in collector.results.values()]
+    return {h: hosts.count(h) for h in sorted(set(hosts))}
+
+
+def agent_subject(name: str, root: Path, config: Path) -> Subject:
+    """The agent from source tree `root`, started as the installed console script starts it."""
+    env = dict(os.environ, PYTHONPATH=str(root))
+    code = "import sys; from agent.cli import main; sys.exit(main())"
+    return Subject(name, [sys.executable, "-c", code, "run", "--config", str(config)], root, env=env,
+                   log=config.with_suffix(".log"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=float, default=180.0, help="measured seconds (default 180)")
-    ap.add_argument("--warmup", type=float, default=20.0, help="seconds before measuring (default 20)")
+    ap.add_argument("--duration", type=float, default=600.0, help="measured seconds (default 600)")
+    ap.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring (default 30)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="also run the agent from this source tree (same config, own state_dir)")
     ap.add_argument("--scrape", type=float, default=60.0, help="node_exporter scrape interval (default 60)")
     ap.add_argument("--sample", type=float, default=5.0, help="memory sampling period (default 5)")
     args = ap.parse_args()
@@ -188,21 +225,23 @@ def main() -> int:
     stop_logs = threading.Event()
     threading.Thread(target=write_logs, args=(work / "logs", stop_logs), daemon=True).start()
     collector = Standin().start()
-    cfg = {"collector": {"url": collector.url, "token": "test-token"}, "host": {"name": "bench"},
-           "state_dir": str(work / "state"), "checks": agent_checks(work)}
-    (work / "agent.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    for name in ("agent", "baseline"):
+        cfg = {"collector": {"url": collector.url, "token": "test-token"}, "host": {"name": f"bench-{name}"},
+               "state_dir": str(work / f"state-{name}"), "checks": agent_checks(work)}
+        (work / f"{name}.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     ne_port, zb_port = free_port(), free_port()
     (work / "zabbix_agentd.conf").write_text(
         f"PidFile={work}/zabbix_agentd.pid\nLogType=console\nServer=127.0.0.1\nListenIP=127.0.0.1\n"
         f"ListenPort={zb_port}\nHostname=bench\nAllowRoot=1\n", encoding="utf-8")
 
-    agent_bin = ROOT / ".venv" / "bin" / "xunjian-agent"
-    agent_argv = ([str(agent_bin)] if agent_bin.exists() else [sys.executable, "-m", "agent.cli"])
     subjects = [
-        Subject("xunjian-agent", [*agent_argv, "run", "--config", str(work / "agent.yaml")], work),
+        agent_subject("xunjian-agent", ROOT, work / "agent.yaml"),
         Subject("node_exporter", [node_exporter, f"--web.listen-address=127.0.0.1:{ne_port}"], work),
         Subject("zabbix_agentd", [zabbix, "-f", "-c", str(work / "zabbix_agentd.conf")], work),
     ]
+    if args.baseline is not None:
+        subjects.insert(1, agent_subject("xunjian-agent (baseline)", args.baseline.resolve(),
+                                         work / "baseline.yaml"))
     stop_load = threading.Event()
 
     def load() -> None:
@@ -225,6 +264,7 @@ def main() -> int:
             stop_load.wait(0.5)
 
     threading.Thread(target=load, daemon=True).start()
+    load0 = os.getloadavg()
     try:
         time.sleep(args.warmup)
         for s in subjects:
@@ -232,7 +272,7 @@ def main() -> int:
                 print(f"{s.name} exited early; see {work}/{s.name}.log", file=sys.stderr)
                 return 1
             s.cpu0 = cpu_seconds(s.proc.pid)
-        received0 = len(collector.results)
+        received0 = delivered(collector)
         t0 = time.monotonic()
         while time.monotonic() - t0 < args.duration:
             for s in subjects:
@@ -241,7 +281,8 @@ def main() -> int:
         elapsed = time.monotonic() - t0
         for s in subjects:
             s.cpu1 = cpu_seconds(s.proc.pid)
-        received = len(collector.results) - received0
+        received = {k: v - received0.get(k, 0) for k, v in delivered(collector).items()}
+        load1 = os.getloadavg()
     finally:
         stop_load.set()
         stop_logs.set()
@@ -257,29 +298,33 @@ def main() -> int:
             "rss_max": max(x["rss"] for x in s.samples) / 2**20,
             "pss": sum(x["pss"] for x in s.samples) / n / 2**20,
             "uss": sum(x["uss"] for x in s.samples) / n / 2**20,
-            "user": (s.cpu1[0] - s.cpu0[0]) / (elapsed / 60),
-            "system": (s.cpu1[1] - s.cpu0[1]) / (elapsed / 60),
+            "cpu": (s.cpu1[0] - s.cpu0[0]) / (elapsed / 60),
+            "user": (s.cpu1[1] - s.cpu0[1]) / (elapsed / 60),
+            "system": (s.cpu1[2] - s.cpu0[2]) / (elapsed / 60),
         }
-        rows[s.name]["cpu"] = rows[s.name]["user"] + rows[s.name]["system"]
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"### Agent footprint vs node_exporter and zabbix_agentd ({when})\n")
+    baseline = f" --baseline {args.baseline}" if args.baseline is not None else ""
+    counts = ", ".join(f"{n} from {h}" for h, n in received.items())
     print(f"`.venv/bin/python bench/bench_agent_footprint.py --duration {args.duration:g} "
-          f"--warmup {args.warmup:g} --scrape {args.scrape:g}` on {os.cpu_count()} CPUs, "
-          f"Python {sys.version.split()[0]}; agent: 20 checks at 60 s, {received} results delivered "
-          f"in {elapsed:.0f} s; node_exporter scraped every {args.scrape:g} s; "
-          f"zabbix_agentd polled for {len(ZABBIX_ITEMS)} items every 60 s.\n")
-    print("| process | RSS MiB (mean / max) | PSS MiB | USS MiB | CPU s per minute (user + system) |")
-    print("|---|---|---|---|---|")
+          f"--warmup {args.warmup:g} --scrape {args.scrape:g}{baseline}` on {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}, load average {load0[0]:.2f} at the start and {load1[0]:.2f} "
+          f"at the end; agent: 20 checks at 60 s, {counts} delivered in {elapsed:.0f} s; "
+          f"node_exporter scraped every {args.scrape:g} s; zabbix_agentd polled for {len(ZABBIX_ITEMS)} "
+          f"items every 60 s.\n")
+    print("| process | RSS MiB (mean / max) | PSS MiB | USS MiB | CPU s per minute | (user + system ticks) |")
+    print("|---|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['rss']:.1f} / {r['rss_max']:.1f} | {r['pss']:.1f} | {r['uss']:.1f} | "
-              f"{r['cpu']:.3f} ({r['user']:.3f} + {r['system']:.3f}) |")
-    a = rows["xunjian-agent"]
+              f"{r['cpu']:.4f} | ({r['user']:.3f} + {r['system']:.3f}) |")
     print()
-    for peer in ("node_exporter", "zabbix_agentd"):
-        p = rows[peer]
-        cpu_ratio = a["cpu"] / p["cpu"] if p["cpu"] > 0 else float("inf")
-        print(f"- agent / {peer}: RSS {a['rss'] / p['rss']:.2f}x, PSS {a['pss'] / p['pss']:.2f}x, "
-              f"USS {a['uss'] / p['uss']:.2f}x, CPU {cpu_ratio:.2f}x")
+    for agent in [n for n in rows if n.startswith("xunjian-agent")]:
+        a = rows[agent]
+        for peer in [n for n in rows if not n.startswith("xunjian-agent")]:
+            p = rows[peer]
+            cpu_ratio = a["cpu"] / p["cpu"] if p["cpu"] > 0 else float("inf")
+            print(f"- {agent} / {peer}: RSS {a['rss'] / p['rss']:.2f}x, PSS {a['pss'] / p['pss']:.2f}x, "
+                  f"USS {a['uss'] / p['uss']:.2f}x, CPU {cpu_ratio:.2f}x")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
