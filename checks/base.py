@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -26,53 +27,113 @@ class Outcome:
 class StateStore:
     """Where a check remembers things between runs (log positions, previous sizes...).
 
-    Saved atomically (write a temporary file, fsync, rename) so a crash or a full disk leaves the
-    previous state intact. A read-only store is what `xunjian-agent check` uses: it reads the
-    running agent's state but never moves it.
+    Saved atomically (write a temporary file, rename it over the old one) so a crash or a full
+    disk leaves the previous state intact. Two kinds of state:
+
+    - durable (the default; log positions, "was read-write" of mounts): written and fsync'd at
+      each save that changes it, so it survives a power cut as it was;
+    - soft (`durable=False`; CPU samples, process lists, growth samples: figures that only make
+      the next run's numbers nicer): kept in memory, written without fsync at most every
+      `SOFT_WRITE_EVERY` seconds and at `flush()` (the agent flushes when it stops), so a crash
+      costs at most that much of it.
+
+    A save that changes nothing writes nothing. The store is the file's only writer in the agent
+    (the state_dir is locked), so what was saved is kept in memory and `load()` reads the file
+    only once. A read-only store is what `xunjian-agent check` uses: it reads the running agent's
+    state but never moves it.
     """
+
+    SOFT_WRITE_EVERY = 300.0
 
     def __init__(self, path: Optional[Path], *, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
         self._memory: dict[str, Any] = {}
+        self._text: Optional[str] = None  # JSON of what was last loaded or saved
+        self._dirty = False               # _text is not (yet) what the file holds
+        self._written = 0.0               # monotonic time of the last write to the file
 
     def load(self) -> dict[str, Any]:
         if self.path is None:
             return dict(self._memory)
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                data = json.load(f)
-            return data if isinstance(data, dict) else {}
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            # A corrupt state file must not stop the check; it starts afresh (from the end of logs).
-            return {}
+        if self._text is None or self.readonly:
+            try:
+                with open(self.path, encoding="utf-8") as f:
+                    text = f.read()
+                data = json.loads(text)
+            except FileNotFoundError:
+                return {}
+            except (OSError, ValueError):
+                # A corrupt state file must not stop the check; it starts afresh (from the end of logs).
+                return {}
+            if not isinstance(data, dict):
+                return {}
+            if not self.readonly:
+                self._text = text
+            return data
+        data = json.loads(self._text)  # a fresh copy: the caller may change what it gets
+        return data if isinstance(data, dict) else {}
 
-    def save(self, data: dict[str, Any]) -> None:
+    def save(self, data: dict[str, Any], *, durable: bool = True) -> None:
         if self.readonly:
             return
         if self.path is None:
             self._memory = dict(data)
             return
-        atomic_write(self.path, json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        if text == self._text and not self._dirty:
+            return
+        self._text = text
+        self._dirty = True
+        if durable or time.monotonic() - self._written >= self.SOFT_WRITE_EVERY:
+            self._write(fsync=durable)
+
+    def flush(self) -> None:
+        """Write soft state still only in memory (at a clean stop)."""
+        if self._dirty and not self.readonly and self.path is not None:
+            self._write(fsync=True)
+
+    def _write(self, fsync: bool) -> None:
+        assert self.path is not None and self._text is not None
+        atomic_write(self.path, self._text.encode("utf-8"), fsync=fsync)
+        self._dirty = False
+        self._written = time.monotonic()
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def atomic_write(path: Path, payload: bytes, *, fsync: bool = True) -> None:
+    """Write `payload` to `.<name>.tmp` beside `path` and rename it over `path`. Writers of one
+    path within this process take turns (the temporary name is fixed, so a crash leaves at most
+    one stale temporary file, reused by the next write)."""
+    key = str(path)
+    with _write_locks_guard:
+        lock = _write_locks.setdefault(key, threading.Lock())
+    tmp = os.path.join(os.path.dirname(key), f".{os.path.basename(key)}.tmp")
+    with lock:
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            try:
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view):]
+                if fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, key)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
 
 class Check:

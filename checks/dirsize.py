@@ -168,7 +168,7 @@ class DirSizeCheck(Check):
         samples = [s for s in samples if s[0] >= now - o.growth_window - 3600]
         if not samples or now - samples[-1][0] >= o.growth_window / MAX_SAMPLES:
             samples.append([now, w.size])
-        self.state.save({**saved, "samples": samples[-MAX_SAMPLES * 2:]})
+        self.state.save({**saved, "samples": samples[-MAX_SAMPLES * 2:]}, durable=False)
 
         statuses = [size_status]
         parts = [head]
