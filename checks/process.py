@@ -2,7 +2,8 @@
 
 CPU % comes from cpu_times deltas kept in the StateStore (no sleeping, works for a one-shot
 check too). A restart is a matched process (pid, create_time) not seen at the previous run; it
-is reported once, as WARNING.
+is reported once, as WARNING. On Linux the table is read from /proc (checks.proctable, one walk
+shared by the process checks of a scheduler turn); elsewhere from psutil.
 """
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Optional
 
-import psutil
-
+from checks import proctable
 from checks.base import Check, Outcome
 from checks.humanize import format_bytes
 from checks.model import Metric, Status, worst
@@ -87,6 +87,9 @@ def matches(o: ProcessOptions, pattern: Optional[re.Pattern[str]], name: Optiona
 
 
 def find_processes(o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Proc]:
+    """The psutil way, for systems without /proc."""
+    import psutil
+
     attrs = ["name", "create_time", "status"]
     if o.cmdline:
         attrs.append("cmdline")
@@ -117,8 +120,44 @@ def find_processes(o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Pro
     return found
 
 
-def _local_table(o: ProcessOptions) -> list[Proc]:
-    return find_processes(o, exclude=(os.getpid(),))
+def select_local(snap: proctable.Snapshot, o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Proc]:
+    """The processes of a /proc snapshot matching `o`, with the figures psutil would give."""
+    pattern = re.compile(o.cmdline) if o.cmdline else None
+    found: list[Proc] = []
+    for p in snap.procs:
+        if p.pid in exclude or p.state == "Z":
+            continue
+        name = snap.name(p)
+        if o.process_name and not fnmatch.fnmatchcase(name, o.process_name):
+            continue  # the cheap test first: most processes end here, nothing more read
+        user = snap.user(p) if o.user else None
+        cmdline = " ".join(snap.cmdline(p)) if pattern is not None else None
+        if not matches(o, pattern, name, user, cmdline):
+            continue
+        user = user or snap.user(p)
+        if user is None:
+            continue  # ended while we looked
+        if cmdline is None:
+            cmdline = " ".join(snap.cmdline(p))
+        found.append(Proc(p.pid, snap.create_time(p), name, user, p.rss_pages * snap.page,
+                          (p.utime + p.stime) / snap.hz, cmdline[:200]))
+    return found
+
+
+class LocalProcesses:
+    """This machine's processes for one check: a shared /proc snapshot of this moment, never the
+    very walk this check judged at its previous run (so CPU and restarts always move on)."""
+
+    def __init__(self, table: Optional[proctable.LocalTable] = None) -> None:
+        self.table = table if table is not None else proctable.SHARED
+        self._last: Optional[proctable.Snapshot] = None
+
+    def __call__(self, o: ProcessOptions) -> list[Proc]:
+        if not proctable.available(self.table.proc):
+            return find_processes(o, exclude=(os.getpid(),))
+        snap = self.table.snapshot(not_this=self._last)
+        self._last = snap
+        return select_local(snap, o, exclude=(os.getpid(),))
 
 
 class ProcessCheck(Check):
@@ -126,9 +165,10 @@ class ProcessCheck(Check):
     Options = ProcessOptions
 
     def __init__(self, options: ProcessOptions, *, state: Any = None,
-                 table: Callable[[ProcessOptions], list[Proc]] = _local_table) -> None:
+                 table: Optional[Callable[[ProcessOptions], list[Proc]]] = None) -> None:
         super().__init__(options, state=state)
-        self._table = table  # this machine's processes; the agentless poller reads a remote table
+        # This machine's processes; the agentless poller reads a remote table.
+        self._table = table if table is not None else LocalProcesses()
 
     def run(self) -> Outcome:
         o: ProcessOptions = self.options
@@ -139,8 +179,9 @@ class ProcessCheck(Check):
         prev_at = saved.get("at")
         known = saved.get("procs")
         procs.sort(key=lambda p: (p.create_time, p.pid))
+        # Soft state: a crash costs at most a few minutes of it (a restart then reported twice).
         self.state.save({"procs": [p.key for p in procs][:MAX_REMEMBERED], "at": now,
-                         "cpu": {p.key: p.cpu_seconds for p in procs[:MAX_REMEMBERED]}})
+                         "cpu": {p.key: p.cpu_seconds for p in procs[:MAX_REMEMBERED]}}, durable=False)
 
         label = o.describe()
         n = len(procs)

@@ -1,17 +1,18 @@
 """CPU, memory, swap and load per core.
 
-CPU % is measured between runs from psutil.cpu_times() deltas, never by sleeping in the check.
-The last sample is also kept in the StateStore, so a one-shot `xunjian-agent check` reading the
-agent's state measures since the agent's last run; only the very first run has no CPU figure.
+CPU % is measured between runs from cpu time deltas, never by sleeping in the check. The last
+sample is also kept in the StateStore, so a one-shot `xunjian-agent check` reading the agent's
+state measures since the agent's last run; only the very first run has no CPU figure.
+
+On Linux the figures are read from /proc/stat and /proc/meminfo, computed as psutil computes
+them (cpu_times, virtual_memory, swap_memory); elsewhere psutil itself is asked.
 """
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Optional, Union
-
-import psutil
+from typing import Any, NamedTuple, Optional, Union
 
 from checks.base import Check, Outcome, StateStore
 from checks.model import Metric, Status, worst
@@ -54,13 +55,78 @@ def _three(value: Optional[ThresholdList], default: list[str]) -> list[Optional[
     return [str(value)] * 3
 
 
+class Memory(NamedTuple):
+    total: int
+    available: int
+    percent: float  # of total not available, rounded to 0.1 (psutil's virtual_memory().percent)
+
+
+class Swap(NamedTuple):
+    total: int
+    used: int
+    percent: float
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(part / whole * 100, 1) if whole else 0.0
+
+
+def _proc_stat() -> tuple[list[float], float]:
+    """The aggregate `cpu` line of /proc/stat in seconds (user nice system idle iowait irq
+    softirq steal guest guest_nice, as many as the kernel gives) and the boot time."""
+    hz = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat", "rb") as f:
+        text = f.read()
+    first = text.split(b"\n", 1)[0].split()
+    btime = float(text.split(b"\nbtime ", 1)[1].split(None, 1)[0])
+    return [int(v) / hz for v in first[1:]], btime
+
+
+def _meminfo() -> Optional[dict[bytes, int]]:
+    """/proc/meminfo in bytes; None where it is missing or has no MemAvailable (kernels before
+    3.14), where psutil's estimate is used instead."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            mems = {}
+            for line in f:
+                fields = line.split()
+                mems[fields[0]] = int(fields[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        return None
+    if not mems.get(b"MemAvailable:") or b"SwapTotal:" not in mems or b"MemTotal:" not in mems:
+        return None
+    return mems
+
+
+def memory() -> tuple[Memory, Swap]:
+    mems = _meminfo()
+    if mems is None:
+        import psutil
+
+        vm, sw = psutil.virtual_memory(), psutil.swap_memory()
+        return Memory(vm.total, vm.available, vm.percent), Swap(sw.total, sw.used, sw.percent)
+    total, avail = mems[b"MemTotal:"], mems[b"MemAvailable:"]
+    if avail > total:
+        avail = mems.get(b"MemFree:", total)  # as psutil: a bogus MemAvailable (LXC)
+    swap_total = mems[b"SwapTotal:"]
+    swap_used = swap_total - mems.get(b"SwapFree:", 0)
+    return (Memory(total, avail, _percent(total - avail, total)),
+            Swap(swap_total, swap_used, _percent(swap_used, swap_total)))
+
+
 def cpu_sample() -> dict[str, float]:
-    t = psutil.cpu_times()
+    if os.path.exists("/proc/stat"):
+        times, boot = _proc_stat()
+        names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
+        t = dict(zip(names, times))
+    else:
+        import psutil
+
+        t, boot = psutil.cpu_times()._asdict(), psutil.boot_time()
     # On Linux guest time is already inside user/nice; counting it twice would inflate busy.
-    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
-    iowait = getattr(t, "iowait", 0.0)
-    return {"total": total, "idle": t.idle + iowait, "iowait": iowait, "at": time.time(),
-            "boot": psutil.boot_time()}
+    total = sum(t.values()) - t.get("guest", 0.0) - t.get("guest_nice", 0.0)
+    iowait = t.get("iowait", 0.0)
+    return {"total": total, "idle": t["idle"] + iowait, "iowait": iowait, "at": time.time(), "boot": boot}
 
 
 def cpu_between(prev: dict[str, Any], cur: dict[str, float]) -> Optional[tuple[float, float]]:
@@ -95,7 +161,7 @@ class SystemCheck(Check):
         for prev in (self._prev, saved.get("cpu")):
             cpu = cpu if cpu is not None or not prev else cpu_between(prev, cur)
         self._prev = cur
-        self.state.save({**saved, "cpu": cur})
+        self.state.save({**saved, "cpu": cur}, durable=False)
         items: list[tuple[Status, str]] = []
         metrics: list[Metric] = []
         details: dict[str, Any] = {}
@@ -110,7 +176,7 @@ class SystemCheck(Check):
             metrics.append(_pct("iowait_percent", iowait, None, None))
             details.update(cpu_percent=round(busy, 1), iowait_percent=round(iowait, 1))
 
-        mem = psutil.virtual_memory()
+        mem, swap = memory()
         st = evaluate(mem.percent, o.memory_warn, o.memory_crit)
         items.append((st, f"内存 {mem.percent:.0f}%"))
         metrics.append(_pct("memory_percent", mem.percent, o.memory_warn, o.memory_crit))
@@ -118,14 +184,13 @@ class SystemCheck(Check):
                               max=float(mem.total)))
         details.update(memory_total=mem.total, memory_available=mem.available)
 
-        swap = psutil.swap_memory()
         if swap.total > 0:
             st = evaluate(swap.percent, o.swap_warn, o.swap_crit)
             items.append((st, f"交换 {swap.percent:.0f}%"))
             metrics.append(_pct("swap_percent", swap.percent, o.swap_warn, o.swap_crit))
             details.update(swap_total=swap.total, swap_used=swap.used)
 
-        cores = psutil.cpu_count() or 1
+        cores = os.cpu_count() or 1
         loads = [v / cores for v in os.getloadavg()]
         warns, crits = o.load_ranges()
         load_status = worst(evaluate(v, w, c) for v, w, c in zip(loads, warns, crits))

@@ -10,13 +10,14 @@ import errno
 import re
 import shlex
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 from agent.agentless.ssh import Session, SshError
 from checks.command import CommandOptions
 from checks.mounts import Mount, parse_mountinfo
 from checks.process import Proc, ProcessOptions, matches
 from checks.procrun import Completed
+from checks.proctable import RawProc, parse_stat, process_name, split_cmdline
 from checks.timed import CallTimeout
 
 IO_TIMEOUT = 30.0
@@ -125,20 +126,6 @@ class Remote:
 
 
 @dataclass
-class RawProc:
-    pid: int
-    ppid: int
-    state: str
-    comm: str
-    utime: int
-    stime: int
-    start: int
-    rss_pages: int
-    cmdline: list[str]
-    user: Optional[str] = None
-
-
-@dataclass
 class ProcTable:
     shell: int
     hz: int
@@ -173,47 +160,13 @@ def parse_process_table(out: bytes) -> ProcTable:
         (stats if sec.group(2) == b"stat" else cmdlines)[int(sec.group(1))] = body
     procs = []
     for pid, raw in stats.items():
-        p = _parse_stat(pid, raw.decode("utf-8", "surrogateescape"))
+        p = parse_stat(pid, raw.decode("utf-8", "surrogateescape"))
         if p is None:
             continue
-        p.cmdline = _split_cmdline(cmdlines.get(pid, b""))
+        p.cmdline = split_cmdline(cmdlines.get(pid, b""))
         p.user = users.get(pid)
         procs.append(p)
     return ProcTable(*info, procs)
-
-
-def _parse_stat(pid: int, text: str) -> Optional[RawProc]:
-    try:
-        lpar, rpar = text.index("("), text.rindex(")")
-        f = text[rpar + 2:].split()
-        return RawProc(pid=pid, ppid=int(f[1]), state=f[0], comm=text[lpar + 1:rpar], utime=int(f[11]),
-                       stime=int(f[12]), start=int(f[19]), rss_pages=int(f[21]), cmdline=[])
-    except (ValueError, IndexError):
-        return None
-
-
-def _split_cmdline(data: bytes) -> list[str]:
-    """psutil's reading of /proc/PID/cmdline (a rewritten argv may use spaces instead of NULs)."""
-    text = data.decode("utf-8", "surrogateescape")
-    if not text:
-        return []
-    sep = "\x00" if text.endswith("\x00") else " "
-    if text.endswith(sep):
-        text = text[:-1]
-    parts = text.split(sep)
-    if sep == "\x00" and len(parts) == 1 and " " in text:
-        parts = text.split(" ")
-    return parts
-
-
-def _name(p: RawProc) -> str:
-    """psutil's Process.name(): the comm, completed from argv[0] when the kernel cut it at 15."""
-    name = p.comm
-    if len(name) >= 15 and p.cmdline:
-        extended = p.cmdline[0].rsplit("/", 1)[-1]
-        if extended.startswith(name):
-            return extended
-    return name
 
 
 def select_processes(table: ProcTable, o: ProcessOptions) -> list[Proc]:
@@ -225,8 +178,8 @@ def select_processes(table: ProcTable, o: ProcessOptions) -> list[Proc]:
     for p in table.procs:
         if p.pid in ours or p.state == "Z" or p.user is None:
             continue  # ours; zombies; processes born after `ps` ran
-        cmdline = " ".join(p.cmdline)
-        name = _name(p)
+        cmdline = " ".join(p.cmdline or [])
+        name = process_name(p.comm, p.cmdline)
         if not matches(o, pattern, name, p.user, cmdline):
             continue
         found.append(Proc(p.pid, p.start / table.hz + table.btime, name, p.user, p.rss_pages * table.page,
