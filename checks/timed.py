@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from checks.workers import Workers
+
 
 class CallTimeout(Exception):
     """The call did not return before the deadline; it keeps running in its thread."""
@@ -46,6 +48,9 @@ class HungCallRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[str, _Call] = {}
+        # Idle threads are reused; a new one is started whenever none is idle (patience 0), so a
+        # call never waits for another.
+        self._workers = Workers("timed", parallel=1, patience=0.0)
 
     def stuck_keys(self) -> list[str]:
         with self._lock:
@@ -73,7 +78,7 @@ class HungCallRegistry:
                 call.done.set()
 
         try:
-            threading.Thread(target=work, name=f"timed:{key}", daemon=True).start()
+            self._workers.submit(work)
         except BaseException:
             with self._lock:
                 self._running.pop(key, None)
