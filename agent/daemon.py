@@ -9,6 +9,7 @@ import logging
 import math
 import signal
 import threading
+import time
 from typing import Any, Optional
 
 from agent import __version__
@@ -17,7 +18,7 @@ from agent.logsetup import set_level
 from agent.rejected import RejectedLog
 from agent.scheduler import Scheduler, Slot
 from agent.sender import Sender
-from agent.spool import Spool
+from agent.spool import Spool, encode
 from agent.statelock import lock_state_dir
 from agent.stats import Stats
 from checks.model import Result
@@ -27,6 +28,7 @@ log = logging.getLogger("agent")
 
 STOP_WAIT = 3.0    # seconds running checks get at shutdown
 FLUSH_WAIT = 3.0   # seconds for the final send at shutdown
+BATCH_WAIT = 1.0   # seconds a finished result waits for the rest of its turn before it is spooled
 
 
 class Agent:
@@ -42,6 +44,9 @@ class Agent:
         self._reload = False
         self._lock_fd: Optional[int] = None
         self._metrics: Any = None
+        self._pending: list[Result] = []  # finished results of the turn, spooled together
+        self._pending_since: Optional[float] = None
+        self._pending_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -69,6 +74,13 @@ class Agent:
                 self._reload = False
                 self.reload()
             sleep = self.scheduler.tick()
+            since = self._pending_since
+            if since is not None:
+                left = since + BATCH_WAIT - time.monotonic()
+                if left <= 0:
+                    self._spool_pending()
+                else:
+                    sleep = min(sleep, left)
             self._wake.wait(sleep)
             self._wake.clear()
         self._shutdown()
@@ -77,6 +89,7 @@ class Agent:
     def _shutdown(self) -> None:
         log.info("stopping: waiting for running checks, flushing %d spooled results", self.spool.depth)
         self.scheduler.stop(STOP_WAIT)
+        self._spool_pending()
         self.sender.stop(timeout=self.cfg.send.timeout + 1)
         if self.spool.depth:
             if self.sender.flush(FLUSH_WAIT):
@@ -123,22 +136,33 @@ class Agent:
     # -- results ------------------------------------------------------------------------------
 
     def _emit(self, slot: Slot, result: Result) -> None:
-        """From a worker thread: record, spool, let the sender know."""
+        """From a worker thread: record, and spool with the rest of its turn. The last check of
+        a turn to finish spools them all in one transaction (one fsync); a turn with a slow
+        check spools what has finished after BATCH_WAIT seconds (the main loop does that)."""
         self.stats.check_status[(result.check, result.system)] = int(result.status)
         self.stats.check_duration[result.check] = result.duration
+        with self._pending_lock:
+            self._pending.append(result)
+            if self._pending_since is None:
+                self._pending_since = time.monotonic()
+        if self.scheduler.running() == 0:
+            self._spool_pending()
+        else:
+            self._wake.set()  # the main loop keeps the BATCH_WAIT deadline
+
+    def _spool_pending(self) -> None:
+        with self._pending_lock:
+            batch, self._pending, self._pending_since = self._pending, [], None
+        if not batch:
+            return
         try:
-            self.spool.put(result)
-        except (TypeError, ValueError) as e:  # unserialisable details or NaN metrics: keep the rest
-            log.info("check %s produced data that cannot be sent (%s); sending without it", result.check, e)
-            result.details = {"dropped": str(e)[:200]}
-            result.metrics = [m for m in result.metrics if math.isfinite(m.value)]
-            try:
-                self.spool.put(result)
-            except (TypeError, ValueError) as e2:
-                log.warning("result of check %s lost: %s", result.check, e2)
-                return
-        log.debug("check %s: status %d in %.3fs (seq %s)", result.check, int(result.status),
-                  result.duration, result.seq)
+            self.spool.put_many(batch)
+        except (TypeError, ValueError):  # unserialisable details or NaN metrics: keep the rest
+            batch = [r for r in batch if _sendable(r)]
+            self.spool.put_many(batch)
+        if log.isEnabledFor(logging.DEBUG):
+            for r in batch:
+                log.debug("check %s: status %d in %.3fs (seq %s)", r.check, int(r.status), r.duration, r.seq)
         self.sender.notify()
 
     # -- reload -------------------------------------------------------------------------------
@@ -167,6 +191,24 @@ class Agent:
         self.stats.forget_checks(set(self.scheduler.slots))
         log.info("configuration reloaded: %d checks started, %d kept, %d removed", added, kept, removed)
         return True
+
+
+def _sendable(result: Result) -> bool:
+    """Makes a result sendable by dropping what cannot be sent; False if even that fails."""
+    try:
+        encode(result.to_dict())
+        return True
+    except (TypeError, ValueError) as e:
+        log.info("check %s produced data that cannot be sent (%s); sending without it", result.check, e)
+        reason = str(e)[:200]
+    result.details = {"dropped": reason}
+    result.metrics = [m for m in result.metrics if math.isfinite(m.value)]
+    try:
+        encode(result.to_dict())
+        return True
+    except (TypeError, ValueError) as e2:
+        log.warning("result of check %s lost: %s", result.check, e2)
+        return False
 
 
 def run_agent(config_path: str) -> int:

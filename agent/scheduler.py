@@ -1,35 +1,40 @@
 """Runs the configured checks on their intervals, each in its own worker thread with a timeout.
 
-The `schedule` library decides when a check is due; the work happens in threads so a hung check
-never delays the others. A timed-out run yields one UNKNOWN result ("检查超时") and its thread is
-abandoned; while it still runs, later turns of that check are skipped and counted.
+Checks of the same interval share one phase: they are due together, in one turn (the phase is
+random within the first 5 s, per agent, so a fleet started at once does not report at once).
+One turn means one process-table walk for its process checks and one spool transaction for its
+results (agent.daemon). The work happens in threads so a hung check never delays the others. A
+timed-out run yields one UNKNOWN result ("检查超时") and its thread is abandoned; while it still
+runs, later turns of that check are skipped and counted. Times are monotonic: a change of the
+wall clock neither delays nor repeats a turn.
 """
 from __future__ import annotations
 
-import datetime
 import logging
-import random
+import math
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import schedule
-
+from agent.backoff import uniform
 from checks.base import Check, Outcome, StateStore
 from checks.model import Result, Status, utcnow
 from checks.runner import instantiate, run_check, timeout_result, to_result
 from checks.spec import CheckSpec
+from checks.workers import Workers
 
 log = logging.getLogger("agent.scheduler")
 
 MAX_SPLAY = 5.0  # seconds: first runs are spread over this much to avoid thundering herds
+WORKERS = 4      # checks run at once while they are quick
+WORKER_PATIENCE = 0.5  # seconds: a run slower than this no longer holds the queue back
 
 
 class Run:
     """One turn of one check: finished or timed out, whichever comes first, wins."""
 
-    __slots__ = ("deadline", "done", "lock", "started", "t0", "timed_out")
+    __slots__ = ("deadline", "done", "ended", "lock", "started", "t0", "timed_out")
 
     def __init__(self, timeout: float) -> None:
         self.started = utcnow()
@@ -38,6 +43,7 @@ class Run:
         self.lock = threading.Lock()
         self.done = False
         self.timed_out = False
+        self.ended = threading.Event()  # its work returned (also long after a timeout)
 
 
 class Slot:
@@ -48,13 +54,13 @@ class Slot:
         self.raw = raw
         self.check = check
         self.init_error = init_error
-        self.job: Optional[schedule.Job] = None
-        self.thread: Optional[threading.Thread] = None
+        self.due: Optional[float] = None  # monotonic time of the next turn; None once retired
         self.run: Optional[Run] = None
 
     @property
     def busy(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        """Its last run is queued or running (a timed-out run that never returned stays busy)."""
+        return self.run is not None and not self.run.ended.is_set()
 
 
 def state_path(state_dir: Path, name: str) -> Path:
@@ -75,7 +81,9 @@ class Scheduler:
         self.state_dir = Path(state_dir)
         self._emit = emit
         self._on_skip = on_skip
-        self._sched = schedule.Scheduler()
+        self._phase: dict[float, float] = {}  # interval -> monotonic time its turns are aligned to
+        # Reused threads; a run slower than `patience` lets the queue start another one.
+        self.workers = Workers("check", parallel=WORKERS, patience=WORKER_PATIENCE)
         self.slots: dict[str, Slot] = {}
         self._retiring: list[Slot] = []
 
@@ -98,9 +106,7 @@ class Scheduler:
             slot = make_slot(spec, raw[spec.name], StateStore(state_path(self.state_dir, spec.name)))
             if slot.init_error:
                 log.warning("check %s cannot start: %s", spec.name, slot.init_error)
-            splay = random.uniform(0, min(spec.interval, MAX_SPLAY))
-            slot.job = self._sched.every(spec.interval).seconds.do(self._fire, slot)
-            slot.job.next_run = datetime.datetime.now() + datetime.timedelta(seconds=splay)
+            slot.due = self._first_turn(spec.interval, time.monotonic())
             new[spec.name] = slot
             added += 1
         removed = 0
@@ -111,10 +117,16 @@ class Scheduler:
         self.slots = new
         return added, kept, removed
 
+    def _first_turn(self, interval: float, now: float) -> float:
+        """The next turn of the checks of `interval`: at a random phase within MAX_SPLAY for the
+        first of them, on the same grid for the others (also those a reload adds later)."""
+        anchor = self._phase.get(interval)
+        if anchor is None:
+            anchor = self._phase[interval] = now + uniform(0.0, min(interval, MAX_SPLAY))
+        return _next_on_grid(anchor, interval, now)
+
     def _retire(self, slot: Slot) -> None:
-        if slot.job is not None:
-            self._sched.cancel_job(slot.job)
-            slot.job = None
+        slot.due = None
         if slot.busy:
             self._retiring.append(slot)  # closed once its thread ends
         else:
@@ -123,11 +135,20 @@ class Scheduler:
     # -- running ------------------------------------------------------------------------------
 
     def tick(self) -> float:
-        """Start due checks, time out overdue ones; returns how long the caller may sleep."""
-        self._sched.run_pending()
+        """Start due checks, time out overdue ones; returns how long the caller may sleep (until
+        the next turn or deadline: no wake-up in between)."""
         now = time.monotonic()
-        wake = now + 30.0
+        for slot in list(self.slots.values()):
+            if slot.due is not None and now >= slot.due:
+                slot.due = _next_on_grid(slot.due, slot.spec.interval, now)
+                if slot.due <= now:
+                    slot.due += slot.spec.interval
+                self._fire(slot)
+        now = time.monotonic()
+        wake = now + 3600.0
         for slot in self.slots.values():
+            if slot.due is not None:
+                wake = min(wake, slot.due)
             run = slot.run
             if run is None or run.done or run.timed_out:
                 continue
@@ -140,11 +161,19 @@ class Scheduler:
                 self._retiring.remove(slot)
                 _close(slot)
             wake = min(wake, now + 1.0)
-        idle = self._sched.idle_seconds
-        sleep = wake - now
-        if idle is not None:
-            sleep = min(sleep, idle)
-        return max(0.0, sleep)
+        again = self.workers.balance()
+        if again is not None:
+            wake = min(wake, now + again)
+        return max(0.0, wake - now)
+
+    def running(self) -> int:
+        """Runs started and neither finished nor timed out yet."""
+        n = 0
+        for slot in self.slots.values():
+            run = slot.run
+            if run is not None and not run.done and not run.timed_out:
+                n += 1
+        return n
 
     def _fire(self, slot: Slot) -> None:
         if slot.busy:
@@ -153,11 +182,17 @@ class Scheduler:
             return
         run = Run(slot.spec.timeout)
         slot.run = run
-        slot.thread = threading.Thread(target=self._work, args=(slot, run), name=f"check:{slot.spec.name}",
-                                       daemon=True)
-        slot.thread.start()
+        self.workers.submit(self._work, slot, run)
 
     def _work(self, slot: Slot, run: Run) -> None:
+        try:
+            self._run(slot, run)
+        except Exception:  # never expected: a check's own errors are its result
+            log.exception("check %s: internal error", slot.spec.name)
+        finally:
+            run.ended.set()
+
+    def _run(self, slot: Slot, run: Run) -> None:
         if slot.check is None:
             result = to_result(Outcome(Status.UNKNOWN, f"检查初始化失败: {slot.init_error}"),
                                slot.spec, self.host, run.started, 0.0)
@@ -181,11 +216,12 @@ class Scheduler:
 
     def stop(self, wait: float) -> None:
         """Stop scheduling, give running checks `wait` seconds, close what is idle."""
-        self._sched.clear()
+        for slot in self.slots.values():
+            slot.due = None
         deadline = time.monotonic() + wait
         for slot in list(self.slots.values()) + self._retiring:
-            if slot.thread is not None:
-                slot.thread.join(max(0.0, deadline - time.monotonic()))
+            if slot.run is not None:
+                slot.run.ended.wait(max(0.0, deadline - time.monotonic()))
         for slot in list(self.slots.values()) + self._retiring:
             if not slot.busy:
                 _close(slot)
@@ -199,7 +235,15 @@ def _close(slot: Slot) -> None:
     if slot.check is None:
         return
     try:
+        slot.check.state.flush()
         slot.check.close()
     except Exception as e:
         log.info("closing check %s: %s", slot.spec.name, e)
     slot.check = None
+
+
+def _next_on_grid(anchor: float, interval: float, now: float) -> float:
+    """The first time anchor + k * interval (k >= 0) that is not before `now`."""
+    if now <= anchor:
+        return anchor
+    return anchor + math.ceil((now - anchor) / interval - 1e-9) * interval

@@ -99,19 +99,28 @@ class Spool:
 
     def put(self, result: Result) -> None:
         """Spool one result (assigning its seq); never raises for disk trouble."""
-        d = result.to_dict()
-        encode(d)  # raises TypeError/ValueError now for details that cannot be sent, not in the sender
+        self.put_many([result])
+
+    def put_many(self, results: list[Result]) -> None:
+        """Spool results in one transaction (one fsync), assigning their seqs in order; never
+        raises for disk trouble. Raises TypeError/ValueError, before storing any of them, for a
+        result whose details cannot be sent (the sender must never meet one)."""
+        batch = [result.to_dict() for result in results]
+        for d in batch:
+            encode(d)
         with self._lock:
             if self._db is not None and not self._memory:
                 try:
-                    result.seq = self._insert([d])[0]
+                    for result, seq in zip(results, self._insert(batch)):
+                        result.seq = seq
                     self._recovered()
                     return
                 except (sqlite3.Error, OSError) as e:
                     self._degrade("insert", e)
-            d["seq"] = None
-            result.seq = None
-            self._memory.append(d)
+            for result, d in zip(results, batch):
+                d["seq"] = None
+                result.seq = None
+                self._memory.append(d)
             while len(self._memory) > self._memory_max:
                 self._memory.popleft()
                 self._dropped_unsaved += 1

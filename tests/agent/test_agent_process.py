@@ -7,6 +7,7 @@ import re
 import signal
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,25 @@ def test_own_log_never_trips_a_log_check_watching_it(tmp_path: Path, standin: St
     own = [r for r in back.results.values() if r["check"] == "own-log"]
     assert own and all(r["status"] == "OK" for r in own), [r["summary"] for r in own]
     assert_quiet_log(agent.log())
+
+
+def test_checks_of_one_interval_run_in_one_turn(tmp_path: Path, standin: Standin) -> None:
+    checks = [disk_check(f"d{i}", interval="2s") for i in range(3)] + [disk_check("slow-grid", interval="3s")]
+    agent = _agent(tmp_path, standin.url, checks).start()
+    try:
+        assert standin.wait_for(lambda: sum(r["check"] == "d0" for r in standin.results.values()) >= 4, 30)
+        assert agent.terminate() == 0
+    finally:
+        if agent.alive():
+            agent.kill9()
+    starts: dict[str, list[datetime]] = {}
+    for r in sorted(standin.results.values(), key=lambda r: r["seq"]):
+        starts.setdefault(r["check"], []).append(datetime.fromisoformat(r["started_at"].replace("Z", "+00:00")))
+    turns = min(len(starts[f"d{i}"]) for i in range(3))
+    assert turns >= 4
+    for k in range(turns):
+        at = [starts[f"d{i}"][k] for i in range(3)]
+        assert (max(at) - min(at)).total_seconds() < 0.5, f"turn {k} spread out: {at}"
+    gaps = [(b - a).total_seconds() for a, b in zip(starts["d0"], starts["d0"][1:])]
+    assert all(1.5 < g < 2.6 for g in gaps), gaps  # on the grid, not drifting
+    assert_complete(standin)
