@@ -71,7 +71,9 @@ def post(url: SplitResult, path: str, body: bytes, headers: dict[str, str], time
     deadline = time.monotonic() + timeout
     host = url.hostname or "localhost"
     port = url.port or (443 if url.scheme == "https" else 80)
-    sock = socket.create_connection((host, port), timeout=timeout)
+    # An ASCII name goes to getaddrinfo as bytes: a str would load the idna codec (and
+    # unicodedata, a few hundred KiB) into the agent for nothing.
+    sock = socket.create_connection((host.encode("ascii") if host.isascii() else host, port), timeout=timeout)
     try:
         if url.scheme == "https":
             if ssl_context is None:
