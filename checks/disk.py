@@ -31,6 +31,8 @@ PSEUDO_FSTYPES = (
     "fuse.portal", "fuse.snapfuse", "zfs_snapshot",
 )
 _GLOB_CHARS = set("*?[")
+_PSEUDO_EXACT = frozenset(t for t in PSEUDO_FSTYPES if not (_GLOB_CHARS & set(t)))
+_PSEUDO_GLOBS = [t for t in PSEUDO_FSTYPES if _GLOB_CHARS & set(t)]
 _PCT_WARN, _PCT_CRIT, _STAT_TIMEOUT = Threshold("80"), Threshold("90"), Duration(5.0)
 
 
@@ -115,6 +117,10 @@ def _matches(value: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
+def _is_pseudo(fstype: str) -> bool:
+    return fstype in _PSEUDO_EXACT or _matches(fstype, _PSEUDO_GLOBS)
+
+
 def select_mounts(table: list[Mount], opts: DiskOptions) -> tuple[list[Mount], list[str]]:
     """The mounts to check (explicit ones first) and the explicitly named mount points missing."""
     visible: dict[str, Mount] = {}
@@ -132,7 +138,7 @@ def select_mounts(table: list[Mount], opts: DiskOptions) -> tuple[list[Mount], l
             continue
         if opts.fstypes and not _matches(m.fstype, opts.fstypes):
             continue
-        if not named and not opts.fstypes and _matches(m.fstype, list(PSEUDO_FSTYPES)):
+        if not named and not opts.fstypes and _is_pseudo(m.fstype):
             continue
         chosen.append(m)
     # A file system bind-mounted several times is counted once: named mounts are kept, then the

@@ -48,11 +48,21 @@ def parse_mountinfo(text: str) -> list[Mount]:
     return mounts
 
 
+_last: tuple[str, str, list[Mount]] = ("", "", [])  # (path, text, parsed): the disk checks of a turn
+
+
 def read_mounts(path: str = MOUNTINFO) -> list[Mount]:
-    """The mount table; falls back to psutil where there is no mountinfo (not Linux)."""
+    """The mount table (parsed again only when it changed); falls back to psutil where there is
+    no mountinfo (not Linux)."""
+    global _last
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return parse_mountinfo(f.read())
+            text = f.read()
+        last_path, last_text, parsed = _last
+        if text != last_text or path != last_path:
+            parsed = parse_mountinfo(text)
+            _last = (path, text, parsed)
+        return list(parsed)
     except FileNotFoundError:
         import psutil
 

@@ -123,12 +123,13 @@ def find_processes(o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Pro
 def select_local(snap: proctable.Snapshot, o: ProcessOptions, exclude: tuple[int, ...] = ()) -> list[Proc]:
     """The processes of a /proc snapshot matching `o`, with the figures psutil would give."""
     pattern = re.compile(o.cmdline) if o.cmdline else None
+    by_name = re.compile(fnmatch.translate(o.process_name)).match if o.process_name else None
     found: list[Proc] = []
     for p in snap.procs:
         if p.pid in exclude or p.state == "Z":
             continue
         name = snap.name(p)
-        if o.process_name and not fnmatch.fnmatchcase(name, o.process_name):
+        if by_name is not None and by_name(name) is None:
             continue  # the cheap test first: most processes end here, nothing more read
         user = snap.user(p) if o.user else None
         cmdline = " ".join(snap.cmdline(p)) if pattern is not None else None

@@ -284,3 +284,15 @@ def test_mount_point_with_a_space_is_read_from_mountinfo(loopfs: Path) -> None:
     finally:
         subprocess.run(["umount", str(spaced)], capture_output=True)
         spaced.rmdir()
+
+
+def test_mount_table_read_again_sees_a_change(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    info.write_text("27 1 254:0 / / rw - ext4 /dev/vda rw\n", encoding="utf-8")
+    first = read_mounts(str(info))
+    assert [m.mountpoint for m in first] == ["/"]
+    first.clear()  # what a caller does with its list never reaches the next caller
+    assert [m.mountpoint for m in read_mounts(str(info))] == ["/"]
+    info.write_text("27 1 254:0 / / rw - ext4 /dev/vda rw\n50 27 0:99 / /data rw - xfs /dev/vdb rw\n",
+                    encoding="utf-8")
+    assert [m.mountpoint for m in read_mounts(str(info))] == ["/", "/data"]
