@@ -5,7 +5,6 @@ Errors are `checks.options.ConfigError` whose message names the offending key, e
 """
 from __future__ import annotations
 
-import difflib
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,11 +129,13 @@ def load_config(path: str | Path, *, read_token: bool = True) -> AgentConfig:
 
 
 def read_yaml(text: str, where: str) -> Any:
-    """Parse YAML, then let PyYAML go again: a daemon reads its config once (and on SIGHUP), and
-    the parser's modules would otherwise stay in memory for good (about 1 MiB)."""
+    """Parse YAML, then let PyYAML go again, with the modules it brought in for itself (base64,
+    Cython's runtime): a daemon reads its config once (and on SIGHUP), and the parser would
+    otherwise stay in memory for good (about 1 MiB)."""
     import sys
 
     loaded = "yaml" in sys.modules
+    before = set(sys.modules)
     import yaml
 
     try:
@@ -144,8 +145,9 @@ def read_yaml(text: str, where: str) -> Any:
     finally:
         if not loaded:
             del yaml
-            for name in [m for m in sys.modules if m == "yaml" or m.startswith(("yaml.", "_yaml"))]:
-                del sys.modules[name]
+            for name in set(sys.modules) - before:
+                if name.startswith(("yaml", "_yaml", "_cython_")) or name in ("base64", "cython_runtime"):
+                    del sys.modules[name]
 
 
 def parse_config(data: Any, *, read_token: bool = True) -> AgentConfig:
@@ -153,6 +155,7 @@ def parse_config(data: Any, *, read_token: bool = True) -> AgentConfig:
         raise ConfigError("the config must be a mapping with collector, host, state_dir and checks")
     for key in data:
         if key not in TOP_KEYS:
+            import difflib  # only for an error message
             close = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"unknown key {key!r}{hint}")

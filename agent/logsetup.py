@@ -35,7 +35,6 @@ def setup_logging(level: str = "info") -> None:
     handler.setFormatter(LowerFormatter())
     root.addHandler(handler)
     set_level(level)
-    logging.getLogger("schedule").setLevel(logging.INFO)  # its debug lines repeat every run
 
 
 def set_level(level: str) -> None:

@@ -7,7 +7,6 @@ keys with a message that names the check and the key.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import sys
 import typing
@@ -79,6 +78,7 @@ def build(cls: type[T], data: Any, where: str) -> T:
     for key, raw in data.items():
         name = aliases.get(key, key)
         if name not in fields:
+            import difflib  # only for an error message
             close = difflib.get_close_matches(str(key), list(fields) + list(aliases), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{where}: unknown option {key!r}{hint}")

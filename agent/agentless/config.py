@@ -18,7 +18,6 @@ the agent's spool and sender work for it unchanged.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -80,6 +79,7 @@ def _keys(data: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: expected a mapping")
     for key in data:
         if key not in allowed:
+            import difflib  # only for an error message
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{where}: unknown key {key!r}{hint}")

@@ -12,11 +12,10 @@ A pattern with no required literal (e.g. `\\d{3} ms`) falls back to decoding the
 from __future__ import annotations
 
 import codecs
-import ctypes
 import os
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 try:  # the regex parser moved in 3.11; both are private but stable for our use
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
@@ -39,11 +38,19 @@ CONTINUATION = re.compile(rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|com
 _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 
 
+# Blocks smaller than this are searched with bytes.find: ctypes (about 0.4 MiB resident once
+# loaded) pays off on large reads only (a backlog, a busy log), not on the few KiB a minute that
+# most logs grow by.
+MEMMEM_MIN = 256 * 1024
+
+
 def _load_memmem() -> Optional[Callable[..., Optional[int]]]:
     """glibc's memmem (two-way with a bigram shift table) is 1-3x faster than bytes.find, most
     on long and non-ASCII needles where CPython's bloom-filter skip rarely skips."""
     if os.environ.get("XUNJIAN_LOG_NO_MEMMEM"):
         return None
+    import ctypes
+
     fn = None
     for name in (None, "libc.so.6"):  # None: the symbols already loaded (the interpreter's libc)
         try:
@@ -58,14 +65,21 @@ def _load_memmem() -> Optional[Callable[..., Optional[int]]]:
     return fn  # type: ignore[no-any-return]
 
 
-_MEMMEM = _load_memmem()
+_MEMMEM: Any = False  # False: not loaded yet (loaded with the first large block); None: unavailable
 
 
-def _memmem_finder(hay: bytes, end: int) -> Callable[[bytes, int, int], int]:
+def _memmem() -> Optional[Callable[..., Optional[int]]]:
+    global _MEMMEM
+    if _MEMMEM is False:
+        _MEMMEM = _load_memmem()
+    return _MEMMEM  # type: ignore[no-any-return]
+
+
+def _memmem_finder(hay: bytes, end: int, memmem: Callable[..., Optional[int]]) -> Callable[[bytes, int, int], int]:
     """hay.find(needle, start, end) through memmem; `hay` must stay alive while it is used."""
+    import ctypes
+
     base = ctypes.cast(ctypes.c_char_p(hay), ctypes.c_void_p).value or 0
-    memmem = _MEMMEM
-    assert memmem is not None
 
     def find(needle: bytes, start: int, stop: int = end) -> int:
         if start >= stop:
@@ -186,7 +200,8 @@ class Matcher:
         hits: dict[int, int] = {}
         hay = data.translate(_LOWER) if self.lower else data
         rfind = hay.rfind
-        find = _memmem_finder(hay, end) if _MEMMEM is not None else hay.find
+        memmem = _memmem() if end >= MEMMEM_MIN else None
+        find = _memmem_finder(hay, end, memmem) if memmem is not None else hay.find
         for needle, sev, rule in self.fast:
             i = find(needle, 0, end)
             step = len(needle)

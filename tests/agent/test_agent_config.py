@@ -123,3 +123,23 @@ def test_validate_command(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "checks[0] (root-disk).interval" in bad.stderr
     version = _cli("--version")
     assert version.returncode == 0 and version.stdout.strip() == "xunjian-agent 0.1.0"
+
+
+def test_a_running_agent_keeps_no_parser_or_error_helpers_loaded(tmp_path: Path) -> None:
+    """What only reading the config or wording an error needs leaves the daemon's memory again;
+    psutil, ctypes and tempfile are not loaded for these checks at all (a subprocess: this test
+    process has most of them loaded already)."""
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text(BASE.replace("/tmp/xj-state", str(tmp_path / "state"))
+                   + '  - {name: d, type: disk, mounts: ["/"]}\n  - {name: s, type: system}\n'
+                   + '  - {name: p, type: process, process_name: "init*", count: "0:"}\n'
+                   + f'  - {{name: l, type: log, paths: ["{tmp_path}/x.log"]}}\n', encoding="utf-8")
+    code = ("import sys\nfrom agent.config import load_config\nfrom checks.runner import instantiate, run_check\n"
+            "import agent.daemon\n"
+            f"cfg = load_config({str(cfg)!r})\n"
+            "for spec in cfg.checks: run_check(instantiate(spec), spec, 'h')\n"
+            "print(sorted(m for m in ('yaml', 'base64', 'difflib', 'psutil', 'ctypes', 'tempfile', 'random')"
+            " if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

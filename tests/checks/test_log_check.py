@@ -383,14 +383,15 @@ def test_memmem_and_bytes_find_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     rnd = random.Random(7)
     words = ["ERROR", "WARN", "INFO", "凭证发送失败", "\tat x", "error", "ERR", "失败"]
     data = "".join(" ".join(rnd.choice(words) for _ in range(rnd.randrange(1, 6))) + "\n"
-                   for _ in range(3000)).encode()
+                   for _ in range(15000)).encode()
+    assert len(data) >= m.MEMMEM_MIN and m._memmem() is not None  # large enough for memmem
     for icase in (False, True):
         pats = m.compile_patterns({"critical": ["ERROR", "凭证发送失败"], "warning": ["WARN"]}, "utf-8", icase)
         fast = m.Matcher(pats, [], "utf-8", icase).candidates(data, len(data))
         monkeypatch.setattr(m, "_MEMMEM", None)
         slow = m.Matcher(pats, [], "utf-8", icase).candidates(data, len(data))
         monkeypatch.undo()
-        assert fast == slow and len(fast) > 500
+        assert fast == slow and len(fast) > 2500
 
 
 def test_crlf_lines_and_anchored_patterns(tmp_path: Path, log: Path) -> None:
