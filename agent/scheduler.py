@@ -27,7 +27,7 @@ from checks.workers import Workers
 log = logging.getLogger("agent.scheduler")
 
 MAX_SPLAY = 5.0  # seconds: first runs are spread over this much to avoid thundering herds
-WORKERS = 4      # checks run at once while they are quick
+WORKERS = 1      # checks run at once while they are quick
 WORKER_PATIENCE = 0.5  # seconds: a run slower than this no longer holds the queue back
 
 
