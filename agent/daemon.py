@@ -143,12 +143,13 @@ class Agent:
         self.stats.check_duration[result.check] = result.duration
         with self._pending_lock:
             self._pending.append(result)
-            if self._pending_since is None:
+            first = self._pending_since is None
+            if first:
                 self._pending_since = time.monotonic()
         if self.scheduler.running() == 0:
             self._spool_pending()
-        else:
-            self._wake.set()  # the main loop keeps the BATCH_WAIT deadline
+        elif first:
+            self._wake.set()  # the main loop keeps the BATCH_WAIT deadline of the first one
 
     def _spool_pending(self) -> None:
         with self._pending_lock:

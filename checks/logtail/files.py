@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - builds without it
 import os
 import stat
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from checks.logtail.access import LOCAL, FileAccess, read_at
@@ -55,8 +55,7 @@ class FileState:
               "tail_head", "open_line", "gone_at")
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {k: d[k] for k in self._SAVED}
+        return {k: getattr(self, k) for k in self._SAVED}  # all plain values: no asdict deep copy
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Optional[FileState]:
