@@ -185,6 +185,8 @@ class Result:
         started = d["started_at"]
         if isinstance(started, str):
             started = datetime.fromisoformat(started.replace("Z", "+00:00"))
+        if not isinstance(started, datetime):
+            raise ValueError("started_at must be an ISO 8601 time with a UTC offset")
         if started.tzinfo is None:
             raise ValueError("started_at needs a UTC offset")
         return cls(

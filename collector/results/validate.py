@@ -54,7 +54,7 @@ def parse_batch(body: bytes, *, max_results: int, max_depth: int, now: datetime,
             if _depth(r.details, max_depth) > max_depth:
                 raise ValueError(f"details nested deeper than {max_depth} levels")
             results.append(r)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as e:  # any odd value: its error
             msg = f"missing field {e}" if isinstance(e, KeyError) else str(e)
             errors.append({"index": i, "id": item.get("id") if isinstance(item, dict) else None, "error": msg})
     if errors:
