@@ -31,9 +31,9 @@ class ResultRow(Base):
     seq: Mapped[Optional[int]] = mapped_column(sa.BigInteger)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
+    # time alone: the primary key's index (started_at first); ix_results_started was dropped in 0006
     __table_args__ = (
         sa.Index("ix_results_host_check_started", "host_id", "check", "started_at"),
-        sa.Index("ix_results_started", "started_at"),
         sa.Index("ix_results_host_started", "host_id", "started_at"),  # migration 0005
     )
 
