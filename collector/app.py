@@ -1,6 +1,7 @@
 """The application factory: nothing is built at import time."""
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector import migrate
 from collector.config import Settings
-from collector.db import make_engine, make_sessionmaker
+from collector.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from collector.events import Events
 from collector.jobs.offline import detect_offline
 from collector.jobs.probe import probe_job
@@ -53,7 +54,8 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
 
 def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool | None = None) -> FastAPI:
     runtime(settings)  # refuse a bad SLA/calendar/notify config at start, not at the first ticket
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, background_checkpoints=True)
+    checkpointer = SqliteCheckpointer(engine) if engine.dialect.name == "sqlite" else None
     if migrate_db:
         migrate.upgrade(engine)
     factory = make_sessionmaker(engine)
@@ -73,10 +75,19 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if checkpointer is not None:
+            checkpointer.start()
+        # Everything imported and built so far lives as long as the process: keep it out of the cyclic
+        # GC's full collections, which otherwise walk it (hundreds of thousands of objects) every few
+        # hundred requests — measured as a third of ingest CPU under load.
+        gc.collect()
+        gc.freeze()
         if run_jobs:
             runner.start()
         yield
         runner.stop()
+        if checkpointer is not None:
+            checkpointer.stop()
         engine.dispose()
         read_engine.dispose()
 

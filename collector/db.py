@@ -43,11 +43,15 @@ class UtcDateTime(sa.TypeDecorator):
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
-def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
-    """`readonly` engines (SQLite) begin deferred transactions, so reads never wait for the writer."""
+def make_engine(url: str, *, readonly: bool = False, background_checkpoints: bool = False,
+                **kwargs: Any) -> Engine:
+    """`readonly` engines (SQLite) begin deferred transactions, so reads never wait for the writer.
+    `background_checkpoints` (SQLite): commits leave the WAL to a SqliteCheckpointer the caller runs."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if background_checkpoints:
+            event.listen(engine, "connect", _sqlite_no_autocheckpoint)
         event.listen(engine, "begin", _sqlite_begin_deferred if readonly else _sqlite_begin_immediate)
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -57,7 +61,15 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
     # retries that batch; recycling bounds how long an idle connection is kept.
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_recycle", 1800)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    event.listen(engine, "connect", _pg_arrays)
+    return engine
+
+
+def _pg_arrays(dbapi_conn: Any, _record: Any) -> None:
+    from collector import pgarrays
+
+    pgarrays.register(dbapi_conn)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -69,7 +81,63 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Index pages of a growing results table stay in memory: the default 2 MB page cache made every
+    # batch re-read them (ingest 2x slower at 100k results); the OS shares mmap'd pages between processes.
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA mmap_size=268435456")
     cur.close()
+
+
+def _sqlite_no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
+class SqliteCheckpointer:
+    """Copies the WAL back into the database file from a background thread, once a second.
+
+    By default the commit that pushes the WAL past 1,000 pages does the checkpoint itself, while it
+    holds the write lock: under ingest load that was most of the commit time (4-5 ms a batch, an fsync
+    included). A PASSIVE checkpoint here runs beside the writer and the readers and never waits for
+    them; a process that dies takes its thread with it and the next one (or SQLite's own checkpoint on
+    the last close) catches up."""
+
+    def __init__(self, engine: Engine, every: float = 1.0) -> None:
+        self.path = engine.url.database or ""
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self.path or self.path == ":memory:" or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        import sqlite3
+
+        conn = sqlite3.connect(self.path, timeout=0.1, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.every):
+                self.checkpoint(conn)
+        finally:
+            self.checkpoint(conn)
+            conn.close()
+
+    @staticmethod
+    def checkpoint(conn: Any) -> None:
+        import sqlite3
+
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.OperationalError:
+            pass  # busy with another checkpointer: the next tick
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:

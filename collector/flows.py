@@ -1,7 +1,7 @@
 """Work that crosses domains, in one place: ingest → store → rules → tickets.
 
-The hot path lives in collector.ingest (records, store, evaluate, pipeline); this module keeps the
-entry point for callers that hold validated checks.model.Result objects and an ORM Host.
+The hot path lives in collector.ingest (records, store, evaluate, pipeline); this module joins its parts
+for one batch.
 """
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from checks.model import Result
 from collector.config import Settings
 from collector.hosts import service as hosts
 from collector.hosts.models import Host
-from collector.ingest.evaluate import TicketChanges, auto_fields, evaluate, rule_config
+from collector.ingest.evaluate import TicketChanges, auto_fields, evaluate, fault_keys, rule_config
 from collector.ingest.records import Rec
-from collector.ingest.store import insert_new, unique
+from collector.ingest.store import insert_and_load, unique
+from collector.ingest.tx import Tx
 
-__all__ = ["IngestReply", "TicketChanges", "auto_fields", "ingest", "ingest_records", "rule_config", "store"]
+__all__ = ["IngestReply", "TicketChanges", "auto_fields", "ingest_records", "rule_config", "store"]
 
 
 @dataclass
@@ -32,33 +30,34 @@ class IngestReply:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": []}
 
 
-def ingest(*, db: Session, host: Host, agent: dict[str, Any], batch: list[Result], now: datetime,
-           settings: Settings) -> tuple[IngestReply, TicketChanges]:
-    """Store a validated batch for `host` and evaluate the rules on the results not seen before."""
-    return ingest_records(db=db, host=host, agent=agent, recs=[Rec.from_result(r) for r in batch], now=now,
-                          settings=settings)
-
-
-def ingest_records(*, db: Session, host: Host, agent: dict[str, Any], recs: list[Rec], now: datetime,
+def ingest_records(*, tx: Tx, host: Host, agent: dict[str, Any], recs: list[Rec], now: datetime,
                    settings: Settings) -> tuple[IngestReply, TicketChanges]:
+    """The slow path of a batch: the ORM host's contact (its return after being offline resolves the
+    offline ticket), then the records as usual."""
+    db = tx.db
     back_online = hosts.record_contact(db=db, host=host, at=now, agent=agent)
     changes = TicketChanges([], [])
     if back_online:
         from collector.jobs.offline import agent_back  # local import: the job module imports flows' peers
 
         agent_back(db=db, host=host, now=now, settings=settings, changes=changes)
-    reply, fresh = store(db=db, host=host, recs=recs, now=now, settings=settings, changes=changes)
+    db.flush()  # the host row first: the driver statements below run on the same transaction
+    reply, fresh = store(tx=tx, host=host, recs=recs, now=now, settings=settings, changes=changes)
     seqs = [r.seq for r in fresh if r.seq is not None]
     if seqs:
         host.last_seq = max(max(seqs), host.last_seq or 0)
     return reply, changes
 
 
-def store(*, db: Session, host: Any, recs: list[Rec], now: datetime, settings: Settings,
+def store(*, tx: Tx, host: Any, recs: list[Rec], now: datetime, settings: Settings,
           changes: TicketChanges) -> tuple[IngestReply, list[Rec]]:
     """Insert the records idempotently and run the rules on the new ones; (reply, new records)."""
+    if not recs:
+        return IngestReply(accepted=0, duplicates=0), []
     uniq = unique(recs)
-    new_ids = insert_new(db, uniq, host.id, now)
+    faults = fault_keys(host.name, uniq)
+    new_ids, states, found = insert_and_load(tx, uniq, host.id, now, list(faults), list(faults.values()))
     fresh = [r for r in uniq if r.id in new_ids]
-    suppressed = evaluate(db=db, host=host, fresh=fresh, now=now, settings=settings, changes=changes)
+    suppressed = evaluate(tx=tx, host=host, fresh=fresh, faults=faults, states=states, found=found, now=now,
+                          settings=settings, changes=changes)
     return IngestReply(accepted=len(fresh), duplicates=len(recs) - len(fresh), suppressed=suppressed), fresh

@@ -1,8 +1,8 @@
 """Rules over a batch's new results: check states advance, tickets open, gather occurrences and resolve.
 
-Per batch: one query for the check states of the batch's checks and which of their faults have an
-active ticket (ORM tickets are loaded only for those), maintenance windows only when a ticket would
-open, and one upsert for all changed states.
+Per batch: the states of the batch's checks and which of their faults have an active ticket arrive
+with the insert (collector.ingest.store); ORM tickets are loaded only for active faults, maintenance
+windows only when a ticket would open, and one upsert writes all changed states.
 Results of a check are taken in time order; a late, older result is stored but does not rewind the state.
 """
 from __future__ import annotations
@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any, Optional, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from alerts.rules import Action, RuleConfig, check_fault_key, decide
 from collector.config import Settings
 from collector.ingest import states as state_rows
 from collector.ingest.records import Rec
+from collector.ingest.states import States
+from collector.ingest.tx import Tx
 from collector.maintenance import service as maintenance
 from collector.maintenance.models import MaintenanceWindow
 from collector.runtime import runtime
@@ -46,18 +47,23 @@ def rule_config(settings: Settings) -> RuleConfig:
     return RuleConfig(consecutive_bad=t.consecutive_bad, recover_after=t.recover_after, auto_resolve=t.auto_resolve)
 
 
-def evaluate(*, db: Session, host: HostLike, fresh: list[Rec], now: datetime, settings: Settings,
-             changes: TicketChanges) -> int:
-    """Apply the rules to `fresh` (results not stored before); returns how many a maintenance window hid."""
+def fault_keys(host_name: str, recs: list[Rec]) -> dict[str, str]:
+    """Each check of the batch with the fault key under which its ticket is opened."""
+    return {check: check_fault_key(host_name, check) for check in {r.check for r in recs}}
+
+
+def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str], states: States, found: set[str],
+             now: datetime, settings: Settings, changes: TicketChanges) -> int:
+    """Apply the rules to `fresh` (results not stored before), given the states of the batch's checks and
+    which of their `faults` have an active ticket; returns how many a maintenance window hid."""
     if not fresh:
         return 0
     by_check: dict[str, list[Rec]] = defaultdict(list)
     for r in fresh:
         by_check[r.check].append(r)
-    faults = {check: check_fault_key(host.name, check) for check in by_check}
-    states, found = state_rows.load(db, host.id, list(by_check), list(faults.values()))
+    db = tx.db if found else None
     active = {t.active_fault_key: t for t in db.scalars(
-        sa.select(Ticket).where(Ticket.active_fault_key.in_(list(found))))} if found else {}
+        sa.select(Ticket).where(Ticket.active_fault_key.in_(list(found))))} if db is not None else {}
     config = rule_config(settings)
     windows: Optional[list[MaintenanceWindow]] = None
     dirty: list[dict[str, Any]] = []
@@ -68,9 +74,13 @@ def evaluate(*, db: Session, host: HostLike, fresh: list[Rec], now: datetime, se
         fault = faults[check]
         ticket = active.get(fault)
         before = state
+        # in the results' own offset: aware datetimes with the same tzinfo object compare cheaply
+        last = None if state is None else state["last_started_at"].astimezone(items[0].started_at.tzinfo)
         for r in items:
-            if state is not None and r.started_at <= state["last_started_at"]:
+            if last is not None and r.started_at <= last:
                 continue  # a late, older result: stored, but it does not rewind the state
+            if state is not None and state is before:
+                state = dict(state)  # copied once per check: the loaded state stays as it was
             state = _advance(state, host.id, r)
             d = decide(status=r.status, consecutive_bad=state["consecutive_bad"],
                        consecutive_ok=state["consecutive_ok"], ticket_active=ticket is not None, config=config)
@@ -78,7 +88,7 @@ def evaluate(*, db: Session, host: HostLike, fresh: list[Rec], now: datetime, se
             state["consecutive_ok"] = d.consecutive_ok
             if d.action == Action.OPEN:
                 if windows is None:
-                    windows = maintenance.overlapping(db=db, start=min(x.started_at for x in fresh),
+                    windows = maintenance.overlapping(db=tx.db, start=min(x.started_at for x in fresh),
                                                       end=max(x.started_at for x in fresh))
                 if maintenance.covering(windows, at=r.started_at, unit=host.unit, host=host.name,
                                         system=r.system):
@@ -86,46 +96,47 @@ def evaluate(*, db: Session, host: HostLike, fresh: list[Rec], now: datetime, se
                     state["consecutive_bad"] = 0  # the ticket opens when the fault persists after the window
                     continue
                 ticket, created = tickets.open_for_fault(
-                    db=db, fault_key=fault, at=r.started_at, number_prefix=settings.tickets.number_prefix,
+                    db=tx.db, fault_key=fault, at=r.started_at, number_prefix=settings.tickets.number_prefix,
                     tz=settings.timezone, fields=auto_fields(host, r, d.severity))
                 if created:
-                    workflow.after_auto_open(db=db, rt=runtime(settings), ticket=ticket, now=now)
+                    workflow.after_auto_open(db=tx.db, rt=runtime(settings), ticket=ticket, now=now)
                     changes.opened.append(ticket)
                 else:
-                    tickets.add_occurrence(db=db, ticket=ticket, at=r.started_at, status=int(r.status),
+                    tickets.add_occurrence(db=tx.db, ticket=ticket, at=r.started_at, status=int(r.status),
                                            summary=r.summary, severity=d.severity)
             elif d.action == Action.OCCURRENCE and ticket is not None:
-                tickets.add_occurrence(db=db, ticket=ticket, at=r.started_at, status=int(r.status),
+                tickets.add_occurrence(db=tx.db, ticket=ticket, at=r.started_at, status=int(r.status),
                                        summary=r.summary, severity=d.severity)
             elif d.action == Action.RESOLVE and ticket is not None:
-                tickets.resolve_recovered(db=db, ticket=ticket, at=r.started_at,
+                tickets.resolve_recovered(db=tx.db, ticket=ticket, at=r.started_at,
                                           note=f"检查 {check} 已恢复正常: {r.summary}")
-                workflow.announce_resolved(db=db, rt=runtime(settings), ticket=ticket, now=now)
+                workflow.announce_resolved(db=tx.db, rt=runtime(settings), ticket=ticket, now=now)
                 changes.resolved.append(ticket)
                 ticket = None
             elif d.action == Action.RECOVERED and ticket is not None:
-                tickets.mark_recovered(db=db, ticket=ticket, at=r.started_at,
+                tickets.mark_recovered(db=tx.db, ticket=ticket, at=r.started_at,
                                        note=f"检查 {check} 已恢复正常: {r.summary}")
         if state is not None and state is not before:
             dirty.append(state)
     if dirty:
-        db.flush()  # tickets first (ORM), then the states in one statement
-        state_rows.save(db, dirty)
+        tx.flush()  # tickets first (ORM), then the states in one statement
+        state_rows.save(tx, dirty)
     return suppressed
 
 
 def _advance(state: Optional[dict[str, Any]], host_id: int, r: Rec) -> dict[str, Any]:
-    """The state after `r`; a new dict, so the caller can tell changed states from untouched ones."""
+    """The state after `r`, updated in place (the caller passes a copy of the loaded state, so that
+    changed states can be told from untouched ones)."""
     status = int(r.status)
     if state is None:
         return {"host_id": host_id, "check": r.check, "type": r.type, "system": r.system, "status": status,
-                "summary": r.summary, "metrics": r.metrics, "last_result_id": r.id, "last_started_at": r.started_at,
-                "consecutive_bad": 0, "consecutive_ok": 0, "status_changes": 0, "since": r.started_at}
-    state = dict(state)
+                "summary": r.summary, "metrics": r.metrics_json, "last_result_id": r.id,
+                "last_started_at": r.started_at, "consecutive_bad": 0, "consecutive_ok": 0, "status_changes": 0,
+                "since": r.started_at}
     if state["status"] != status:
         state["status_changes"] += 1
         state["since"] = r.started_at
-    state.update(status=status, type=r.type, system=r.system, summary=r.summary, metrics=r.metrics,
+    state.update(status=status, type=r.type, system=r.system, summary=r.summary, metrics=r.metrics_json,
                  last_result_id=r.id, last_started_at=r.started_at)
     return state  # consecutive_bad is the rules' business: set from their decision
 

@@ -4,28 +4,27 @@ Runs in a worker thread. Refusals come first and cost little: a bad token costs 
 no write (and, from an address with many recent failures, not even that: 429); only then is the body
 parsed. The write transaction starts with `UPDATE hosts … WHERE id AND token_hash AND online`,
 which records the contact, re-checks the token (a rotated token fails here at once) and row-locks the
-host, so two batches of one agent never interleave their check-state updates across processes.
+host, so two batches of one agent never interleave their check-state updates across processes. The
+common batch then needs one more statement to store and load states (collector.ingest.store) and one to
+save states; tickets, when they move, go through the ORM on the same transaction (collector.ingest.tx).
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import HTTPException
 
 from collector import flows
 from collector.config import Settings
 from collector.db import utcnow, write_gate
 from collector.hosts import service as hosts
-from collector.hosts.models import Host
 from collector.ingest.auth import HostInfo, TokenCache
 from collector.ingest.records import Rec, parse
+from collector.ingest.tx import Tx, sqlite_time
 from collector.limits import FailureLimiter
 from collector.results.validate import BatchError
 from collector.security import token_digest
-
-_HOSTS = Host.__table__
 
 
 def parts(state: Any) -> tuple[TokenCache, FailureLimiter]:
@@ -63,41 +62,52 @@ def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str
     if foreign:
         metrics.rejected("forbidden")
         raise HTTPException(403, f"令牌属于主机 {info.name}, 不能写入主机 {', '.join(foreign[:5])} 的结果")
-    with write_gate(state.engine), state.sessionmaker() as db:
-        seen = db.execute(_contact(info, digest, agent, recs, now))
-        if seen.rowcount == 1:
-            changes = flows.TicketChanges([], [])
-            reply, _ = flows.store(db=db, host=info, recs=recs, now=now, settings=settings, changes=changes)
-        else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
-            host = hosts.authenticate(db=db, token=token)
-            if host is None:
-                db.rollback()
-                cache.forget(digest)
-                metrics.rejected("unauthorized")
-                raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
-            reply, changes = flows.ingest_records(db=db, host=host, agent=agent, recs=recs, now=now,
-                                                  settings=settings)
-        db.commit()
+    engine = state.engine
+    with write_gate(engine), engine.connect() as conn, conn.begin():
+        tx = Tx(conn)
+        try:
+            if tx.execute(*_contact(tx.pg, info, digest, agent, recs, now)) == 1:
+                changes = flows.TicketChanges([], [])
+                reply, _ = flows.store(tx=tx, host=info, recs=recs, now=now, settings=settings, changes=changes)
+            else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
+                host = hosts.authenticate(db=tx.db, token=token)
+                if host is None:
+                    cache.forget(digest)
+                    metrics.rejected("unauthorized")
+                    raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
+                reply, changes = flows.ingest_records(tx=tx, host=host, agent=agent, recs=recs, now=now,
+                                                      settings=settings)
+            tx.flush()
+        finally:
+            tx.close()
     state.events.ticket_changes(changes)
     return reply
 
 
-def _contact(info: HostInfo, digest: str, agent: dict[str, Any], recs: list[Rec], now: datetime) -> Any:
-    """What hosts.record_contact does, as one guarded UPDATE (plus last_seq from this batch)."""
-    values: dict[str, Any] = {"last_seen_at": now}
+# Fixed texts (prepared once per connection): what hosts.record_contact does, guarded by the token, plus
+# last_seq from this batch. A NULL parameter leaves its column as it was.
+_CONTACT_PG = (
+    "UPDATE hosts SET last_seen_at = %(now)s, agent_version = COALESCE(%(version)s::text, agent_version), "
+    "heartbeat_seconds = COALESCE(%(hb)s::float8, heartbeat_seconds), "
+    "dropped_total = COALESCE(%(dropped)s::int8, dropped_total), "
+    "last_seq = CASE WHEN %(seq)s::int8 IS NULL OR last_seq >= %(seq)s::int8 THEN last_seq ELSE %(seq)s::int8 END "
+    "WHERE id = %(id)s AND token_hash = %(digest)s AND online")
+_CONTACT_SQLITE = (
+    "UPDATE hosts SET last_seen_at = :now, agent_version = COALESCE(:version, agent_version), "
+    "heartbeat_seconds = COALESCE(:hb, heartbeat_seconds), dropped_total = COALESCE(:dropped, dropped_total), "
+    "last_seq = CASE WHEN :seq IS NULL OR last_seq >= :seq THEN last_seq ELSE :seq END "
+    "WHERE id = :id AND token_hash = :digest AND online")
+
+
+def _contact(pg: bool, info: HostInfo, digest: str, agent: dict[str, Any], recs: list[Rec],
+             now: datetime) -> tuple[str, dict[str, Any]]:
     version = agent.get("version")
-    if isinstance(version, str):
-        values["agent_version"] = version[:32]
     hb = agent.get("heartbeat")
-    if isinstance(hb, (int, float)) and 1 <= hb <= 86400:
-        values["heartbeat_seconds"] = float(hb)
     dropped = agent.get("dropped_total")
-    if isinstance(dropped, int) and dropped >= 0:
-        values["dropped_total"] = dropped
     seqs = [r.seq for r in recs if r.seq is not None]
-    if seqs:
-        top = max(seqs)
-        values["last_seq"] = sa.case((sa.or_(_HOSTS.c.last_seq.is_(None), _HOSTS.c.last_seq < top), top),
-                                     else_=_HOSTS.c.last_seq)
-    return (sa.update(_HOSTS).where(_HOSTS.c.id == info.id, _HOSTS.c.token_hash == digest,
-                                    _HOSTS.c.online.is_(True)).values(**values))
+    params = {"now": now if pg else sqlite_time(now), "id": info.id, "digest": digest,
+              "version": version[:32] if isinstance(version, str) else None,
+              "hb": float(hb) if isinstance(hb, (int, float)) and 1 <= hb <= 86400 else None,
+              "dropped": dropped if isinstance(dropped, int) and dropped >= 0 else None,
+              "seq": max(seqs) if seqs else None}
+    return (_CONTACT_PG if pg else _CONTACT_SQLITE), params

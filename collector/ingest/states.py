@@ -1,7 +1,8 @@
 """Check states read and written for a whole batch on the driver connection (no ORM on the hot path).
 
 Times, UUIDs and JSON are written in the storage formats SQLAlchemy uses (see collector.ingest.store),
-so the ORM models read these rows as usual.
+so the ORM models read these rows as usual. On PostgreSQL every statement's text is fixed (lists travel
+as arrays), so psycopg prepares each once per connection.
 """
 from __future__ import annotations
 
@@ -9,21 +10,32 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
-from sqlalchemy.orm import Session
+from collector import pgarrays as A
+from collector.ingest.tx import Tx, sqlite_time
 
-from collector.ingest.store import _sqlite_time
+States = dict[str, dict[str, Any]]
 
 _COLS = ("host_id", "check", "type", "system", "status", "summary", "metrics", "last_result_id", "last_started_at",
          "consecutive_bad", "consecutive_ok", "status_changes", "since")
 _SET = ", ".join(f'"{c}" = excluded."{c}"' for c in _COLS[2:])
-_INSERT = f'INSERT INTO check_states ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in _COLS)}) VALUES '
+_NAMES = ", ".join(f'"{c}"' for c in _COLS)
 _ON_CONFLICT = f' ON CONFLICT (host_id, "check") DO UPDATE SET {_SET}'
 
-
-def _driver(db: Session) -> tuple[bool, Any]:
-    conn = db.connection()
-    return conn.dialect.name == "postgresql", conn.connection.driver_connection
+# the fields the rules carry forward, then the active faults, in one result (a ninth column left for
+# collector.ingest.store, which appends the new result ids)
+PG_STATES_SQL = (
+    'SELECT "check", status, last_started_at, consecutive_bad, consecutive_ok, status_changes, since, '
+    "NULL::text AS fault, NULL::uuid AS new_id FROM check_states "
+    'WHERE host_id = %(host)s AND "check" = ANY(%(checks)b::text[]) '
+    "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, active_fault_key, NULL FROM tickets "
+    "WHERE active_fault_key = ANY(%(faults)b::text[])")
+_PG_SAVE = (f"INSERT INTO check_states ({_NAMES}) SELECT h, c, t, y, st, su, m::jsonb, r, l, b, o, n, s FROM unnest("
+            "%b::int4[], %b::text[], %b::text[], %b::text[], %b::int2[], %b::text[], %b::text[], %b::uuid[], "
+            f"%b::timestamptz[], %b::int4[], %b::int4[], %b::int4[], %b::timestamptz[]) AS u(h, c, t, y, st, su, m, r, "
+            f"l, b, o, n, s){_ON_CONFLICT}")
+_PACKERS = (A.int4, A.text, A.text, A.text, A.int2, A.text, A.text, A.uuids, A.timestamptz, A.int4, A.int4, A.int4,
+            A.timestamptz)
+_SQLITE_INSERT = f"INSERT INTO check_states ({_NAMES}) VALUES "
 
 
 def _utc(text: Any) -> datetime:
@@ -32,42 +44,35 @@ def _utc(text: Any) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-def load(db: Session, host_id: int, checks: list[str],
-         faults: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
-    """The fields of each check's state that the rules carry forward (the rest is rewritten when it
-    moves), and which of `faults` have an active ticket — one round trip for both."""
-    pg, raw = _driver(db)
-    p = "%s" if pg else "?"
-    sql = (f'SELECT "check", status, last_started_at, consecutive_bad, consecutive_ok, status_changes, since, '
-           f'NULL AS fault FROM check_states WHERE host_id = {p} AND "check" IN ({", ".join([p] * len(checks))}) '
-           f"UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, active_fault_key FROM tickets "
-           f"WHERE active_fault_key IN ({', '.join([p] * len(faults))})")
-    cur = raw.cursor()
-    try:
-        cur.execute(sql, [host_id, *checks, *faults])
-        rows = cur.fetchall()
-    finally:
-        cur.close()
+def from_rows(host_id: int, rows: list[Any]) -> tuple[States, set[str]]:
     states = {c: {"host_id": host_id, "check": c, "status": st, "last_started_at": _utc(last),
                   "consecutive_bad": bad, "consecutive_ok": ok, "status_changes": changes, "since": _utc(since)}
-              for c, st, last, bad, ok, changes, since, fault in rows if fault is None}
-    return states, {fault for *_, fault in rows if fault is not None}
+              for c, st, last, bad, ok, changes, since, fault, *_ in rows if fault is None}
+    return states, {row[7] for row in rows if row[7] is not None}
 
 
-def save(db: Session, states: list[dict[str, Any]]) -> None:
+def load(tx: Tx, host_id: int, checks: list[str], faults: list[str]) -> tuple[States, set[str]]:
+    """The states of `checks` and which of `faults` have an active ticket — one round trip for both."""
+    if tx.pg:
+        return from_rows(host_id, tx.query(PG_STATES_SQL, {"host": host_id, "checks": A.text(checks),
+                                                           "faults": A.text(faults)}))
+    sql = ('SELECT "check", status, last_started_at, consecutive_bad, consecutive_ok, status_changes, since, '
+           f'NULL AS fault FROM check_states WHERE host_id = ? AND "check" IN ({", ".join("?" * len(checks))}) '
+           "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, active_fault_key FROM tickets "
+           f"WHERE active_fault_key IN ({', '.join('?' * len(faults))})")
+    return from_rows(host_id, tx.query(sql, [host_id, *checks, *faults]))
+
+
+def save(tx: Tx, states: list[dict[str, Any]]) -> None:
     """One upsert for every changed state of the batch."""
-    pg, raw = _driver(db)
+    if tx.pg:
+        tx.execute(_PG_SAVE, [pack([s[c] for s in states]) for c, pack in zip(_COLS, _PACKERS)])
+        return
     params: list[Any] = []
     for s in states:
         rid: uuid.UUID = s["last_result_id"]
-        params += (s["host_id"], s["check"], s["type"], s["system"], s["status"], s["summary"],
-                   orjson.dumps(s["metrics"]).decode(), rid if pg else rid.hex,
-                   s["last_started_at"] if pg else _sqlite_time(s["last_started_at"]), s["consecutive_bad"],
-                   s["consecutive_ok"], s["status_changes"], s["since"] if pg else _sqlite_time(s["since"]))
-    row = ("(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s)" if pg
-           else "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-    cur = raw.cursor()
-    try:
-        cur.execute(_INSERT + ", ".join([row] * len(states)) + _ON_CONFLICT, params)
-    finally:
-        cur.close()
+        params += (s["host_id"], s["check"], s["type"], s["system"], s["status"], s["summary"], s["metrics"],
+                   rid.hex, sqlite_time(s["last_started_at"]), s["consecutive_bad"], s["consecutive_ok"],
+                   s["status_changes"], sqlite_time(s["since"]))
+    tx.execute(_SQLITE_INSERT + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(states)) + _ON_CONFLICT,
+               params)
