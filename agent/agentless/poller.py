@@ -114,6 +114,7 @@ class Target:
             s.close()
         for slot in self.slots:
             try:
+                slot.check.state.flush()  # soft state (process lists, CPU samples) kept in memory
                 slot.check.close()
             except Exception:
                 pass
