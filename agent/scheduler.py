@@ -118,12 +118,16 @@ class Scheduler:
         return added, kept, removed
 
     def _first_turn(self, interval: float, now: float) -> float:
-        """The next turn of the checks of `interval`: at a random phase within MAX_SPLAY for the
-        first of them, on the same grid for the others (also those a reload adds later)."""
+        """The first run of a check of `interval`: the grid's phase is random within MAX_SPLAY
+        for the first check of an interval; a check a reload adds later joins the next turn of
+        its grid if that comes within MAX_SPLAY, else runs once within MAX_SPLAY (its later runs
+        are on the grid, see tick)."""
+        splay = min(interval, MAX_SPLAY)
         anchor = self._phase.get(interval)
         if anchor is None:
-            anchor = self._phase[interval] = now + uniform(0.0, min(interval, MAX_SPLAY))
-        return _next_on_grid(anchor, interval, now)
+            anchor = self._phase[interval] = now + uniform(0.0, splay)
+        turn = _next_on_grid(anchor, interval, now)
+        return turn if turn - now <= splay else now + uniform(0.0, splay)
 
     def _retire(self, slot: Slot) -> None:
         slot.due = None
@@ -140,9 +144,10 @@ class Scheduler:
         now = time.monotonic()
         for slot in list(self.slots.values()):
             if slot.due is not None and now >= slot.due:
-                slot.due = _next_on_grid(slot.due, slot.spec.interval, now)
+                interval = slot.spec.interval
+                slot.due = _next_on_grid(self._phase.get(interval, slot.due), interval, now)
                 if slot.due <= now:
-                    slot.due += slot.spec.interval
+                    slot.due += interval
                 self._fire(slot)
         now = time.monotonic()
         wake = now + 3600.0
