@@ -85,6 +85,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
         if run_jobs:
             runner.start()
         yield
+        gc.unfreeze()  # an app built and stopped inside a longer-lived process (tests) leaves no frozen garbage
         runner.stop()
         if checkpointer is not None:
             checkpointer.stop()

@@ -97,7 +97,7 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
                     continue
                 ticket, created = tickets.open_for_fault(
                     db=tx.db, fault_key=fault, at=r.started_at, number_prefix=settings.tickets.number_prefix,
-                    tz=settings.timezone, fields=auto_fields(host, r, d.severity))
+                    tz=settings.timezone, fields=auto_fields(host, r, d.severity), known_inactive=fault not in found)
                 if created:
                     workflow.after_auto_open(db=tx.db, rt=runtime(settings), ticket=ticket, now=now)
                     changes.opened.append(ticket)

@@ -30,13 +30,16 @@ def last_for_fault(*, db: Session, fault_key: str) -> Optional[Ticket]:
 
 
 def open_for_fault(*, db: Session, fault_key: str, at: datetime, number_prefix: str, tz: str,
-                   fields: dict[str, Any]) -> tuple[Ticket, bool]:
+                   fields: dict[str, Any], known_inactive: bool = False) -> tuple[Ticket, bool]:
     """Open the fault's ticket, or return the one already active (also when another collector
-    process opened it a moment ago: the unique active_fault_key decides). Returns (ticket, created)."""
-    existing = active_for_fault(db=db, fault_key=fault_key)
-    if existing is not None:
-        return existing, False
-    previous = last_for_fault(db=db, fault_key=fault_key)
+    process opened it a moment ago: the unique active_fault_key decides). Returns (ticket, created).
+    `known_inactive`: the caller has just looked (ingest does, for the whole batch), skip the query."""
+    if not known_inactive:
+        existing = active_for_fault(db=db, fault_key=fault_key)
+        if existing is not None:
+            return existing, False
+    previous = db.execute(sa.select(Ticket.id, Ticket.number).where(Ticket.fault_key == fault_key)
+                          .order_by(Ticket.id.desc()).limit(1)).first()
     number = next_number(db=db, prefix=number_prefix, at=at, tz=tz)
     ticket = Ticket(number=number, fault_key=fault_key, active_fault_key=fault_key, status="open",
                     opened_at=at, reported_at=at, last_occurrence_at=at, occurrences=1,
