@@ -3,7 +3,10 @@
 Starts `xunjian-collector serve --workers W` on a fresh database, enrolls N hosts through the API
 (each agent posts with its own token), then C concurrent connections post realistic batches (log,
 disk and process results, mostly OK, ~2 % CRITICAL so that tickets open and recover) for D seconds.
-Prints results/s and p50/p99 request latency, and checks that every accepted result was stored once.
+Every agent first posts one small batch (its first contact, untimed; `--no-warmup` times the fleet's
+start-up instead). Prints results/s, p50/p99 request latency and the CPU milliseconds per batch spent
+by the collector, PostgreSQL and the load generator, and checks that every accepted result was stored
+once.
 
     .venv/bin/python bench/bench_ingest.py --db sqlite --hosts 10000 --seconds 20
     .venv/bin/python bench/bench_ingest.py --db postgres --hosts 10000 --seconds 20
@@ -179,6 +182,29 @@ async def load(port: int, bodies: list[tuple[str, bytes]], conns: int, seconds: 
     return accepted, duplicates, latencies, statuses, time.perf_counter() - t0
 
 
+def cpu_seconds(collector_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the collector processes, PostgreSQL's processes and this load generator
+    (the three share the machine's cores, so their split says where a result's cost goes)."""
+    import psutil
+
+    out = {"collector": 0.0, "postgres": 0.0, "loadgen": 0.0}
+    me = os.getpid()
+    tree = {collector_pid} | {c.pid for c in psutil.Process(collector_pid).children(recursive=True)}
+    for p in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        t = p.info["cpu_times"]
+        if t is None:
+            continue
+        used = t.user + t.system
+        cmd = " ".join(p.info["cmdline"] or [])
+        if p.pid == me:
+            out["loadgen"] += used
+        elif p.info["name"] == "postgres" or cmd.startswith("postgres:"):
+            out["postgres"] += used
+        elif p.pid in tree:
+            out["collector"] += used
+    return out
+
+
 def count_rows(db_url: str) -> tuple[int, int]:
     import sqlalchemy as sa
 
@@ -220,6 +246,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rate", type=float, default=80000, help="results/s to pre-generate for (upper bound)")
+    ap.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True,
+                    help="one small batch per agent before the timed load (steady state, not a fleet's start-up)")
+    ap.add_argument("--concurrency", type=int, help="ingest.concurrency: batches in work at once per process")
     ap.add_argument("--bad-share", type=float, default=0.002, help="share of CRITICAL results")
     ap.add_argument("--code", help="run the collector from this source tree (e.g. `git archive` of an older "
                     "commit) to compare before/after in the same go")
@@ -229,6 +258,10 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     db_url, drop = fresh_db(args.db, workdir)
     env = {**os.environ, "XUNJIAN_DB_URL": db_url}
+    if args.concurrency:
+        config = workdir / "collector.yaml"
+        config.write_text(f"ingest:\n  concurrency: {args.concurrency}\n", encoding="utf-8")
+        env["XUNJIAN_CONFIG"] = str(config)
     serve = [str(BIN / "xunjian-collector")]
     if args.code:
         env["PYTHONPATH"] = args.code
@@ -254,6 +287,15 @@ def main() -> int:
         t = time.perf_counter()
         bodies = pregenerate(agents, count, args.batch, args.bad_share)
         print(f"generated {count} batches in {time.perf_counter() - t:.1f}s", flush=True)
+        warm = 0
+        if args.warmup:
+            # every agent's first contact before the clock starts: in steady state the hosts' states
+            # exist and their tokens are known; first contacts are the start-up of a fleet, not its load
+            t = time.perf_counter()
+            first = [(token, make_batch(host, len(CHECKS), datetime.now(timezone.utc) - timedelta(hours=1),
+                                        random.Random(2), 0.0)) for host, token in agents]
+            warm = asyncio.run(load(port, first, args.conns, 3600, len(CHECKS)))[0]
+            print(f"warm-up: first contact of {len(first)} agents in {time.perf_counter() - t:.1f}s", flush=True)
         if args.profile:
             import psutil
 
@@ -261,10 +303,12 @@ def main() -> int:
             spy = subprocess.Popen([os.environ.get("PY_SPY", str(BIN / "py-spy")), "record", "-o", args.profile,
                                     "-p", str(child.pid),
                                     "-d", str(int(args.seconds)), "--nonblocking",
-                                    "--format", "flamegraph" if args.profile.endswith(".svg") else "raw"],
+                                    "--format", "flamegraph" if args.profile.endswith(".svg") else "raw", "--gil"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cpu0 = cpu_seconds(proc.pid)
         accepted, dups, lat, statuses, elapsed = asyncio.run(load(port, bodies, args.conns, args.seconds,
                                                                   args.batch))
+        cpu1 = cpu_seconds(proc.pid)
         if spy is not None:
             spy.wait(timeout=60)
         stored, tickets = count_rows(db_url)
@@ -273,12 +317,14 @@ def main() -> int:
         print(json.dumps({
             "db": args.db, "workers": args.workers, "hosts": args.hosts, "conns": args.conns, "batch": args.batch,
             "requests": len(lat), "statuses": statuses, "accepted": accepted, "duplicates": dups,
-            "stored": stored, "tickets": tickets, "seconds": round(elapsed, 2),
+            "stored": stored - warm, "tickets": tickets, "seconds": round(elapsed, 2),
             "results_per_s": round(accepted / elapsed), "p50_ms": round(p(0.50), 1), "p99_ms": round(p(0.99), 1),
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
+            "cpu_ms_per_batch": {k: round((cpu1[k] - cpu0[k]) * 1000 / max(1, len(lat)), 2) for k in cpu0},
+            "load_avg_1m": round(os.getloadavg()[0], 2),
         }, ensure_ascii=False))
-        if stored != accepted:
-            print(f"MISMATCH: stored {stored} != accepted {accepted}", file=sys.stderr)
+        if stored != accepted + warm:
+            print(f"MISMATCH: stored {stored} != accepted {accepted} + warm-up {warm}", file=sys.stderr)
             return 1
         return 0
     finally:
