@@ -17,6 +17,9 @@ Workloads, chosen to be comparable:
 - zabbix_agentd: default config plus loopback listen, 20 passive items polled every 60 s, as a
   Zabbix server would for 20 items at a 1 minute update interval.
 
+The agent runs from a venv laid out like a release of xunjian-deploy (made --without-pip, only the
+agent's runtime requirements; `--dev-venv` uses this .venv instead, with its .pth hooks).
+
 Usage: .venv/bin/python bench/bench_agent_footprint.py [--duration 600] [--warmup 30] [--baseline DIR]
 Needs: apt-get install -y prometheus-node-exporter zabbix-agent (see scripts/system-packages.txt).
 """
@@ -194,11 +197,31 @@ def delivered(collector: Standin) -> dict[str, int]:
     return {h: hosts.count(h) for h in sorted(set(hosts))}
 
 
-def agent_subject(name: str, root: Path, config: Path) -> Subject:
+def release_python(work: Path) -> str:
+    """An interpreter laid out like a release of xunjian-deploy (deploy/bundle.py): a venv made
+    --without-pip holding only the agent's runtime requirements, not the development .venv with its
+    .pth hooks (the editable install's import finder, setuptools' distutils shim) that no deployed
+    agent has."""
+    venv = work / "release-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    requirements = [line.split(";")[0].strip() for line in _agent_requirements()]
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", python, "install",
+                    "-q", *requirements], check=True)
+    return python
+
+
+def _agent_requirements() -> list[str]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+
+
+def agent_subject(name: str, root: Path, config: Path, python: str) -> Subject:
     """The agent from source tree `root`, started as the installed console script starts it."""
     env = dict(os.environ, PYTHONPATH=str(root))
     code = "import sys; from agent.cli import main; sys.exit(main())"
-    return Subject(name, [sys.executable, "-c", code, "run", "--config", str(config)], root, env=env,
+    return Subject(name, [python, "-c", code, "run", "--config", str(config)], root, env=env,
                    log=config.with_suffix(".log"))
 
 
@@ -208,6 +231,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring (default 30)")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="also run the agent from this source tree (same config, own state_dir)")
+    ap.add_argument("--dev-venv", action="store_true",
+                    help="run the agent with this .venv's interpreter instead of a release-like venv")
     ap.add_argument("--scrape", type=float, default=60.0, help="node_exporter scrape interval (default 60)")
     ap.add_argument("--sample", type=float, default=5.0, help="memory sampling period (default 5)")
     args = ap.parse_args()
@@ -234,14 +259,15 @@ def main() -> int:
         f"PidFile={work}/zabbix_agentd.pid\nLogType=console\nServer=127.0.0.1\nListenIP=127.0.0.1\n"
         f"ListenPort={zb_port}\nHostname=bench\nAllowRoot=1\n", encoding="utf-8")
 
+    python = sys.executable if args.dev_venv else release_python(work)
     subjects = [
-        agent_subject("xunjian-agent", ROOT, work / "agent.yaml"),
+        agent_subject("xunjian-agent", ROOT, work / "agent.yaml", python),
         Subject("node_exporter", [node_exporter, f"--web.listen-address=127.0.0.1:{ne_port}"], work),
         Subject("zabbix_agentd", [zabbix, "-f", "-c", str(work / "zabbix_agentd.conf")], work),
     ]
     if args.baseline is not None:
         subjects.insert(1, agent_subject("xunjian-agent (baseline)", args.baseline.resolve(),
-                                         work / "baseline.yaml"))
+                                         work / "baseline.yaml", python))
     stop_load = threading.Event()
 
     def load() -> None:
@@ -305,6 +331,7 @@ def main() -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"### Agent footprint vs node_exporter and zabbix_agentd ({when})\n")
     baseline = f" --baseline {args.baseline}" if args.baseline is not None else ""
+    baseline += " --dev-venv" if args.dev_venv else ""
     counts = ", ".join(f"{n} from {h}" for h, n in received.items())
     print(f"`.venv/bin/python bench/bench_agent_footprint.py --duration {args.duration:g} "
           f"--warmup {args.warmup:g} --scrape {args.scrape:g}{baseline}` on {os.cpu_count()} CPUs, "
