@@ -61,9 +61,8 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
     by_check: dict[str, list[Rec]] = defaultdict(list)
     for r in fresh:
         by_check[r.check].append(r)
-    db = tx.db if found else None
-    active = {t.active_fault_key: t for t in db.scalars(
-        sa.select(Ticket).where(Ticket.active_fault_key.in_(list(found))))} if db is not None else {}
+    active = {t.active_fault_key: t for t in tx.db.scalars(
+        sa.select(Ticket).where(Ticket.active_fault_key.in_(list(found))))} if found else {}
     config = rule_config(settings)
     windows: Optional[list[MaintenanceWindow]] = None
     dirty: list[dict[str, Any]] = []

@@ -51,11 +51,9 @@ def from_rows(host_id: int, rows: list[Any]) -> tuple[States, set[str]]:
     return states, {row[7] for row in rows if row[7] is not None}
 
 
-def load(tx: Tx, host_id: int, checks: list[str], faults: list[str]) -> tuple[States, set[str]]:
-    """The states of `checks` and which of `faults` have an active ticket — one round trip for both."""
-    if tx.pg:
-        return from_rows(host_id, tx.query(PG_STATES_SQL, {"host": host_id, "checks": A.text(checks),
-                                                           "faults": A.text(faults)}))
+def load_sqlite(tx: Tx, host_id: int, checks: list[str], faults: list[str]) -> tuple[States, set[str]]:
+    """The states of `checks` and which of `faults` have an active ticket — one round trip for both
+    (on PostgreSQL, PG_STATES_SQL rides along with the insert: collector.ingest.store)."""
     sql = ('SELECT "check", status, last_started_at, consecutive_bad, consecutive_ok, status_changes, since, '
            f'NULL AS fault FROM check_states WHERE host_id = ? AND "check" IN ({", ".join("?" * len(checks))}) '
            "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, active_fault_key FROM tickets "

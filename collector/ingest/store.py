@@ -56,7 +56,7 @@ def insert_and_load(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, ch
     if tx.pg:
         return _pg(tx, recs, host_id, now, checks, faults)
     new = _sqlite(tx.raw, recs, host_id, now) if recs else set()
-    states, found = state_rows.load(tx, host_id, checks, faults)
+    states, found = state_rows.load_sqlite(tx, host_id, checks, faults)
     return new, states, found
 
 
