@@ -131,11 +131,17 @@ def load_config(path: str | Path, *, read_token: bool = True) -> AgentConfig:
 def read_yaml(text: str, where: str) -> Any:
     """Parse YAML, then let PyYAML go again, with the modules it brought in for itself (base64,
     Cython's runtime): a daemon reads its config once (and on SIGHUP), and the parser would
-    otherwise stay in memory for good (about 1 MiB)."""
+    otherwise stay in memory for good (about 1 MiB).
+
+    safe_load parses with the pure-Python SafeLoader whether or not libyaml is there, so PyYAML's
+    C extension (which `import yaml` loads for CSafeLoader and friends) is kept out: a shared
+    object cannot be unloaded, and it kept about 0.8 MiB resident for nothing."""
     import sys
 
     loaded = "yaml" in sys.modules
     before = set(sys.modules)
+    if not loaded and "yaml._yaml" not in sys.modules:
+        sys.modules["yaml._yaml"] = None  # type: ignore[assignment]  # import yaml then skips cyaml
     import yaml
 
     try:
