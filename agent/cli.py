@@ -78,6 +78,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"{USAGE}\nxunjian-agent: {e}", file=sys.stderr)
         return 2
 
+    from agent.lazyimport import DEFERRED, defer
+
+    defer(*DEFERRED)  # before the imports that name them (docs in agent/lazyimport.py)
     from agent.config import load_config
     from checks.options import ConfigError
 

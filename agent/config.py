@@ -21,6 +21,8 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024  # wire limit: request body
 
 @dataclass
 class CollectorOptions:
+    """Where results go and how the agent proves who it is."""
+
     url: str
     token: Optional[str] = None
     token_file: Optional[str] = None
@@ -38,12 +40,16 @@ class CollectorOptions:
 
 @dataclass
 class HostOptions:
+    """The name and labels this agent reports."""
+
     name: Optional[str] = None
     labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class SpoolOptions:
+    """Limits of the local spool."""
+
     max_bytes: Size = 64 * 1024 * 1024
     max_age: Duration = 7 * 86400
     memory_results: int = 1000  # the in-memory queue used while the disk is full
@@ -59,6 +65,8 @@ class SpoolOptions:
 
 @dataclass
 class SendOptions:
+    """How results are batched and sent."""
+
     batch_size: int = 500
     flush_interval: Duration = 2
     timeout: Duration = 10
@@ -74,6 +82,8 @@ class SendOptions:
 
 @dataclass
 class MetricsOptions:
+    """The optional local Prometheus endpoint."""
+
     listen: Optional[str] = None  # "127.0.0.1:9910"; off when unset
 
     def validate(self) -> None:
@@ -83,11 +93,15 @@ class MetricsOptions:
 
 @dataclass
 class LogOptions:
+    """The agent's own log."""
+
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
 @dataclass
 class AgentConfig:
+    """A validated agent configuration."""
+
     collector: CollectorOptions
     host: str
     labels: dict[str, str]

@@ -21,6 +21,8 @@ class ProtocolError(OSError):
 
 @dataclass
 class Reply:
+    """The collector's answer to one POST."""
+
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes

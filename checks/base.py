@@ -18,6 +18,8 @@ from checks.model import Metric, Status
 
 @dataclass
 class Outcome:
+    """What a check's run found: a status, its wording, metrics and details."""
+
     status: Status
     summary: str
     metrics: list[Metric] = field(default_factory=list)

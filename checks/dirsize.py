@@ -27,6 +27,8 @@ MAX_SAMPLES = 60
 
 @dataclass
 class DirSizeOptions:
+    """Options of a dirsize check."""
+
     path: str
     warn: Optional[Size] = None          # size_bytes above this: WARNING
     crit: Optional[Size] = None
@@ -47,6 +49,8 @@ class DirSizeOptions:
 
 @dataclass
 class Walk:
+    """What one walk of the directory counted."""
+
     size: int = 0
     files: int = 0
     dirs: int = 0

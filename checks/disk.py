@@ -38,6 +38,8 @@ _PCT_WARN, _PCT_CRIT, _STAT_TIMEOUT = Threshold("80"), Threshold("90"), Duration
 
 @dataclass
 class DiskOptions:
+    """Options of a disk check."""
+
     mounts: list[str] = field(default_factory=list)  # mount points or globs; empty: every real disk
     exclude_mounts: list[str] = field(default_factory=list)
     fstypes: list[str] = field(default_factory=list)  # only these types (globs); empty: all real ones
@@ -63,6 +65,8 @@ class DiskOptions:
 
 @dataclass
 class Usage:
+    """Space or inodes of one file system, as df shows them."""
+
     total: int
     used: int
     free: int  # available to non-root users, as df's "Available"
@@ -157,6 +161,8 @@ def select_mounts(table: list[Mount], opts: DiskOptions) -> tuple[list[Mount], l
 
 @dataclass
 class MountReport:
+    """The verdict on one mount point."""
+
     mount: Mount
     status: Status
     text: str

@@ -39,6 +39,8 @@ def _default_patterns() -> dict[str, list[str]]:
 
 @dataclass
 class LogOptions:
+    """Options of a log check."""
+
     ALIASES: ClassVar[dict[str, str]] = {"from": "start_at"}
 
     paths: list[str]

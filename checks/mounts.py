@@ -10,6 +10,8 @@ _ESCAPE = re.compile(r"\\([0-7]{3})")
 
 @dataclass(frozen=True)
 class Mount:
+    """One line of the mount table."""
+
     mountpoint: str
     device: str       # the source: /dev/vda, server:/export, tmpfs
     fstype: str

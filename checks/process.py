@@ -27,6 +27,8 @@ MAX_LISTED = 20       # processes listed in details
 
 @dataclass
 class ProcessOptions:
+    """Options of a process check."""
+
     # The process name (glob allowed: java, nginx*, mysqld). Not `name`: that key is the check's own.
     process_name: Optional[str] = None
     cmdline: Optional[str] = None   # regex searched in the full command line
@@ -63,6 +65,8 @@ class ProcessOptions:
 
 @dataclass
 class Proc:
+    """One matching process with the figures the check judges."""
+
     pid: int
     create_time: float
     name: str

@@ -25,6 +25,8 @@ SHARED_MAX_AGE = 2.0  # seconds: the process checks of one scheduler turn run wi
 
 @dataclass
 class RawProc:
+    """One process as /proc/PID/stat gives it; command line and owner read on demand."""
+
     pid: int
     ppid: int
     state: str

@@ -15,6 +15,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 @dataclass
 class CheckSpec:
+    """One configured check: its name, type, system, schedule and options."""
+
     name: str
     type: str
     system: str

@@ -26,6 +26,8 @@ MIN_CPU_SECONDS = 0.5  # below this the tick resolution (10 ms per CPU) makes th
 
 @dataclass
 class SystemOptions:
+    """Options of a system check."""
+
     cpu_warn: Optional[Threshold] = "85"  # type: ignore[assignment]
     cpu_crit: Optional[Threshold] = "95"  # type: ignore[assignment]
     memory_warn: Optional[Threshold] = "85"  # type: ignore[assignment]

@@ -14,6 +14,8 @@ from checks.model import Status
 
 @dataclass(frozen=True)
 class Range:
+    """A Nagios range: alert outside [start, end], or inside it with '@'."""
+
     start: float = 0.0
     end: float = math.inf
     inside: bool = False  # '@': alert when start <= value <= end

@@ -35,6 +35,8 @@ class StillStuck(Exception):
 
 @dataclass
 class _Call:
+    """One call in flight, with its value or error once it returns."""
+
     key: str
     started: float
     done: threading.Event

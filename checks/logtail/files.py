@@ -32,6 +32,8 @@ GONE_MAX_AGE = 7 * 86400.0
 
 @dataclass
 class FileState:
+    """Where reading of one log file stands (saved between runs)."""
+
     path: str
     dev: int
     ino: int
@@ -80,6 +82,8 @@ class FileState:
 
 @dataclass
 class Candidate:
+    """A file that may be one of the watched logs."""
+
     path: str
     st: os.stat_result
     primary: bool  # matched by the configured globs (siblings are only followed, never started)

@@ -91,6 +91,8 @@ def _memmem_finder(hay: bytes, end: int, memmem: Callable[..., Optional[int]]) -
 
 @dataclass
 class Pattern:
+    """One configured pattern, compiled, with the literals that any match contains."""
+
     text: str
     severity: int
     regex: re.Pattern[str]
