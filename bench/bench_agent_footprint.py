@@ -18,7 +18,8 @@ Workloads, chosen to be comparable:
   Zabbix server would for 20 items at a 1 minute update interval.
 
 The agent runs from a venv laid out like a release of xunjian-deploy (made --without-pip, only the
-agent's runtime requirements; `--dev-venv` uses this .venv instead, with its .pth hooks).
+agent's runtime requirements; `--dev-venv` uses this .venv instead, with its .pth hooks), with the
+Environment= settings of its source tree's systemd unit (deploy/systemd/xunjian-agent.service).
 
 Usage: .venv/bin/python bench/bench_agent_footprint.py [--duration 600] [--warmup 30] [--baseline DIR]
 Needs: apt-get install -y prometheus-node-exporter zabbix-agent (see scripts/system-packages.txt).
@@ -217,9 +218,25 @@ def _agent_requirements() -> list[str]:
     return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
 
 
+def unit_environment(root: Path) -> dict[str, str]:
+    """The Environment= settings of source tree `root`'s systemd unit: what a deployed agent runs with."""
+    import shlex
+
+    unit = root / "deploy" / "systemd" / "xunjian-agent.service"
+    env: dict[str, str] = {}
+    if unit.exists():
+        for line in unit.read_text(encoding="utf-8").splitlines():
+            if line.startswith("Environment="):
+                for item in shlex.split(line[len("Environment="):]):
+                    key, _, value = item.partition("=")
+                    env[key] = value
+    return env
+
+
 def agent_subject(name: str, root: Path, config: Path, python: str) -> Subject:
-    """The agent from source tree `root`, started as the installed console script starts it."""
-    env = dict(os.environ, PYTHONPATH=str(root))
+    """The agent from source tree `root`, started as the installed console script starts it, with
+    the environment its systemd unit gives it."""
+    env = dict(os.environ, **unit_environment(root), PYTHONPATH=str(root))
     code = "import sys; from agent.cli import main; sys.exit(main())"
     return Subject(name, [python, "-c", code, "run", "--config", str(config)], root, env=env,
                    log=config.with_suffix(".log"))
