@@ -253,6 +253,9 @@ def main() -> int:
     ap.add_argument("--code", help="run the collector from this source tree (e.g. `git archive` of an older "
                     "commit) to compare before/after in the same go")
     ap.add_argument("--profile", help="write a py-spy flame graph (SVG) of one worker here")
+    ap.add_argument("--profile-gil", action=argparse.BooleanOptionalAction, default=True,
+                    help="sample only the thread holding the GIL (--no-profile-gil: every running thread, so time "
+                         "in C code that releases the GIL, such as SQLite's, shows too)")
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
@@ -303,7 +306,8 @@ def main() -> int:
             spy = subprocess.Popen([os.environ.get("PY_SPY", str(BIN / "py-spy")), "record", "-o", args.profile,
                                     "-p", str(child.pid),
                                     "-d", str(int(args.seconds)), "--nonblocking",
-                                    "--format", "flamegraph" if args.profile.endswith(".svg") else "raw", "--gil"],
+                                    "--format", "flamegraph" if args.profile.endswith(".svg") else "raw",
+                                    *(["--gil"] if args.profile_gil else [])],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu0 = cpu_seconds(proc.pid)
         accepted, dups, lat, statuses, elapsed = asyncio.run(load(port, bodies, args.conns, args.seconds,

@@ -18,6 +18,9 @@ class IngestSettings(BaseModel):
     concurrency: int = Field(8, ge=1, description="batches processed at once per collector process")
     queue_wait_ms: float = Field(2000, ge=0, description="longer wait for a slot: 503 with Retry-After")
     retry_after_seconds: int = Field(5, ge=1)
+    group_max: int = Field(8, ge=1, description="batches written in one transaction at most (group commit; 1: "
+                                                "every batch in its own transaction)")
+    group_writers: int = Field(2, ge=1, description="write transactions at once per collector process")
 
 
 class TicketSettings(BaseModel):

@@ -29,6 +29,8 @@ class IngestMetrics:
         self.latency = Histogram("xunjian_ingest_request_duration_seconds", "Time to ingest one agent batch.",
                                  registry=registry,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.groups = Histogram("xunjian_ingest_group_batches", "Agent batches written per ingest transaction "
+                                "(group commit).", registry=registry, buckets=(1, 2, 4, 8, 16, 32))
         for outcome in ("accepted", "duplicate"):
             self.results.labels(outcome)
         for reason in ("unauthorized", "forbidden", "invalid", "too_large", "overloaded"):
@@ -38,6 +40,9 @@ class IngestMetrics:
         self.latency.observe(seconds)
         self.results.labels("accepted").inc(accepted)
         self.results.labels("duplicate").inc(duplicates)
+
+    def group(self, batches: int) -> None:
+        self.groups.observe(batches)
 
     def rejected(self, reason: str) -> None:
         self.requests.labels(reason).inc()

@@ -7,6 +7,7 @@ which records the contact, re-checks the token (a rotated token fails here at on
 host, so two batches of one agent never interleave their check-state updates across processes. The
 common batch then needs one more statement to store and load states (collector.ingest.store) and one to
 save states; tickets, when they move, go through the ORM on the same transaction (collector.ingest.tx).
+Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.group).
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from fastapi import HTTPException
 
 from collector import flows
 from collector.config import Settings
-from collector.db import utcnow, write_gate
+from collector.db import utcnow
 from collector.hosts import service as hosts
 from collector.ingest.auth import HostInfo, TokenCache
+from collector.ingest.group import GroupWriter
 from collector.ingest.records import Rec, parse
 from collector.ingest.tx import Tx, sqlite_time
 from collector.limits import FailureLimiter
@@ -62,26 +64,48 @@ def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str
     if foreign:
         metrics.rejected("forbidden")
         raise HTTPException(403, f"令牌属于主机 {info.name}, 不能写入主机 {', '.join(foreign[:5])} 的结果")
-    engine = state.engine
-    with write_gate(engine), engine.connect() as conn, conn.begin():
-        tx = Tx(conn)
-        try:
-            if tx.execute(*_contact(tx.pg, info, digest, agent, recs, now)) == 1:
-                changes = flows.TicketChanges([], [])
-                reply, _ = flows.store(tx=tx, host=info, recs=recs, now=now, settings=settings, changes=changes)
-            else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
-                host = hosts.authenticate(db=tx.db, token=token)
-                if host is None:
-                    cache.forget(digest)
-                    metrics.rejected("unauthorized")
-                    raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
-                reply, changes = flows.ingest_records(tx=tx, host=host, agent=agent, recs=recs, now=now,
-                                                      settings=settings)
-            tx.flush()
-        finally:
-            tx.close()
+    try:
+        reply, changes = writer(state).run(lambda tx: _write(tx, settings, info, digest, token, agent, recs, now),
+                                           key=info.id)
+    except _TokenGone:
+        cache.forget(digest)
+        metrics.rejected("unauthorized")
+        raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"}) from None
     state.events.ticket_changes(changes)
     return reply
+
+
+def writer(state: Any) -> GroupWriter:
+    """The process's group writer (collector.ingest.group), kept on app.state."""
+    group = getattr(state, "ingest_writer", None)
+    if group is None:
+        group = state.ingest_writer = GroupWriter(state.engine, state.settings.ingest.group_max,
+                                                 state.settings.ingest.group_writers)
+        group.on_group = state.metrics.group
+    return group
+
+
+class _TokenGone(Exception):
+    """The cached token no longer opens its host (rotated or host deleted)."""
+
+
+def _write(tx: Tx, settings: Settings, info: HostInfo, digest: str, token: str, agent: dict[str, Any],
+           recs: list[Rec], now: datetime) -> tuple[flows.IngestReply, flows.TicketChanges]:
+    """One batch inside a write transaction (perhaps shared with other batches of this process)."""
+    try:
+        if tx.execute(*_contact(tx.pg, info, digest, agent, recs, now)) == 1:
+            changes = flows.TicketChanges([], [])
+            reply, _ = flows.store(tx=tx, host=info, recs=recs, now=now, settings=settings, changes=changes)
+        else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
+            host = hosts.authenticate(db=tx.db, token=token)
+            if host is None:
+                raise _TokenGone
+            reply, changes = flows.ingest_records(tx=tx, host=host, agent=agent, recs=recs, now=now,
+                                                  settings=settings)
+        tx.flush()
+    finally:
+        tx.close()
+    return reply, changes
 
 
 # Fixed texts (prepared once per connection): what hosts.record_contact does, guarded by the token, plus
