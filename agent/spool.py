@@ -106,17 +106,18 @@ class Spool:
         raises for disk trouble. Raises TypeError/ValueError, before storing any of them, for a
         result whose details cannot be sent (the sender must never meet one)."""
         batch = [result.to_dict() for result in results]
-        for d in batch:
-            encode(d)
         with self._lock:
             if self._db is not None and not self._memory:
                 try:
+                    # _insert encodes every body before it writes any (TypeError/ValueError first)
                     for result, seq in zip(results, self._insert(batch)):
                         result.seq = seq
                     self._recovered()
                     return
                 except (sqlite3.Error, OSError) as e:
                     self._degrade("insert", e)
+            for d in batch:
+                encode(d)  # refused here too, before any is kept
             for result, d in zip(results, batch):
                 d["seq"] = None
                 result.seq = None
@@ -252,12 +253,12 @@ class Spool:
         now = self.clock()
         seq = self._next_seq
         rows = []
-        for d in items:
-            d["seq"] = seq
-            body = encode(d)
-            rows.append((seq, d["id"], now, len(body.encode("utf-8")), body))
-            seq += 1
         try:
+            for d in items:
+                d["seq"] = seq
+                body = encode(d)
+                rows.append((seq, d["id"], now, len(body.encode("utf-8")), body))
+                seq += 1
             self._write(rows)
         except BaseException:
             for d in items:
@@ -318,11 +319,10 @@ class Spool:
             # no fsync of its own (the next insert's fsync covers it).
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
-            for seq in sorted(self._acked_unsaved):
-                if db.execute("DELETE FROM results WHERE seq=?", (seq,)).rowcount:
-                    removed += 1
-                    freed += self._acked_unsaved[seq]
+            seqs = sorted(self._acked_unsaved)
+            removed = db.executemany("DELETE FROM results WHERE seq=?", [(seq,) for seq in seqs]).rowcount
             db.execute("COMMIT")
+            freed = sum(self._acked_unsaved.values())
         except (sqlite3.Error, OSError) as e:
             _rollback(db)
             self._degrade("delete", e)
@@ -333,8 +333,14 @@ class Spool:
             except sqlite3.Error:
                 pass
         self._acked_unsaved.clear()
-        self._count -= removed
-        self._bytes -= freed
+        if removed == len(seqs):
+            self._count -= removed
+            self._bytes -= freed
+        else:  # some were gone already (evicted meanwhile): count again rather than guess
+            try:
+                self._recount()
+            except (sqlite3.Error, OSError) as e:
+                self._degrade("read", e)
 
     def _expire(self) -> None:
         assert self._db is not None
