@@ -249,6 +249,8 @@ def main() -> int:
     ap.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True,
                     help="one small batch per agent before the timed load (steady state, not a fleet's start-up)")
     ap.add_argument("--concurrency", type=int, help="ingest.concurrency: batches in work at once per process")
+    ap.add_argument("--group-max", type=int, help="ingest.group_max: batches per write transaction at most")
+    ap.add_argument("--group-writers", type=int, help="ingest.group_writers: write transactions at once per process")
     ap.add_argument("--bad-share", type=float, default=0.002, help="share of CRITICAL results")
     ap.add_argument("--code", help="run the collector from this source tree (e.g. `git archive` of an older "
                     "commit) to compare before/after in the same go")
@@ -261,9 +263,11 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     db_url, drop = fresh_db(args.db, workdir)
     env = {**os.environ, "XUNJIAN_DB_URL": db_url}
-    if args.concurrency:
+    ingest = {k: v for k, v in (("concurrency", args.concurrency), ("group_max", args.group_max),
+                                 ("group_writers", args.group_writers)) if v}
+    if ingest:
         config = workdir / "collector.yaml"
-        config.write_text(f"ingest:\n  concurrency: {args.concurrency}\n", encoding="utf-8")
+        config.write_text("ingest:\n" + "".join(f"  {k}: {v}\n" for k, v in ingest.items()), encoding="utf-8")
         env["XUNJIAN_CONFIG"] = str(config)
     serve = [str(BIN / "xunjian-collector")]
     if args.code:
