@@ -34,7 +34,6 @@ class _Job(Generic[T]):
     done: bool = False
     value: Optional[T] = None
     error: Optional[BaseException] = None
-    alone: bool = False  # written in its own transaction after its group failed
 
 
 class GroupWriter:
@@ -97,7 +96,6 @@ class GroupWriter:
             self.on_group(len(group))
 
     def _alone(self, job: _Job[Any]) -> None:
-        job.alone = True
         try:
             with write_gate(self.engine), self.engine.connect() as conn, conn.begin():
                 job.value = job.work(Tx(conn))

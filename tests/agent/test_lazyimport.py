@@ -4,12 +4,12 @@ Subprocesses: this test process has all of them loaded already.
 """
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.agent.agentproc import ROOT
+from tests.conftest import free_port
 
 
 def _run(code: str, timeout: float = 60) -> str:
@@ -25,9 +25,7 @@ def test_a_running_agent_never_loads_the_deferred_modules(tmp_path: Path) -> Non
     stand-ins: no dataclass on its path lacks a docstring, nothing formats a traceback. (This
     .venv's .pth hooks import some at start-up, as no release's interpreter does: those are left
     out.)"""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: connections are refused
+    port = free_port()  # closed again: connections are refused
     log = tmp_path / "app.log"
     log.write_text("start\n", encoding="utf-8")
     cfg = tmp_path / "agent.yaml"
