@@ -130,8 +130,9 @@ def listen_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def load_config(path: str | Path, *, read_token: bool = True) -> AgentConfig:
-    """Read and validate a config file; `read_token=False` skips reading token_file (for `check`)."""
+def load_config(path: str | Path, *, read_token: bool = True, in_child: bool = False) -> AgentConfig:
+    """Read and validate a config file; `read_token=False` skips reading token_file (for `check`);
+    `in_child=True` (the daemon) parses the YAML in a child interpreter (agent/yamlchild.py)."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -139,18 +140,31 @@ def load_config(path: str | Path, *, read_token: bool = True) -> AgentConfig:
         raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 ({e})") from None
-    return parse_config(read_yaml(text, str(path)), read_token=read_token)
+    return parse_config(read_yaml(text, str(path), in_child=in_child), read_token=read_token)
 
 
-def read_yaml(text: str, where: str) -> Any:
+def read_yaml(text: str, where: str, *, in_child: bool = False) -> Any:
     """Parse YAML, then let PyYAML go again, with the modules it brought in for itself (base64,
     Cython's runtime): a daemon reads its config once (and on SIGHUP), and the parser would
     otherwise stay in memory for good (about 1 MiB).
 
     safe_load parses with the pure-Python SafeLoader whether or not libyaml is there, so PyYAML's
     C extension (which `import yaml` loads for CSafeLoader and friends) is kept out: a shared
-    object cannot be unloaded, and it kept about 0.8 MiB resident for nothing."""
+    object cannot be unloaded, and it kept about 0.8 MiB resident for nothing.
+
+    `in_child=True` parses in a child interpreter when one can be started (agent/yamlchild.py):
+    same data, same error message, and nothing of PyYAML left behind in this process."""
     import sys
+
+    if in_child:
+        from agent.yamlchild import parse_in_child
+
+        reply = parse_in_child(text)
+        if reply is not None:
+            kind, value = reply
+            if kind == "yaml-error":
+                raise ConfigError(f"{where}: not valid YAML: {value}")
+            return value
 
     loaded = "yaml" in sys.modules
     before = set(sys.modules)

@@ -172,7 +172,7 @@ class Agent:
         if self.config_path is None:
             return False
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, in_child=True)
         except ConfigError as e:
             log.warning("reload refused, the running configuration stays: %s", e)
             return False
@@ -213,6 +213,6 @@ def _sendable(result: Result) -> bool:
 
 
 def run_agent(config_path: str) -> int:
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, in_child=True)
     set_level(cfg.log.level)
     return Agent(cfg, config_path).run()
