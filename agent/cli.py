@@ -103,7 +103,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         return check_command(cfg, bool(opts.get("json")))
 
-    from agent.logsetup import setup_logging
+    from agent.logsetup import get_logger, route_stdlib_logging, setup_logging
 
     setup_logging()
     from agent.daemon import run_agent
@@ -112,12 +112,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         if command == "poll":
             from agent.agentless.poller import run_poller
 
+            route_stdlib_logging()  # paramiko logs through the standard module
             return run_poller(str(opts["config"]), once=bool(opts.get("once")))
         return run_agent(str(opts["config"]))
     except ConfigError as e:
-        import logging
-
-        logging.getLogger("agent").error("configuration refused: %s", e)
+        get_logger("agent").error("configuration refused: %s", e)
         return 2
 
 

@@ -5,7 +5,6 @@ SIGINT stop scheduling, wait briefly for running checks, try once to flush the s
 """
 from __future__ import annotations
 
-import logging
 import math
 import signal
 import threading
@@ -14,7 +13,7 @@ from typing import Any, Optional
 
 from agent import __version__
 from agent.config import AgentConfig, listen_address, load_config
-from agent.logsetup import set_level
+from agent.logsetup import DEBUG, get_logger, set_level
 from agent.rejected import RejectedLog
 from agent.scheduler import Scheduler, Slot
 from agent.sender import Sender
@@ -24,7 +23,7 @@ from agent.stats import Stats
 from checks.model import Result
 from checks.options import ConfigError
 
-log = logging.getLogger("agent")
+log = get_logger("agent")
 
 STOP_WAIT = 3.0    # seconds running checks get at shutdown
 FLUSH_WAIT = 3.0   # seconds for the final send at shutdown
@@ -161,7 +160,7 @@ class Agent:
         except (TypeError, ValueError):  # unserialisable details or NaN metrics: keep the rest
             batch = [r for r in batch if _sendable(r)]
             self.spool.put_many(batch)
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(DEBUG):
             for r in batch:
                 log.debug("check %s: status %d in %.3fs (seq %s)", r.check, int(r.status), r.duration, r.seq)
         self.sender.notify()

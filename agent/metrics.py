@@ -1,13 +1,13 @@
 """The optional local Prometheus endpoint, text exposition format written by hand."""
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any, Callable
 
 from agent import __version__
+from agent.logsetup import get_logger
 
-log = logging.getLogger("agent.metrics")
+log = get_logger("agent.metrics")
 
 
 def _esc(value: str) -> str:

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("agent.rejected")
+from agent.logsetup import get_logger
+
+log = get_logger("agent.rejected")
 
 
 class RejectedLog:

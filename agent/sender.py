@@ -7,7 +7,6 @@ Retry-After, other 4xx halve down to single results, 5xx and network trouble bac
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import threading
 import time
@@ -19,12 +18,12 @@ from agent import __version__
 from agent.backoff import Backoff, parse_retry_after
 from agent.config import MAX_BATCH, MAX_BATCH_BYTES, AgentConfig
 from agent.httppost import Reply, post
-from agent.logsetup import Throttle
+from agent.logsetup import Throttle, get_logger
 from agent.rejected import RejectedLog
 from agent.spool import Entry, Spool
 from agent.stats import Stats
 
-log = logging.getLogger("agent.sender")
+log = get_logger("agent.sender")
 
 PATH = "/api/v1/results"
 ENVELOPE_RESERVE = 64 * 1024  # room for the agent block within the 4 MiB request limit

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -20,10 +19,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from agent.logsetup import Throttle
+from agent.logsetup import Throttle, get_logger
 from checks.model import Result
 
-log = logging.getLogger("agent.spool")
+log = get_logger("agent.spool")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

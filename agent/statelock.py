@@ -1,12 +1,13 @@
 """One process per state directory: two agents (or pollers) sharing a spool would send results twice."""
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Optional
 
-log = logging.getLogger("agent")
+from agent.logsetup import get_logger
+
+log = get_logger("agent")
 
 
 def lock_state_dir(state_dir: Path, filename: str, what: str) -> tuple[bool, Optional[int]]:

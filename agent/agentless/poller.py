@@ -7,7 +7,6 @@ reached gives UNKNOWN results ("SSH 无法连接: ...") for its due checks and n
 """
 from __future__ import annotations
 
-import logging
 import math
 import signal
 import threading
@@ -19,6 +18,7 @@ from agent.agentless.config import PollerConfig, TargetConfig
 from agent.agentless.files import RemoteFiles
 from agent.agentless.sources import Remote
 from agent.agentless.ssh import Session, SshError
+from agent.logsetup import get_logger
 from agent.rejected import RejectedLog
 from agent.scheduler import state_path
 from agent.sender import Sender
@@ -35,7 +35,7 @@ from checks.runner import timeout_result, to_result
 from checks.spec import CheckSpec
 from checks.timed import HungCallRegistry
 
-log = logging.getLogger("agent.poller")
+log = get_logger("agent.poller")
 
 TICK = 1.0
 
