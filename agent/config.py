@@ -5,7 +5,7 @@ Errors are `checks.options.ConfigError` whose message names the offending key, e
 """
 from __future__ import annotations
 
-import socket
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,7 +209,7 @@ def parse_config(data: Any, *, read_token: bool = True) -> AgentConfig:
     specs, by_name = parse_checks(data.get("checks"), "checks")
     cfg = AgentConfig(
         collector=collector,
-        host=host.name or socket.gethostname(),
+        host=host.name or os.uname().nodename,  # gethostname(), without importing socket
         labels=host.labels,
         state_dir=Path(state_dir),
         checks=specs,

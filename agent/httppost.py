@@ -1,12 +1,15 @@
 """A minimal HTTP/1.1 POST over a socket: all the agent needs to talk to the collector.
 
 Not http.client: that module pulls in `email` and `ssl` (about 5 MiB of resident memory) even for
-plain http; here ssl is imported only for an https collector. Handles Content-Length, chunked
-and close-delimited replies; every socket operation and the whole exchange are under `timeout`.
+plain http; here ssl is imported only for an https collector. Plain http does not even import
+`socket`: its Python layer (enums of every address family and socket kind, `selectors`) stayed
+resident at about 0.25 MiB for one connect; `_socket`, the C module it wraps, has all a client
+needs. Handles Content-Length, chunked and close-delimited replies; every socket operation and
+the whole exchange are under `timeout`.
 """
 from __future__ import annotations
 
-import socket
+import _socket
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -29,7 +32,7 @@ class Reply:
 
 
 class _Reader:
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(self, sock: Any, deadline: float) -> None:  # a _socket.socket or an ssl.SSLSocket
         self.sock = sock
         self.deadline = deadline
         self.buf = b""
@@ -38,7 +41,7 @@ class _Reader:
     def _fill(self) -> None:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise socket.timeout("timed out")
+            raise _socket.timeout("timed out")
         self.sock.settimeout(left)
         data = self.sock.recv(65536)
         if not data:
@@ -75,14 +78,18 @@ def post(url: SplitResult, path: str, body: bytes, headers: dict[str, str], time
     port = url.port or (443 if url.scheme == "https" else 80)
     # An ASCII name goes to getaddrinfo as bytes: a str would load the idna codec (and
     # unicodedata, a few hundred KiB) into the agent for nothing.
-    sock = socket.create_connection((host.encode("ascii") if host.isascii() else host, port), timeout=timeout)
-    try:
-        if url.scheme == "https":
-            if ssl_context is None:
-                import ssl
+    address = host.encode("ascii") if host.isascii() else host
+    if url.scheme == "https":
+        import socket
+        import ssl
 
-                ssl_context = ssl.create_default_context()
-            sock = ssl_context.wrap_socket(sock, server_hostname=host)
+        if ssl_context is None:
+            ssl_context = ssl.create_default_context()
+        sock = ssl_context.wrap_socket(socket.create_connection((address, port), timeout=timeout),
+                                       server_hostname=host)
+    else:
+        sock = connect(address, port, timeout)
+    try:
         default_port = 443 if url.scheme == "https" else 80
         host_header = host if port == default_port else f"{host}:{port}"
         if ":" in host and not host.startswith("["):
@@ -95,6 +102,22 @@ def post(url: SplitResult, path: str, body: bytes, headers: dict[str, str], time
         return _read_reply(_Reader(sock, deadline))
     finally:
         sock.close()
+
+
+def connect(host: str | bytes, port: int, timeout: float) -> Any:
+    """socket.create_connection on `_socket`: each address getaddrinfo gives, in turn; the first
+    error when none connects."""
+    errors: list[OSError] = []
+    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as e:
+            sock.close()
+            errors.append(e)
+    raise errors[0] if errors else OSError(f"getaddrinfo returned no address for {host!r}")
 
 
 def _read_reply(r: _Reader) -> Reply:

@@ -6,8 +6,8 @@ Retry-After, other 4xx halve down to single results, 5xx and network trouble bac
 """
 from __future__ import annotations
 
+import _socket
 import json
-import socket
 import threading
 import time
 import zlib
@@ -129,7 +129,7 @@ class Sender:
         try:
             reply = self._post(body, timeout)
         except OSError as e:
-            reason = "timeout" if isinstance(e, (socket.timeout, TimeoutError)) else "connect"
+            reason = "timeout" if isinstance(e, (_socket.timeout, TimeoutError)) else "connect"
             self._fail(reason, f"collector unreachable ({type(e).__name__}: {e})")
             return False
         self._last_request = time.monotonic()

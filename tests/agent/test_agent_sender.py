@@ -191,3 +191,42 @@ def test_gzip_framing_is_standard() -> None:
 
     data = json.dumps({"x": "巡检" * 1000}).encode()
     assert stdlib_gzip.decompress(gzip(data)) == data
+
+
+def test_plain_http_connects_without_the_socket_module_as_create_connection_did() -> None:
+    """post() connects through `_socket` (agent/httppost.py): a refused port is ConnectionRefusedError,
+    a collector that accepts but never answers is a timeout, an IPv6 address works."""
+    from tests.conftest import free_port
+
+    with pytest.raises(ConnectionRefusedError):
+        post(urlsplit(f"http://127.0.0.1:{free_port()}"), "/x", b"{}", {}, 5)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        with pytest.raises((TimeoutError, socket.timeout)):  # one class since 3.10
+            post(urlsplit(f"http://127.0.0.1:{silent.getsockname()[1]}"), "/x", b"{}", {}, 0.5)
+    finally:
+        silent.close()
+    if not socket.has_ipv6:
+        return
+    srv = socket.socket(socket.AF_INET6)
+    try:
+        srv.bind(("::1", 0))
+    except OSError:
+        srv.close()
+        pytest.skip("no IPv6 loopback here")
+    srv.listen(1)
+
+    def answer() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        r = post(urlsplit(f"http://[::1]:{srv.getsockname()[1]}"), "/x", b"{}", {}, 5)
+        assert (r.status, r.body) == (200, b"{}")
+    finally:
+        srv.close()

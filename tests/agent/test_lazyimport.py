@@ -24,8 +24,8 @@ def test_a_running_agent_never_loads_the_deferred_modules(tmp_path: Path) -> Non
     that refuses connections (so the send-failure path runs too); the deferred modules stay
     stand-ins: no dataclass on its path lacks a docstring, nothing formats a traceback. (This
     .venv's .pth hooks import some at start-up, as no release's interpreter does: those are left
-    out.) Nor are `logging` (agent/logsetup.py writes its lines) and PyYAML (parsed in a child)
-    ever loaded."""
+    out.) Nor are `logging` (agent/logsetup.py writes its lines), `socket` and `selectors` (plain
+    http goes through `_socket`) and PyYAML (parsed in a child) ever loaded."""
     port = free_port()  # closed again: connections are refused
     log = tmp_path / "app.log"
     log.write_text("start\n", encoding="utf-8")
@@ -52,7 +52,7 @@ def report():
         time.sleep(0.2)
     time.sleep(1.5)  # a second turn, and the sender's first failures
     print(" ".join(f"{{n}}={{type(sys.modules.get(n)).__name__}}" for n in DEFERRED), flush=True)
-    print(" ".join(n for n in ("logging", "yaml") if n in sys.modules) or "-", flush=True)
+    print(" ".join(n for n in ("logging", "socket", "selectors", "yaml") if n in sys.modules) or "-", flush=True)
     os._exit(0)
 
 threading.Thread(target=report, daemon=True).start()
