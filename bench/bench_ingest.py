@@ -27,6 +27,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -93,7 +94,9 @@ CHECKS = [("voucher-log", "log", "voucher"), ("seal-log", "log", "seal"), ("root
           ("data-disk", "disk", "os"), ("voucher-proc", "process", "voucher")]
 
 
-def make_batch(host: str, n: int, t0: datetime, rng: random.Random, bad_share: float) -> bytes:
+def make_batch(host: str, n: int, t0: datetime, rng: random.Random, bad_share: float,
+               seq0: Optional[int] = None) -> bytes:
+    """`seq0`: the agent's spool sequence number of the first result (None: results without one)."""
     results = []
     for i in range(n):
         check, type_, system = CHECKS[i % len(CHECKS)]
@@ -119,7 +122,8 @@ def make_batch(host: str, n: int, t0: datetime, rng: random.Random, bad_share: f
             metrics = [{"name": "processes", "value": 1, "unit": "", "warn": None, "crit": "1:", "min": 0,
                         "max": None}]
             summary, details = "进程 java(voucher) 运行中 1 个", {}
-        results.append({"id": str(uuid7()), "seq": None, "host": host, "check": check, "type": type_,
+        results.append({"id": str(uuid7()), "seq": None if seq0 is None else seq0 + i, "host": host,
+                        "check": check, "type": type_,
                         "system": system, "status": "CRITICAL" if bad else "OK", "summary": summary,
                         "started_at": at, "duration": 0.004, "metrics": metrics, "details": details})
     return json.dumps({"agent": {"host": host, "version": "bench", "heartbeat": 30}, "results": results},
@@ -143,15 +147,18 @@ async def enroll(port: int, key: str, hosts: int, conns: int) -> list[tuple[str,
     return out
 
 
-def pregenerate(agents: list[tuple[str, str]], count: int, size: int, bad_share: float) -> list[tuple[str, bytes]]:
+def pregenerate(agents: list[tuple[str, str]], count: int, size: int, bad_share: float,
+                seq: bool) -> list[tuple[str, bytes]]:
     rng = random.Random(1)
     now = datetime.now(timezone.utc).astimezone(timezone(timedelta(hours=8)))
     out = []
     for i in range(count):
         host, token = agents[i % len(agents)]
-        # each agent's batches move forward in time: results of one check arrive in order
+        # each agent's batches move forward in time: results of one check arrive in order; its spool's
+        # sequence numbers grow likewise (after the warm-up batch's)
         t0 = now - timedelta(minutes=30) + timedelta(seconds=i // len(agents))
-        out.append((token, make_batch(host, size, t0, rng, bad_share)))
+        seq0 = len(CHECKS) + 1 + (i // len(agents)) * size if seq else None
+        out.append((token, make_batch(host, size, t0, rng, bad_share, seq0)))
     return out
 
 
@@ -252,6 +259,9 @@ def main() -> int:
     ap.add_argument("--group-max", type=int, help="ingest.group_max: batches per write transaction at most")
     ap.add_argument("--group-writers", type=int, help="ingest.group_writers: write transactions at once per process")
     ap.add_argument("--bad-share", type=float, default=0.002, help="share of CRITICAL results")
+    ap.add_argument("--seq", action=argparse.BooleanOptionalAction, default=True,
+                    help="results carry the spool sequence numbers real agents send (--no-seq: none, as from "
+                         "an agent whose spool is unwritable, or another client)")
     ap.add_argument("--code", help="run the collector from this source tree (e.g. `git archive` of an older "
                     "commit) to compare before/after in the same go")
     ap.add_argument("--profile", help="write a py-spy flame graph (SVG) of one worker here")
@@ -292,7 +302,7 @@ def main() -> int:
         print(f"start-up jobs done after {wait_jobs_idle(db_url):.1f}s", flush=True)
         count = int(args.rate * args.seconds / args.batch) + args.conns
         t = time.perf_counter()
-        bodies = pregenerate(agents, count, args.batch, args.bad_share)
+        bodies = pregenerate(agents, count, args.batch, args.bad_share, args.seq)
         print(f"generated {count} batches in {time.perf_counter() - t:.1f}s", flush=True)
         warm = 0
         if args.warmup:
@@ -300,7 +310,7 @@ def main() -> int:
             # exist and their tokens are known; first contacts are the start-up of a fleet, not its load
             t = time.perf_counter()
             first = [(token, make_batch(host, len(CHECKS), datetime.now(timezone.utc) - timedelta(hours=1),
-                                        random.Random(2), 0.0)) for host, token in agents]
+                                        random.Random(2), 0.0, 1 if args.seq else None)) for host, token in agents]
             warm = asyncio.run(load(port, first, args.conns, 3600, len(CHECKS)))[0]
             print(f"warm-up: first contact of {len(first)} agents in {time.perf_counter() - t:.1f}s", flush=True)
         if args.profile:

@@ -41,6 +41,9 @@ class UtcDateTime(sa.TypeDecorator):
 
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# stored, not queried inside: PostgreSQL's json keeps the text as given, so an insert only checks its
+# syntax instead of building jsonb (results.metrics and details, the bulk of ingest; migration 0007)
+StoredJSON = sa.JSON().with_variant(postgresql.JSON(), "postgresql")
 
 
 def make_engine(url: str, *, readonly: bool = False, background_checkpoints: bool = False,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Optional
 
 from collector.config import Settings
 from collector.hosts import service as hosts
@@ -50,13 +50,16 @@ def ingest_records(*, tx: Tx, host: Host, agent: dict[str, Any], recs: list[Rec]
 
 
 def store(*, tx: Tx, host: Any, recs: list[Rec], now: datetime, settings: Settings,
-          changes: TicketChanges) -> tuple[IngestReply, list[Rec]]:
-    """Insert the records idempotently and run the rules on the new ones; (reply, new records)."""
+          changes: TicketChanges, stored_upto: Optional[int] = None) -> tuple[IngestReply, list[Rec]]:
+    """Insert the records idempotently and run the rules on the new ones; (reply, new records).
+    `stored_upto`: the host's highest seq stored before this batch, when the caller read it under the
+    host's row lock (it lets a batch of new results take the fast insert)."""
     if not recs:
         return IngestReply(accepted=0, duplicates=0), []
     uniq = unique(recs)
     faults = fault_keys(host.name, uniq)
-    new_ids, states, found = insert_and_load(tx, uniq, host.id, now, list(faults), list(faults.values()))
+    new_ids, states, found = insert_and_load(tx, uniq, host.id, now, list(faults), list(faults.values()),
+                                             stored_upto)
     fresh = [r for r in uniq if r.id in new_ids]
     suppressed = evaluate(tx=tx, host=host, fresh=fresh, faults=faults, states=states, found=found, now=now,
                           settings=settings, changes=changes)

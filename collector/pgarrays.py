@@ -118,7 +118,7 @@ def float8(values: Sequence[Optional[float]]) -> PgArray:
     return _fixed(values, "d", 8, _FLOAT8, Float8Array)
 
 
-def _micros(t: datetime, offsets: dict[Any, int]) -> int:
+def micros(t: datetime, offsets: dict[Any, int]) -> int:
     """Microseconds since 2000-01-01 UTC, from the fields (aware-datetime arithmetic is slow)."""
     tz = t.tzinfo
     off = offsets.get(tz)
@@ -135,4 +135,4 @@ def _micros(t: datetime, offsets: dict[Any, int]) -> int:
 
 def timestamptz(values: Sequence[datetime]) -> PgArray:
     offsets: dict[Any, int] = {}
-    return _fixed([_micros(t, offsets) for t in values], "q", 8, _TSTZ, TimestamptzArray)
+    return _fixed([micros(t, offsets) for t in values], "q", 8, _TSTZ, TimestamptzArray)

@@ -9,16 +9,20 @@ host rows in the same order. Two writers per process keep the database busy whil
 trip (on SQLite the write gate serialises them anyway).
 A group that fails for any reason is rolled back and its batches are written again one by one, each in its
 own transaction, so a batch's error (a rotated token, a database error) is its own and costs the others
-only a retry. A batch alone is written at once: grouping adds no wait when the collector is idle.
+only a retry. Retries are careful (`Tx.careful`): a batch whose optimistic COPY met a result stored before
+(an integrity error, even in a group of one) goes in by INSERT … ON CONFLICT the second time.
+A batch alone is written at once: grouping adds no wait when the collector is idle.
 """
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Optional, TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from collector.db import write_gate
 from collector.ingest.tx import Tx
@@ -81,7 +85,7 @@ class GroupWriter:
             with write_gate(self.engine), self.engine.connect() as conn, conn.begin():
                 values = [job.work(Tx(conn)) for job in group]
         except BaseException as e:  # handed to the batch's own caller (followers must never hang)
-            if len(group) == 1:
+            if len(group) == 1 and not _integrity_error(e):
                 group[0].error = e
             else:
                 self.failed_groups += 1
@@ -98,6 +102,12 @@ class GroupWriter:
     def _alone(self, job: _Job[Any]) -> None:
         try:
             with write_gate(self.engine), self.engine.connect() as conn, conn.begin():
-                job.value = job.work(Tx(conn))
+                job.value = job.work(Tx(conn, careful=True))
         except BaseException as e:
             job.error = e
+
+
+def _integrity_error(e: BaseException) -> bool:
+    """A constraint violation, from SQLAlchemy or straight from the driver (the hot path uses the driver
+    connection): SQLSTATE class 23 on PostgreSQL."""
+    return isinstance(e, (IntegrityError, sqlite3.IntegrityError)) or str(getattr(e, "sqlstate", "")).startswith("23")

@@ -93,9 +93,16 @@ def _write(tx: Tx, settings: Settings, info: HostInfo, digest: str, token: str, 
            recs: list[Rec], now: datetime) -> tuple[flows.IngestReply, flows.TicketChanges]:
     """One batch inside a write transaction (perhaps shared with other batches of this process)."""
     try:
-        if tx.execute(*_contact(tx.pg, info, digest, agent, recs, now)) == 1:
+        sql, params = _contact(tx.pg, info, digest, agent, recs, now)
+        if tx.pg:  # PostgreSQL also returns the host's last_seq from before this batch
+            rows = tx.query(sql, params)
+            known, stored_upto = bool(rows), (rows[0][0] or 0) if rows else None
+        else:
+            known, stored_upto = tx.execute(sql, params) == 1, None
+        if known:
             changes = flows.TicketChanges([], [])
-            reply, _ = flows.store(tx=tx, host=info, recs=recs, now=now, settings=settings, changes=changes)
+            reply, _ = flows.store(tx=tx, host=info, recs=recs, now=now, settings=settings, changes=changes,
+                                   stored_upto=stored_upto)
         else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
             host = hosts.authenticate(db=tx.db, token=token)
             if host is None:
@@ -110,12 +117,16 @@ def _write(tx: Tx, settings: Settings, info: HostInfo, digest: str, token: str, 
 
 # Fixed texts (prepared once per connection): what hosts.record_contact does, guarded by the token, plus
 # last_seq from this batch. A NULL parameter leaves its column as it was.
+# On PostgreSQL the row is locked first (FOR UPDATE waits for a concurrent batch of the same agent and then
+# reads its committed row), so the statement can return last_seq as it was before this batch.
 _CONTACT_PG = (
+    "WITH old AS (SELECT id AS host, last_seq AS before FROM hosts "
+    "WHERE id = %(id)s AND token_hash = %(digest)s AND online FOR UPDATE) "
     "UPDATE hosts SET last_seen_at = %(now)s, agent_version = COALESCE(%(version)s::text, agent_version), "
     "heartbeat_seconds = COALESCE(%(hb)s::float8, heartbeat_seconds), "
     "dropped_total = COALESCE(%(dropped)s::int8, dropped_total), "
     "last_seq = CASE WHEN %(seq)s::int8 IS NULL OR last_seq >= %(seq)s::int8 THEN last_seq ELSE %(seq)s::int8 END "
-    "WHERE id = %(id)s AND token_hash = %(digest)s AND online")
+    "FROM old WHERE hosts.id = old.host RETURNING old.before")
 _CONTACT_SQLITE = (
     "UPDATE hosts SET last_seen_at = :now, agent_version = COALESCE(:version, agent_version), "
     "heartbeat_seconds = COALESCE(:hb, heartbeat_seconds), dropped_total = COALESCE(:dropped, dropped_total), "

@@ -1,9 +1,16 @@
 """Idempotent insert of a batch of records, and the check states the rules need, in as few statements as
 the database allows.
 
-PostgreSQL: one statement — `WITH ins AS (INSERT … SELECT … FROM unnest(arrays) ON CONFLICT (started_at,
-id) DO NOTHING RETURNING id)` followed by the batch's check states, its active faults and the new ids as
-one result. The whole batch travels as eleven arrays in binary format, packed by
+PostgreSQL, a batch that cannot have been stored before (every result's seq above the highest the host
+had stored, read under the host's row lock): the states are read, then the rows go in by binary COPY —
+no per-row conflict check, heap pages filled in bulk; about a third less work for PostgreSQL and the
+collector than the INSERT below. The seq test is only a hint for speed: if a result was stored after
+all (an agent whose counter went back, a result first sent without a seq), COPY fails on the primary
+key, the transaction is rolled back and the batch is written again with `tx.careful` set, which takes
+the INSERT.
+PostgreSQL, any other batch: one statement — `WITH ins AS (INSERT … SELECT … FROM unnest(arrays)
+ON CONFLICT (started_at, id) DO NOTHING RETURNING id)` followed by the batch's check states, its
+active faults and the new ids as one result. The whole batch travels as eleven arrays in binary format, packed by
 collector.pgarrays, and the text never changes, so it is prepared once per connection. It runs
 after the host row is locked (collector.ingest.pipeline), so its snapshot sees every earlier batch of
 the same agent.
@@ -12,10 +19,11 @@ itself uses (naive UTC text times, 32-hex UUIDs, JSON text), then the states (co
 """
 from __future__ import annotations
 
+import struct
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Optional
 
 from collector import pgarrays as A
 from collector.ingest import states as state_rows
@@ -26,7 +34,7 @@ _COLS = ('started_at, id, host_id, "check", type, system, status, summary, durat
          'received_at')
 _PG_SQL = (
     f"WITH ins AS (INSERT INTO results ({_COLS}) "
-    "SELECT s, i, %(host)s, c, t, y, st, su, du, m::jsonb, de::jsonb, sq, %(now)s FROM unnest("
+    "SELECT s, i, %(host)s, c, t, y, st, su, du, m::json, de::json, sq, %(now)s FROM unnest("
     "%(s)b::timestamptz[], %(i)b::uuid[], %(c)b::text[], %(t)b::text[], %(y)b::text[], %(st)b::int2[], "
     "%(su)b::text[], %(du)b::float8[], %(m)b::text[], %(de)b::text[], %(sq)b::int8[]) "
     "AS u(s, i, c, t, y, st, su, du, m, de, sq) "
@@ -51,9 +59,13 @@ def unique(recs: Sequence[Rec]) -> list[Rec]:
 
 
 def insert_and_load(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, checks: list[str],
-                    faults: list[str]) -> tuple[set[uuid.UUID], state_rows.States, set[str]]:
-    """(ids stored now, the states of `checks`, which of `faults` have an active ticket)."""
+                    faults: list[str], stored_upto: Optional[int] = None,
+                    ) -> tuple[set[uuid.UUID], state_rows.States, set[str]]:
+    """(ids stored now, the states of `checks`, which of `faults` have an active ticket).
+    `stored_upto`: the host's highest seq stored before this batch, when known (see the module's doc)."""
     if tx.pg:
+        if stored_upto is not None and not tx.careful and _all_after(recs, stored_upto):
+            return _pg_copy(tx, recs, host_id, now, checks, faults)
         return _pg(tx, recs, host_id, now, checks, faults)
     new = _sqlite(tx.raw, recs, host_id, now) if recs else set()
     states, found = state_rows.load_sqlite(tx, host_id, checks, faults)
@@ -73,6 +85,74 @@ def _pg(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, checks: list[s
     new = {row[8] for row in rows if row[8] is not None}
     states, found = state_rows.from_rows(host_id, [row for row in rows if row[8] is None])
     return new, states, found
+
+
+def _all_after(recs: Sequence[Rec], seq: int) -> bool:
+    for r in recs:
+        if r.seq is None or r.seq <= seq:
+            return False
+    return True
+
+
+def _pg_copy(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, checks: list[str],
+             faults: list[str]) -> tuple[set[uuid.UUID], state_rows.States, set[str]]:
+    rows = tx.query(state_rows.PG_STATES_SQL, {"host": host_id, "checks": A.text(checks), "faults": A.text(faults)})
+    cur = tx.raw.cursor()
+    try:
+        with cur.copy(_PG_COPY) as copy:
+            copy.write(copy_rows(recs, host_id, now))
+    finally:
+        cur.close()
+    states, found = state_rows.from_rows(host_id, rows)
+    return {r.id for r in recs}, states, found
+
+
+_PG_COPY = f"COPY results ({_COLS}) FROM STDIN (FORMAT BINARY)"
+# Binary COPY (src/backend/commands/copyfromparse.c): a signature, flags and header-extension length; then
+# per row its field count and, per field, a length (-1: NULL) and the value in its binary send format
+# (json: the text itself); a field count of -1 ends the data. Fields in _COLS order.
+_COPY_HEAD = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_END = b"\xff\xff"
+_ROW_START = struct.Struct(">hiqi")  # 13 fields; started_at (8 bytes); the id's length (16), then its bytes
+_INT2 = struct.Struct(">ih")
+_INT4 = struct.Struct(">ii")
+_INT8 = struct.Struct(">iq")
+_FLOAT8 = struct.Struct(">id")
+_LEN = struct.Struct(">i")
+_NULL = _LEN.pack(-1)
+
+
+def copy_rows(recs: Sequence[Rec], host_id: int, now: datetime) -> bytes:
+    """The batch as one binary COPY payload."""
+    offsets: dict[Any, int] = {}
+    host = _INT4.pack(4, host_id)
+    received = _INT8.pack(8, A.micros(now, offsets))
+    names: dict[str, bytes] = {}  # check, type and system repeat within a batch: encoded once
+    out = [_COPY_HEAD]
+    add = out.append
+    for r in recs:
+        add(_ROW_START.pack(13, 8, A.micros(r.started_at, offsets), 16))
+        add(r.id.bytes)
+        add(host)
+        for name in (r.check, r.type, r.system):
+            field = names.get(name)
+            if field is None:
+                b = name.encode()
+                field = names[name] = _LEN.pack(len(b)) + b
+            add(field)
+        add(_INT2.pack(2, int(r.status)))
+        b = r.summary.encode()
+        add(_LEN.pack(len(b)))
+        add(b)
+        add(_FLOAT8.pack(8, r.duration))
+        for text in (r.metrics_json, r.details_json):
+            b = text.encode()
+            add(_LEN.pack(len(b)))
+            add(b)
+        add(_NULL if r.seq is None else _INT8.pack(8, r.seq))
+        add(received)
+    add(_COPY_END)
+    return b"".join(out)
 
 
 def _sqlite(raw: Any, recs: Sequence[Rec], host_id: int, now: datetime) -> set[uuid.UUID]:

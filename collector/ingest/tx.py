@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 
 
 class Tx:
-    def __init__(self, conn: sa.Connection, session: Optional[Session] = None) -> None:
+    def __init__(self, conn: sa.Connection, session: Optional[Session] = None, careful: bool = False) -> None:
         self.conn = conn
         self.raw: Any = conn.connection.driver_connection
         self.pg = conn.dialect.name == "postgresql"
         self._session = session
+        # a second attempt after a failed transaction: no optimistic shortcut (collector.ingest.store)
+        self.careful = careful
 
     @classmethod
     def of(cls, db: Session) -> Tx:

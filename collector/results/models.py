@@ -7,7 +7,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from collector.db import Base, JSONType, UtcDateTime
+from collector.db import Base, JSONType, StoredJSON, UtcDateTime
 
 
 class ResultRow(Base):
@@ -26,8 +26,8 @@ class ResultRow(Base):
     status: Mapped[int] = mapped_column(sa.SmallInteger)
     summary: Mapped[str] = mapped_column(sa.Text, default="")
     duration: Mapped[float] = mapped_column(sa.Float, default=0.0)
-    metrics: Mapped[Any] = mapped_column(JSONType, default=list)
-    details: Mapped[Any] = mapped_column(JSONType, default=dict)
+    metrics: Mapped[Any] = mapped_column(StoredJSON, default=list)
+    details: Mapped[Any] = mapped_column(StoredJSON, default=dict)
     seq: Mapped[Optional[int]] = mapped_column(sa.BigInteger)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

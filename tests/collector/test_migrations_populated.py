@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import orjson
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -53,6 +54,15 @@ def test_upgrade_from_0001_keeps_every_row(db_url: str) -> None:
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM results")).scalar_one() == 50
         assert c.execute(sa.text("SELECT count(*) FROM tickets WHERE number = 'FW-202610-0001'")).scalar_one() == 1
+        # 0007: metrics and details kept their values (json on PostgreSQL, text on SQLite)
+        metrics = c.execute(sa.text("SELECT metrics FROM results WHERE seq = 3")).scalar_one()
+        assert (orjson.loads(metrics) if isinstance(metrics, str) else metrics) == [
+            {"name": "critical_events", "value": 1.0}]
+        if engine.dialect.name == "postgresql":
+            kinds = c.execute(sa.text("SELECT column_name, data_type FROM information_schema.columns "
+                                      "WHERE table_name = 'results' AND column_name IN ('metrics', 'details') "
+                                      "AND table_schema = current_schema()")).all()
+            assert sorted(kinds) == [("details", "json"), ("metrics", "json")]
     engine.dispose()
 
     app = create_app(Settings(db_url=db_url, jobs_enabled=False))
