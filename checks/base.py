@@ -29,11 +29,16 @@ class Outcome:
 class StateStore:
     """Where a check remembers things between runs (log positions, previous sizes...).
 
-    Saved atomically (write a temporary file, rename it over the old one) so a crash or a full
-    disk leaves the previous state intact. Two kinds of state:
+    The file holds one JSON object per line and the last complete one is the state, so a crash
+    or a full disk leaves the previous state intact. Two kinds of state:
 
-    - durable (the default; log positions, "was read-write" of mounts): written and fsync'd at
-      each save that changes it, so it survives a power cut as it was;
+    - durable (the default; log positions, "was read-write" of mounts): at each save that changes
+      it, appended as a line and fdatasync'd, so it survives a power cut as it was. An append
+      costs about half the CPU of writing a temporary file and renaming it over the old one (a
+      new inode, a rename and an unlink each time; ~0.26 against ~0.48 ms here), and the log
+      checks save positions at nearly every run. The first write of a process and a file grown
+      past `JOURNAL_MAX` are written whole instead (temporary file, fsync, rename), which also
+      drops a line a crash left unfinished;
     - soft (`durable=False`; CPU samples, process lists, growth samples: figures that only make
       the next run's numbers nicer): kept in memory, written without fsync at most every
       `SOFT_WRITE_EVERY` seconds and at `flush()` (the agent flushes when it stops), so a crash
@@ -46,6 +51,7 @@ class StateStore:
     """
 
     SOFT_WRITE_EVERY = 300.0
+    JOURNAL_MAX = 16 * 1024  # bytes of appended states before the file is written whole again
 
     def __init__(self, path: Optional[Path], *, readonly: bool = False) -> None:
         self.path = path
@@ -54,6 +60,7 @@ class StateStore:
         self._text: Optional[str] = None  # JSON of what was last loaded or saved
         self._dirty = False               # _text is not (yet) what the file holds
         self._written = 0.0               # monotonic time of the last write to the file
+        self._size = -1                   # bytes in the file as this store last wrote it; -1: not known
 
     def load(self) -> dict[str, Any]:
         if self.path is None:
@@ -61,15 +68,15 @@ class StateStore:
         if self._text is None or self.readonly:
             try:
                 with open(self.path, encoding="utf-8") as f:
-                    text = f.read()
-                data = json.loads(text)
+                    last = last_state(f.read())
             except FileNotFoundError:
                 return {}
             except (OSError, ValueError):
+                return {}
+            if last is None:
                 # A corrupt state file must not stop the check; it starts afresh (from the end of logs).
                 return {}
-            if not isinstance(data, dict):
-                return {}
+            text, data = last
             if not self.readonly:
                 self._text = text
             return data
@@ -97,13 +104,56 @@ class StateStore:
 
     def _write(self, fsync: bool) -> None:
         assert self.path is not None and self._text is not None
-        atomic_write(self.path, self._text.encode("utf-8"), fsync=fsync)
+        line = (self._text + "\n").encode("utf-8")
+        # Unknown until this write is through: after a failed append (a partial line, say) the
+        # next write is a whole one.
+        size, self._size = self._size, -1
+        if fsync and 0 <= size and size + len(line) <= self.JOURNAL_MAX:
+            append_durably(self.path, line)
+            self._size = size + len(line)
+        else:
+            atomic_write(self.path, line, fsync=fsync)
+            self._size = len(line)
         self._dirty = False
         self._written = time.monotonic()
 
 
+def last_state(text: str) -> Optional[tuple[str, dict[str, Any]]]:
+    """The last line of a state file that is a whole JSON object, with its text; None if none is.
+    (json.dumps escapes every newline inside strings, so a state is always one line.)"""
+    for line in reversed(text.split("\n")):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue  # a line a crash left unfinished: the one before it was the state
+        if isinstance(data, dict):
+            return line, data
+    return None
+
+
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
+
+
+def _path_lock(key: str) -> threading.Lock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
+
+
+def append_durably(path: Path, payload: bytes) -> None:
+    """Append `payload` to the existing file `path` and fdatasync it."""
+    with _path_lock(str(path)):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+            getattr(os, "fdatasync", os.fsync)(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write(path: Path, payload: bytes, *, fsync: bool = True) -> None:
@@ -111,8 +161,7 @@ def atomic_write(path: Path, payload: bytes, *, fsync: bool = True) -> None:
     path within this process take turns (the temporary name is fixed, so a crash leaves at most
     one stale temporary file, reused by the next write)."""
     key = str(path)
-    with _write_locks_guard:
-        lock = _write_locks.setdefault(key, threading.Lock())
+    lock = _path_lock(key)
     tmp = os.path.join(os.path.dirname(key), f".{os.path.basename(key)}.tmp")
     with lock:
         try:

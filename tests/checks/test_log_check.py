@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import shutil
 import time
@@ -200,10 +199,10 @@ def test_truncated_and_grown_past_offset_is_read_from_zero(tmp_path: Path, log: 
 def test_touched_file_is_not_reread(tmp_path: Path, log: Path) -> None:
     check = make(tmp_path)
     check.run()
-    before = json.loads((tmp_path / "state.json").read_text())
+    before = StateStore(tmp_path / "state.json", readonly=True).load()
     os.utime(log, (time.time() + 5, time.time() + 5))
     assert counts(check) == (0, 0)
-    assert json.loads((tmp_path / "state.json").read_text())["files"] == before["files"]
+    assert StateStore(tmp_path / "state.json", readonly=True).load()["files"] == before["files"]
 
 
 def test_copied_back_file_is_not_reread(tmp_path: Path, log: Path) -> None:

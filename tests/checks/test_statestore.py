@@ -9,7 +9,8 @@ from checks.base import StateStore
 
 
 def on_disk(path: Path) -> dict[str, object]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The state a new agent would read: the file's last line."""
+    return json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
 
 
 def test_durable_save_is_on_disk_at_once_and_an_unchanged_one_writes_nothing(tmp_path: Path) -> None:
@@ -17,12 +18,52 @@ def test_durable_save_is_on_disk_at_once_and_an_unchanged_one_writes_nothing(tmp
     store = StateStore(path)
     store.save({"offset": 10})
     assert on_disk(path) == {"offset": 10}
-    inode = os.stat(path).st_ino
+    inode, size = os.stat(path).st_ino, os.stat(path).st_size
     store.save({"offset": 10})
-    assert os.stat(path).st_ino == inode  # not replaced: nothing written
+    assert os.stat(path).st_size == size  # nothing written
     store.save({"offset": 20})
-    assert on_disk(path) == {"offset": 20} and os.stat(path).st_ino != inode
+    assert on_disk(path) == {"offset": 20} and os.stat(path).st_ino == inode  # appended, not replaced
+    assert StateStore(path).load() == {"offset": 20}
     assert [p.name for p in path.parent.iterdir()] == ["log.json"]  # no temporary file left
+
+
+def test_appended_states_are_written_whole_again_past_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "log.json"
+    store = StateStore(path)
+    store.JOURNAL_MAX = 200
+    for n in range(40):
+        store.save({"offset": n})
+        assert path.stat().st_size <= 200 and on_disk(path) == {"offset": n}
+    assert 1 < len(path.read_text(encoding="utf-8").splitlines()) < 20
+
+
+def test_a_line_a_crash_left_unfinished_leaves_the_state_before_it(tmp_path: Path) -> None:
+    """A power cut in the middle of an append: the last whole line is the state, and the next
+    process writes the file whole (so its own appends never follow the broken line)."""
+    path = tmp_path / "log.json"
+    first = StateStore(path)
+    first.save({"offset": 1})
+    first.save({"offset": 2})
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"offset": 3, "fi')
+    second = StateStore(path)
+    assert second.load() == {"offset": 2}
+    assert StateStore(path, readonly=True).load() == {"offset": 2}
+    second.save({"offset": 4})
+    assert path.read_text(encoding="utf-8") == '{"offset": 4}\n'
+    second.save({"offset": 5})
+    assert StateStore(path).load() == {"offset": 5}
+
+
+def test_a_state_file_of_the_earlier_single_object_form_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "log.json"
+    path.write_text('{"files": [], "v": 1}', encoding="utf-8")  # no newline at the end
+    store = StateStore(path)
+    assert store.load() == {"files": [], "v": 1}
+    store.save({"files": [], "v": 2})
+    store.save({"files": [], "v": 3})
+    assert [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] == [
+        {"files": [], "v": 2}, {"files": [], "v": 3}]
 
 
 def test_soft_state_waits_in_memory_until_flush(tmp_path: Path) -> None:
