@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 PROC = "/proc"
+PF_KTHREAD = 0x00200000  # in /proc/PID/stat's flags: a kernel thread
 SHARED_MAX_AGE = 2.0  # seconds: the process checks of one scheduler turn run within this
 
 
@@ -37,6 +38,7 @@ class RawProc:
     rss_pages: int
     cmdline: Optional[list[str]] = None  # None: not read yet (LocalTable reads it on demand)
     user: Optional[str] = None
+    kernel: bool = False  # a kernel thread (PF_KTHREAD): no command line to read
 
 
 def parse_stat(pid: int, text: str) -> Optional[RawProc]:
@@ -45,7 +47,8 @@ def parse_stat(pid: int, text: str) -> Optional[RawProc]:
         lpar, rpar = text.index("("), text.rindex(")")
         f = text[rpar + 2:].split()
         return RawProc(pid=pid, ppid=int(f[1]), state=f[0], comm=text[lpar + 1:rpar], utime=int(f[11]),
-                       stime=int(f[12]), start=int(f[19]), rss_pages=int(f[21]))
+                       stime=int(f[12]), start=int(f[19]), rss_pages=int(f[21]),
+                       kernel=bool(int(f[6]) & PF_KTHREAD))
     except (ValueError, IndexError):
         return None
 
@@ -110,6 +113,10 @@ class Snapshot:
         self._users: dict[int, str] = {}
 
     def cmdline(self, p: RawProc) -> list[str]:
+        if p.cmdline is None and p.kernel:
+            # A kernel thread's /proc/PID/cmdline is always empty: not read. (Names of 15
+            # characters ask for it, and kworker and friends are most of those.)
+            p.cmdline = []
         if p.cmdline is None:
             try:
                 p.cmdline = split_cmdline(_read(f"{self.proc}/{p.pid}/cmdline"))

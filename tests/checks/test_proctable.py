@@ -128,3 +128,24 @@ def test_parse_stat_with_parentheses_and_spaces_in_the_name() -> None:
     assert p is not None
     assert (p.comm, p.state, p.ppid, p.utime, p.stime, p.start, p.rss_pages) == ("a (b) c", "S", 1, 7, 3, 1234, 56)
     assert proctable.parse_stat(42, "42 (cut") is None
+
+
+def test_kernel_threads_names_and_command_lines_are_psutils_without_reading_them() -> None:
+    """A kernel thread (PF_KTHREAD in the stat flags) has an empty command line: the walk does not
+    read it, even for a 15-character name, and every name and command line is still psutil's."""
+    snap = proctable.Snapshot()
+    kernel = [p for p in snap.procs if p.kernel]
+    if not kernel:
+        pytest.skip("no kernel threads visible here")
+    assert not any(p.kernel for p in snap.procs if p.pid == os.getpid())
+    for p in kernel:
+        try:
+            ps = psutil.Process(p.pid)
+            want = (ps.name(), ps.cmdline())
+        except psutil.NoSuchProcess:
+            continue
+        assert (snap.name(p), snap.cmdline(p)) == want
+    line = "7 (kworker/0:1-virtio_vsock) I 2 0 0 0 -1 69238880 0 0 0 0 0 9 0 0 20 0 1 0 30 0 0 rest"
+    k = proctable.parse_stat(7, line)
+    assert k is not None and k.kernel
+    assert proctable.Snapshot.cmdline(snap, k) == [] and snap.name(k) == "kworker/0:1-virtio_vsock"
