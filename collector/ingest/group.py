@@ -18,7 +18,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Generic, Optional, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -30,14 +29,21 @@ from collector.ingest.tx import Tx
 T = TypeVar("T")
 
 
-@dataclass
 class _Job(Generic[T]):
-    work: Callable[[Tx], T]
-    key: int
-    taken: bool = False  # in a group being written
-    done: bool = False
-    value: Optional[T] = None
-    error: Optional[BaseException] = None
+    """One batch's write, and how its waiting thread is woken: `wake` is a lock held from the start and
+    released once, when the job is done or has been given a group to write (its thread is then a writer)."""
+
+    __slots__ = ("done", "error", "group", "key", "value", "wake", "work")
+
+    def __init__(self, work: Callable[[Tx], T], key: int) -> None:
+        self.work = work
+        self.key = key
+        self.group: Optional[list[_Job[Any]]] = None
+        self.done = False
+        self.value: Optional[T] = None
+        self.error: Optional[BaseException] = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class GroupWriter:
@@ -45,8 +51,8 @@ class GroupWriter:
         self.engine = engine
         self.max_group = max(1, max_group)
         self.writers = max(1, writers)
-        self._cond = threading.Condition()
-        self._queue: list[_Job[Any]] = []
+        self._lock = threading.Lock()
+        self._queue: list[_Job[Any]] = []  # never empty while fewer than `writers` groups are being written
         self._writing = 0
         # for the /metrics histogram and the tests: sizes of the groups written, failed groups
         self.on_group: Optional[Callable[[int], None]] = None
@@ -54,50 +60,62 @@ class GroupWriter:
 
     def run(self, work: Callable[[Tx], T], key: int = 0) -> T:
         """Run `work` inside a write transaction (possibly shared with other batches) and return its value
-        once that transaction has committed; its exception if it failed."""
+        once that transaction has committed; its exception if it failed.
+        Only the threads that have something to do are woken: a finished writer hands its place to the
+        oldest waiting batch together with the group it is to write, and wakes each batch it wrote."""
         job: _Job[T] = _Job(work, key)
-        with self._cond:
+        with self._lock:
             self._queue.append(job)
-        while True:
-            with self._cond:
-                # wait while another writer has taken this job, or every writer is busy
-                while not job.done and (job.taken or self._writing >= self.writers):
-                    self._cond.wait()
-                if job.done:
-                    break
+            if self._writing < self.writers:
                 self._writing += 1
-                group, self._queue = self._queue[:self.max_group], self._queue[self.max_group:]
-                for taken in group:
-                    taken.taken = True
+                job.group = self._take()
+        if job.group is None:
+            job.wake.acquire()  # until written by another writer, or handed a group to write
+        if job.group is not None:
             try:
-                self._write(group)  # this job's group, or the groups queued before it
+                self._write(job.group)
             finally:
-                with self._cond:
-                    self._writing -= 1
-                    self._cond.notify_all()
+                self._hand_over()
         if job.error is not None:
             raise job.error
         return job.value  # type: ignore[return-value]
 
-    def _write(self, group: list[_Job[Any]]) -> None:
-        group.sort(key=lambda j: j.key)
+    def _take(self) -> list[_Job[Any]]:
+        group, self._queue = self._queue[:self.max_group], self._queue[self.max_group:]
+        return group
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            if not self._queue:
+                self._writing -= 1
+                return
+            group = self._take()
+            group[0].group = group
+        group[0].wake.release()
+
+    def _write(self, queued: list[_Job[Any]]) -> None:
+        group = sorted(queued, key=lambda j: j.key)
         try:
-            with write_gate(self.engine), self.engine.connect() as conn, conn.begin():
-                values = [job.work(Tx(conn)) for job in group]
-        except BaseException as e:  # handed to the batch's own caller (followers must never hang)
-            if len(group) == 1 and not _integrity_error(e):
-                group[0].error = e
+            try:
+                with write_gate(self.engine), self.engine.connect() as conn, conn.begin():
+                    values = [job.work(Tx(conn)) for job in group]
+            except BaseException as e:  # handed to the batch's own caller
+                if len(group) == 1 and not _integrity_error(e):
+                    group[0].error = e
+                else:
+                    self.failed_groups += 1
+                    for job in group:
+                        self._alone(job)
             else:
-                self.failed_groups += 1
-                for job in group:
-                    self._alone(job)
-        else:
-            for job, value in zip(group, values):
-                job.value = value
-        for job in group:
-            job.done = True
-        if self.on_group is not None:
-            self.on_group(len(group))
+                for job, value in zip(group, values):
+                    job.value = value
+            if self.on_group is not None:
+                self.on_group(len(group))
+        finally:  # whatever happened, no waiting thread is left behind
+            for job in group:
+                job.done = True
+                if job.group is None:  # the others' threads wait; the writer's own is running this
+                    job.wake.release()
 
     def _alone(self, job: _Job[Any]) -> None:
         try:

@@ -133,3 +133,44 @@ def test_concurrent_agents_through_the_pipeline_store_everything_once(api: Any) 
         opened = db.execute(sa.text("SELECT count(*) FROM tickets WHERE host LIKE 'grp%'")).scalar_one()
     assert dict(stored) == {**{name: 30 for name in tokens}, "grp05": 1}
     assert opened == 11  # one CRITICAL result per agent, grp05's refused
+
+
+def test_many_threads_all_written_once_with_at_most_writers_at_work(engine: sa.Engine) -> None:
+    """Hand-over between writers under churn: every job returns its own value, none waits forever, at most
+    `writers` transactions are open at once and no group is larger than `max_group`."""
+    writer = GroupWriter(engine, max_group=4, writers=2)
+    sizes: list[int] = []
+    writer.on_group = sizes.append
+    lock = threading.Lock()
+    open_now = [0, 0]  # now, most
+
+    def work(n: int) -> Any:
+        def run(tx: Tx) -> int:
+            with lock:
+                open_now[0] += 1
+                open_now[1] = max(open_now[1], open_now[0])
+            tx.conn.execute(sa.text("INSERT INTO group_probe (n) VALUES (:n)"), {"n": n})
+            time.sleep(0.001 * (n % 3))
+            with lock:
+                open_now[0] -= 1
+            return -n
+        return run
+
+    got: dict[int, int] = {}
+
+    def client(first: int) -> None:
+        for n in range(first, first + 25):
+            got[n] = writer.run(work(n), key=n % 7)
+
+    threads = [threading.Thread(target=client, args=(i * 25,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert got == {n: -n for n in range(400)}
+    assert sum(sizes) == 400 and max(sizes) <= 4 and max(sizes) > 1  # groups formed, none too large
+    assert open_now[1] <= 2  # two writers, each running its group's batches one after another
+    assert writer._writing == 0 and not writer._queue
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT count(*), count(DISTINCT n) FROM group_probe")).one() == (400, 400)
