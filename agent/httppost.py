@@ -85,8 +85,12 @@ def post(url: SplitResult, path: str, body: bytes, headers: dict[str, str], time
 
         if ssl_context is None:
             ssl_context = ssl.create_default_context()
-        sock = ssl_context.wrap_socket(socket.create_connection((address, port), timeout=timeout),
-                                       server_hostname=host)
+        raw = socket.create_connection((address, port), timeout=timeout)
+        try:
+            sock = ssl_context.wrap_socket(raw, server_hostname=host)
+        except BaseException:  # a failed handshake: the plain socket is ours to close
+            raw.close()
+            raise
     else:
         sock = connect(address, port, timeout)
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -228,5 +229,47 @@ def test_plain_http_connects_without_the_socket_module_as_create_connection_did(
     try:
         r = post(urlsplit(f"http://[::1]:{srv.getsockname()[1]}"), "/x", b"{}", {}, 5)
         assert (r.status, r.body) == (200, b"{}")
+    finally:
+        srv.close()
+
+
+def test_https_posts_and_a_failed_handshake_leaves_no_socket_open(tmp_path: Path) -> None:
+    """https still goes through `socket` and `ssl`: a POST to a collector whose CA we trust works;
+    one whose certificate we do not trust fails with an OSError and closes the connection it made."""
+    import ssl
+
+    from tests.helpers.certs import make_ca, make_cert
+
+    ca = make_ca()
+    ctx = make_cert("localhost", issuer=ca).server_context(tmp_path)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(65536)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = urlsplit(f"https://127.0.0.1:{srv.getsockname()[1]}")
+    try:
+        (tmp_path / "ca.pem").write_bytes(ca.pem)
+        trusted = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        r = post(url, "/x", b"{}", {}, 5, trusted)
+        assert (r.status, r.body) == (200, b"{}")
+        fds = len(os.listdir("/proc/self/fd"))
+        for _ in range(5):
+            with pytest.raises(OSError):  # ssl.SSLCertVerificationError
+                post(url, "/x", b"{}", {}, 5, ssl.create_default_context())
+        assert len(os.listdir("/proc/self/fd")) == fds
     finally:
         srv.close()
