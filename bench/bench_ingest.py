@@ -191,10 +191,11 @@ async def load(port: int, bodies: list[tuple[str, bytes]], conns: int, seconds: 
 
 def cpu_seconds(collector_pid: int) -> dict[str, float]:
     """CPU seconds used so far by the collector processes, PostgreSQL's processes and this load generator
-    (the three share the machine's cores, so their split says where a result's cost goes)."""
+    (the three share the machine's cores, so their split says where a result's cost goes), and the
+    collector's share of it spent in the kernel."""
     import psutil
 
-    out = {"collector": 0.0, "postgres": 0.0, "loadgen": 0.0}
+    out = {"collector": 0.0, "postgres": 0.0, "loadgen": 0.0, "collector_kernel": 0.0}
     me = os.getpid()
     tree = {collector_pid} | {c.pid for c in psutil.Process(collector_pid).children(recursive=True)}
     for p in psutil.process_iter(["name", "cmdline", "cpu_times"]):
@@ -209,6 +210,7 @@ def cpu_seconds(collector_pid: int) -> dict[str, float]:
             out["postgres"] += used
         elif p.pid in tree:
             out["collector"] += used
+            out["collector_kernel"] += t.system  # of which in the kernel: sockets, futexes, thread switches
     return out
 
 

@@ -86,6 +86,9 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
             runner.start()
         yield
         gc.unfreeze()  # an app built and stopped inside a longer-lived process (tests) leaves no frozen garbage
+        ingest_writer = getattr(app.state, "ingest_writer", None)
+        if ingest_writer is not None:  # queued batches are written before the engine goes
+            ingest_writer.close()
         runner.stop()
         if checkpointer is not None:
             checkpointer.stop()

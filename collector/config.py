@@ -20,7 +20,8 @@ class IngestSettings(BaseModel):
     retry_after_seconds: int = Field(5, ge=1)
     group_max: int = Field(8, ge=1, description="batches written in one transaction at most (group commit; 1: "
                                                 "every batch in its own transaction)")
-    group_writers: int = Field(2, ge=1, description="write transactions at once per collector process")
+    group_writers: int = Field(1, ge=1, description="writer threads (write transactions at once) per collector "
+                               "process; more only add GIL contention while the event loop validates (docs/ingest.md)")
 
 
 class TicketSettings(BaseModel):

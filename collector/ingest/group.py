@@ -2,11 +2,15 @@
 
 Every ingest transaction pays fixed costs besides its rows: a pool checkout, BEGIN, COMMIT (a WAL flush on
 PostgreSQL; on SQLite the write lock and the WAL frames of the pages the batch touched, many of them the
-same pages as the next batch's). Under load the worker threads of one process queue here; a thread that
-finds fewer than `writers` transactions at work becomes a writer (leader/follower, no extra thread) and
-writes up to `max_group` queued batches in one transaction, in host order so that concurrent groups lock
-host rows in the same order. Two writers per process keep the database busy while one waits on a round
-trip (on SQLite the write gate serialises them anyway).
+same pages as the next batch's). Each collector process has `writers` writer threads of its own (started
+on first use); the event loop parses and validates a batch and queues its write here, and a free writer
+takes up to `max_group` queued batches into one transaction, in host order so that concurrent groups
+lock host rows in the same order. One writer per process is the default: the database stays busy with
+the other processes' writers, and a second writer thread measured worse on both databases (more GIL
+contention with the event loop; on SQLite the write gate serialises writers anyway). Only the database
+work runs on these threads: handing every request to a worker thread of its own, which then queued for a
+writer, cost a good part of the collector's CPU once several threads fought over the GIL
+(docs/benchmarks.md, fourth session).
 A group that fails for any reason is rolled back and its batches are written again one by one, each in its
 own transaction, so a batch's error (a rotated token, a database error) is its own and costs the others
 only a retry. Retries are careful (`Tx.careful`): a batch whose optimistic COPY met a result stored before
@@ -15,6 +19,8 @@ A batch alone is written at once: grouping adds no wait when the collector is id
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -27,23 +33,25 @@ from collector.db import write_gate
 from collector.ingest.tx import Tx
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class _Job(Generic[T]):
-    """One batch's write, and how its waiting thread is woken: `wake` is a lock held from the start and
-    released once, when the job is done or has been given a group to write (its thread is then a writer)."""
+    """One batch's write and who to tell when its transaction has committed (or failed)."""
 
-    __slots__ = ("done", "error", "group", "key", "value", "wake", "work")
+    __slots__ = ("error", "key", "on_done", "value", "work")
 
-    def __init__(self, work: Callable[[Tx], T], key: int) -> None:
+    def __init__(self, work: Callable[[Tx], T], key: int, on_done: Callable[[_Job[T]], None]) -> None:
         self.work = work
         self.key = key
-        self.group: Optional[list[_Job[Any]]] = None
-        self.done = False
+        self.on_done = on_done
         self.value: Optional[T] = None
         self.error: Optional[BaseException] = None
-        self.wake = threading.Lock()
-        self.wake.acquire()
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
 
 
 class GroupWriter:
@@ -51,47 +59,73 @@ class GroupWriter:
         self.engine = engine
         self.max_group = max(1, max_group)
         self.writers = max(1, writers)
-        self._lock = threading.Lock()
-        self._queue: list[_Job[Any]] = []  # never empty while fewer than `writers` groups are being written
-        self._writing = 0
+        self._cond = threading.Condition()
+        self._queue: list[_Job[Any]] = []
+        self._writing = 0  # groups being written now
+        self._threads: list[threading.Thread] = []
+        self._closed = False
         # for the /metrics histogram and the tests: sizes of the groups written, failed groups
         self.on_group: Optional[Callable[[int], None]] = None
         self.failed_groups = 0
 
-    def run(self, work: Callable[[Tx], T], key: int = 0) -> T:
-        """Run `work` inside a write transaction (possibly shared with other batches) and return its value
-        once that transaction has committed; its exception if it failed.
-        Only the threads that have something to do are woken: a finished writer hands its place to the
-        oldest waiting batch together with the group it is to write, and wakes each batch it wrote."""
-        job: _Job[T] = _Job(work, key)
-        with self._lock:
+    def submit(self, work: Callable[[Tx], T], key: int, on_done: Callable[[_Job[T]], None]) -> None:
+        """Queue `work` for a write transaction (perhaps shared with other batches); `on_done(job)` is called
+        on a writer thread once that transaction has committed or failed."""
+        job = _Job(work, key, on_done)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("ingest writer is closed")
             self._queue.append(job)
-            if self._writing < self.writers:
+            if len(self._threads) < self.writers:  # started by the process that uses them
+                thread = threading.Thread(target=self._serve, name=f"ingest-writer-{len(self._threads)}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify()  # an idle writer, if any; a busy one takes the queue when it is done
+
+    def run(self, work: Callable[[Tx], T], key: int = 0) -> T:
+        """`work`'s value once its transaction has committed; its exception if it failed (any thread)."""
+        finished = threading.Lock()
+        finished.acquire()
+        done: list[_Job[T]] = []
+
+        def wake(job: _Job[T]) -> None:
+            done.append(job)
+            finished.release()
+        self.submit(work, key, wake)
+        finished.acquire()
+        return done[0].outcome()
+
+    async def run_async(self, work: Callable[[Tx], T], key: int = 0) -> T:
+        """`run` for the event loop: waits without holding a thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_Job[T]] = loop.create_future()
+        self.submit(work, key, lambda job: loop.call_soon_threadsafe(_settle, future, job))
+        return (await future).outcome()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the writer threads."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _serve(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    if self._closed:
+                        return
+                    self._cond.wait()
+                group, self._queue = self._queue[:self.max_group], self._queue[self.max_group:]
                 self._writing += 1
-                job.group = self._take()
-        if job.group is None:
-            job.wake.acquire()  # until written by another writer, or handed a group to write
-        if job.group is not None:
             try:
-                self._write(job.group)
+                self._write(group)
             finally:
-                self._hand_over()
-        if job.error is not None:
-            raise job.error
-        return job.value  # type: ignore[return-value]
-
-    def _take(self) -> list[_Job[Any]]:
-        group, self._queue = self._queue[:self.max_group], self._queue[self.max_group:]
-        return group
-
-    def _hand_over(self) -> None:
-        with self._lock:
-            if not self._queue:
-                self._writing -= 1
-                return
-            group = self._take()
-            group[0].group = group
-        group[0].wake.release()
+                with self._cond:
+                    self._writing -= 1
 
     def _write(self, queued: list[_Job[Any]]) -> None:
         group = sorted(queued, key=lambda j: j.key)
@@ -111,11 +145,12 @@ class GroupWriter:
                     job.value = value
             if self.on_group is not None:
                 self.on_group(len(group))
-        finally:  # whatever happened, no waiting thread is left behind
+        finally:  # whatever happened, every caller hears of its batch
             for job in group:
-                job.done = True
-                if job.group is None:  # the others' threads wait; the writer's own is running this
-                    job.wake.release()
+                try:
+                    job.on_done(job)
+                except Exception:  # a waiter that went away (its loop closed) must not stop the writer
+                    log.exception("ingest writer: could not hand a batch's outcome back")
 
     def _alone(self, job: _Job[Any]) -> None:
         try:
@@ -123,6 +158,11 @@ class GroupWriter:
                 job.value = job.work(Tx(conn, careful=True))
         except BaseException as e:
             job.error = e
+
+
+def _settle(future: asyncio.Future[Any], job: _Job[Any]) -> None:
+    if not future.done():  # the request may have been cancelled (client gone): its batch is written anyway
+        future.set_result(job)
 
 
 def _integrity_error(e: BaseException) -> bool:

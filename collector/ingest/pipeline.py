@@ -1,20 +1,24 @@
 """One agent batch, from request bytes to committed rows: authenticate, validate, store, evaluate.
 
-Runs in a worker thread. Refusals come first and cost little: a bad token costs one indexed read and
-no write (and, from an address with many recent failures, not even that: 429); only then is the body
-parsed. The write transaction starts with `UPDATE hosts … WHERE id AND token_hash AND online`,
-which records the contact, re-checks the token (a rotated token fails here at once) and row-locks the
-host, so two batches of one agent never interleave their check-state updates across processes. The
-common batch then needs one more statement to store and load states (collector.ingest.store) and one to
-save states; tickets, when they move, go through the ORM on the same transaction (collector.ingest.tx).
+Authentication from the token cache and validation run on the event loop (`ingest_async`); the database
+work runs on the process's writer threads (collector.ingest.group). Refusals come first and cost little:
+a bad token costs one indexed read (on a worker thread) and no write (and, from an address with many
+recent failures, not even that: 429); only then is the body parsed. The write transaction starts with
+`UPDATE hosts … WHERE id AND token_hash AND online`, which records the contact, re-checks the token (a
+rotated token fails here at once) and row-locks the host, so two batches of one agent never interleave
+their check-state updates across processes. The common batch then needs one or two more statements to
+store and load states (collector.ingest.store) and one to save states; tickets, when they move, go
+through the ORM on the same transaction (collector.ingest.tx).
 Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.group).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Optional
 
 from fastapi import HTTPException
+from starlette.concurrency import run_in_threadpool
 
 from collector import flows
 from collector.config import Settings
@@ -39,18 +43,58 @@ def parts(state: Any) -> tuple[TokenCache, FailureLimiter]:
 
 
 def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> flows.IngestReply:
-    metrics = state.metrics
+    """One batch, on any thread (tests, tools): waits for its transaction."""
+    digest, info = _cached(state, token, addr)
+    if info is None:
+        info = _lookup(state, token, digest)
+    work = _accept(state, settings, token, digest, info, body, addr)
+    try:
+        reply, changes = writer(state).run(work, key=info.id)
+    except _TokenGone:
+        raise _token_gone(state, digest) from None
+    state.events.ticket_changes(changes)
+    return reply
+
+
+async def ingest_async(*, state: Any, settings: Settings, token: str, body: bytes,
+                       addr: str) -> flows.IngestReply:
+    """One batch, on the event loop: authenticated from the cache and validated here, written by the
+    process's writer threads (collector.ingest.group); only a token missing from the cache is looked up
+    on a worker thread."""
+    digest, info = _cached(state, token, addr)
+    if info is None:
+        info = await run_in_threadpool(_lookup, state, token, digest)
+    work = _accept(state, settings, token, digest, info, body, addr)
+    try:
+        reply, changes = await writer(state).run_async(work, key=info.id)
+    except _TokenGone:
+        raise _token_gone(state, digest) from None
+    state.events.ticket_changes(changes)
+    return reply
+
+
+def _cached(state: Any, token: str, addr: str) -> tuple[str, Optional[HostInfo]]:
+    """(token digest, its host from the cache); 429 for an address with too many recent failures."""
     cache, failures = parts(state)
     digest = token_digest(token)
     info = cache.cached(digest)
+    if info is None and failures.blocked(addr):
+        state.metrics.rejected("unauthorized")
+        raise HTTPException(429, "认证失败次数过多, 请稍后再试", headers={"Retry-After": "60"})
+    return digest, info
+
+
+def _lookup(state: Any, token: str, digest: str) -> Optional[HostInfo]:
+    with state.read_sessionmaker() as rdb:
+        return parts(state)[0].lookup(rdb, token, digest)
+
+
+def _accept(state: Any, settings: Settings, token: str, digest: str, info: Optional[HostInfo], body: bytes,
+            addr: str) -> Callable[[Tx], tuple[flows.IngestReply, flows.TicketChanges]]:
+    """The batch's write, once the token opens a host and the body is valid and only that host's."""
+    metrics = state.metrics
     if info is None:
-        if failures.blocked(addr):
-            metrics.rejected("unauthorized")
-            raise HTTPException(429, "认证失败次数过多, 请稍后再试", headers={"Retry-After": "60"})
-        with state.read_sessionmaker() as rdb:
-            info = cache.lookup(rdb, token, digest)
-    if info is None:
-        failures.failed(addr)
+        parts(state)[1].failed(addr)
         metrics.rejected("unauthorized")
         raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
     now = utcnow()
@@ -64,15 +108,14 @@ def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str
     if foreign:
         metrics.rejected("forbidden")
         raise HTTPException(403, f"令牌属于主机 {info.name}, 不能写入主机 {', '.join(foreign[:5])} 的结果")
-    try:
-        reply, changes = writer(state).run(lambda tx: _write(tx, settings, info, digest, token, agent, recs, now),
-                                           key=info.id)
-    except _TokenGone:
-        cache.forget(digest)
-        metrics.rejected("unauthorized")
-        raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"}) from None
-    state.events.ticket_changes(changes)
-    return reply
+    host = info
+    return lambda tx: _write(tx, settings, host, digest, token, agent, recs, now)
+
+
+def _token_gone(state: Any, digest: str) -> HTTPException:
+    parts(state)[0].forget(digest)
+    state.metrics.rejected("unauthorized")
+    return HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
 
 
 def writer(state: Any) -> GroupWriter:

@@ -9,7 +9,6 @@ from typing import Any, Optional
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from collector.deps import SessionDep, SettingsDep, Viewer, bearer
 from collector.hosts import service as hosts
@@ -44,8 +43,8 @@ async def post_results(request: Request) -> Any:
     addr = request.client.host if request.client else ""
     try:
         async with _gate(request.app.state, settings):
-            reply = await run_in_threadpool(lambda: pipeline.ingest(state=request.app.state, settings=settings,
-                                                                    token=token, body=body, addr=addr))
+            reply = await pipeline.ingest_async(state=request.app.state, settings=settings, token=token, body=body,
+                                                addr=addr)
     except Overloaded as e:
         metrics.rejected("overloaded")
         raise HTTPException(503, "采集服务繁忙, 请稍后重试", headers={"Retry-After": str(e.retry_after)}) from None
