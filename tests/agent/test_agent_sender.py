@@ -20,6 +20,7 @@ from agent.spool import Spool
 from agent.stats import Stats
 from checks.model import Result, Status
 from tests.agent.standin import Standin
+from tests.helpers.net import serve_loopback
 
 
 @pytest.fixture
@@ -139,28 +140,16 @@ def test_rejected_log_is_bounded(tmp_path: Path) -> None:
 
 def _raw_server(reply: bytes) -> tuple[int, socket.socket]:
     """Answers every connection with the given raw bytes after reading the request."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, rest = data.partition(b"\r\n\r\n")
-                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                conn.sendall(reply)
-
-    threading.Thread(target=serve, daemon=True).start()
-    return srv.getsockname()[1], srv
+    def answer(conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        conn.sendall(reply)
+    return serve_loopback(answer, backlog=4)
 
 
 @pytest.mark.parametrize("reply", [
@@ -242,25 +231,13 @@ def test_https_posts_and_a_failed_handshake_leaves_no_socket_open(tmp_path: Path
 
     ca = make_ca()
     ctx = make_cert("localhost", issuer=ca).server_context(tmp_path)
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
+    def answer(conn: socket.socket) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            try:
-                with ctx.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(65536)
-                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-            except OSError:
-                pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    url = urlsplit(f"https://127.0.0.1:{srv.getsockname()[1]}")
+    port, srv = serve_loopback(answer, backlog=4)
+    url = urlsplit(f"https://127.0.0.1:{port}")
     try:
         (tmp_path / "ca.pem").write_bytes(ca.pem)
         trusted = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from checks.cert import CertCheck, CertOptions, split_endpoint
 from checks.model import Metric, Status
 from checks.options import ConfigError, build
 from tests.helpers.certs import Issued, make_ca, make_cert
-from tests.helpers.net import closed_port
+from tests.helpers.net import closed_port, serve_loopback
 
 
 @pytest.fixture(scope="module")
@@ -122,24 +121,12 @@ def _tls_server(ctx: ssl.SSLContext) -> tuple[int, socket.socket, dict[str, str]
         seen["sni"] = name or ""
 
     ctx.sni_callback = remember_sni  # type: ignore[assignment]
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
+    def answer(conn: socket.socket) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(1)
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            try:
-                with ctx.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)
-            except OSError:
-                pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    return srv.getsockname()[1], srv, seen
+    port, srv = serve_loopback(answer)
+    return port, srv, seen
 
 
 @pytest.fixture
@@ -179,19 +166,13 @@ def test_tls_endpoint_refused_and_not_tls() -> None:
     port = closed_port()
     out = run(endpoints=[f"127.0.0.1:{port}"])
     assert out.status == Status.CRITICAL and "连接被拒绝" in out.summary
-    plain = socket.socket()
-    plain.bind(("127.0.0.1", 0))
-    plain.listen(1)
+    def talk_plain(conn: socket.socket) -> None:
+        conn.recv(1024)
+        conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
 
-    def talk_plain() -> None:
-        conn, _ = plain.accept()
-        with conn:
-            conn.recv(1024)
-            conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
-
-    threading.Thread(target=talk_plain, daemon=True).start()
+    port, plain = serve_loopback(talk_plain)
     try:
-        out = run(endpoints=[f"127.0.0.1:{plain.getsockname()[1]}"], connect_timeout="3s")
+        out = run(endpoints=[f"127.0.0.1:{port}"], connect_timeout="3s")
     finally:
         plain.close()
     assert out.status == Status.CRITICAL and "TLS 握手失败" in out.summary

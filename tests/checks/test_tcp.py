@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -9,29 +8,12 @@ import pytest
 from checks.model import Status
 from checks.options import ConfigError, build
 from checks.tcp import TcpCheck, TcpOptions
-from tests.helpers.net import closed_port
+from tests.helpers.net import closed_port, serve_loopback
 
 
 def _server(reply: bytes | None, *, wait_for: bytes = b"") -> tuple[int, socket.socket]:
     """A loopback server that reads until `wait_for` (if any), then sends `reply` (None: nothing)."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    _talk(conn, reply, wait_for)
-                except OSError:
-                    pass  # the client hung up first
-
-    threading.Thread(target=serve, daemon=True).start()
-    return srv.getsockname()[1], srv
+    return serve_loopback(lambda conn: _talk(conn, reply, wait_for))
 
 
 def _talk(conn: socket.socket, reply: bytes | None, wait_for: bytes) -> None:

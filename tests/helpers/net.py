@@ -1,7 +1,9 @@
-"""Loopback ports for tests: one nothing listens on, and whether a local service is up."""
+"""Loopback ports for tests: one nothing listens on, whether a local service is up, and a tiny server."""
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Callable
 
 
 def closed_port() -> int:
@@ -19,3 +21,27 @@ def listening(port: int, host: str = "127.0.0.1") -> bool:
         return True
     except OSError:
         return False
+
+
+def serve_loopback(handle: Callable[[socket.socket], None], backlog: int = 8) -> tuple[int, socket.socket]:
+    """A loopback server: each connection in turn is handed to `handle` on a daemon thread and then closed
+    (an OSError, e.g. the client hanging up first, is ignored). Returns (port, listening socket); closing
+    the socket stops the server."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(backlog)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    handle(conn)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], srv
