@@ -25,6 +25,7 @@ _PG_EPOCH_ORDINAL = 730120  # date(2000, 1, 1).toordinal(): PostgreSQL's timesta
 _ONE_US = timedelta(microseconds=1)
 _HEADER = struct.Struct(">iiiii")
 _LEN = struct.Struct(">i")
+_NULL = _LEN.pack(-1)
 
 
 class PgArray:
@@ -83,6 +84,18 @@ def text(values: Sequence[str]) -> PgArray:
         parts.append(_LEN.pack(len(b)))
         parts.append(b)
     return TextArray(_head(len(values), False, _TEXT) + b"".join(parts))
+
+
+def text_or_null(values: Sequence[Optional[str]]) -> PgArray:
+    parts = []
+    for v in values:
+        if v is None:
+            parts.append(_NULL)
+            continue
+        b = v.encode()
+        parts.append(_LEN.pack(len(b)))
+        parts.append(b)
+    return TextArray(_head(len(values), None in values, _TEXT) + b"".join(parts))
 
 
 def uuids(values: Sequence[uuid.UUID]) -> PgArray:

@@ -53,9 +53,12 @@ def fault_keys(host_name: str, recs: list[Rec]) -> dict[str, str]:
 
 
 def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str], states: States, found: set[str],
-             now: datetime, settings: Settings, changes: TicketChanges) -> int:
+             now: datetime, settings: Settings, changes: TicketChanges,
+             save_later: Optional[list[dict[str, Any]]] = None) -> int:
     """Apply the rules to `fresh` (results not stored before), given the states of the batch's checks and
-    which of their `faults` have an active ticket; returns how many a maintenance window hid."""
+    which of their `faults` have an active ticket; returns how many a maintenance window hid.
+    The changed states are saved at the end, or added to `save_later` for the caller to save (with other
+    batches' in one statement: collector.ingest.grouped)."""
     if not fresh:
         return 0
     by_check: dict[str, list[Rec]] = defaultdict(list)
@@ -117,7 +120,9 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
                                        note=f"检查 {check} 已恢复正常: {r.summary}")
         if state is not None and state is not before:
             dirty.append(state)
-    if dirty:
+    if save_later is not None:
+        save_later.extend(dirty)
+    elif dirty:
         tx.flush()  # tickets first (ORM), then the states in one statement
         state_rows.save(tx, dirty)
     return suppressed

@@ -16,6 +16,8 @@ own transaction, so a batch's error (a rotated token, a database error) is its o
 only a retry. Retries are careful (`Tx.careful`): a batch whose optimistic COPY met a result stored before
 (an integrity error, even in a group of one) goes in by INSERT … ON CONFLICT the second time.
 A batch alone is written at once: grouping adds no wait when the collector is idle.
+On PostgreSQL a group's batches are written step by step for all of them at once (`many`,
+collector.ingest.grouped): one statement per step for the whole group rather than per batch.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, Optional, TypeVar
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from collector.db import write_gate
@@ -55,8 +57,12 @@ class _Job(Generic[T]):
 
 
 class GroupWriter:
-    def __init__(self, engine: Engine, max_group: int = 8, writers: int = 2) -> None:
+    def __init__(self, engine: Engine, max_group: int = 8, writers: int = 2,
+                 many: Optional[Callable[[Connection, list[Any]], list[Any]]] = None) -> None:
         self.engine = engine
+        # writes a group's works in its transaction, values in their order (collector.ingest.grouped);
+        # without it, one work after the other
+        self.many = many
         self.max_group = max(1, max_group)
         self.writers = max(1, writers)
         self._cond = threading.Condition()
@@ -132,7 +138,10 @@ class GroupWriter:
         try:
             try:
                 with write_gate(self.engine), self.engine.connect() as conn, conn.begin():
-                    values = [job.work(Tx(conn)) for job in group]
+                    if self.many is not None and len(group) > 1:
+                        values = self.many(conn, [job.work for job in group])
+                    else:
+                        values = [job.work(Tx(conn)) for job in group]
             except BaseException as e:  # handed to the batch's own caller
                 if len(group) == 1 and not _integrity_error(e):
                     group[0].error = e

@@ -13,7 +13,6 @@ Under load, batches that queue for the writer share one transaction (group commi
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Optional
 
@@ -24,10 +23,12 @@ from collector import flows
 from collector.config import Settings
 from collector.db import utcnow
 from collector.hosts import service as hosts
+from collector.ingest import contact
 from collector.ingest.auth import HostInfo, TokenCache
 from collector.ingest.group import GroupWriter
+from collector.ingest.grouped import write_group
 from collector.ingest.records import Rec, parse
-from collector.ingest.tx import Tx, sqlite_time
+from collector.ingest.tx import Tx
 from collector.limits import FailureLimiter
 from collector.results.validate import BatchError
 from collector.security import token_digest
@@ -44,16 +45,22 @@ def parts(state: Any) -> tuple[TokenCache, FailureLimiter]:
 
 def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> flows.IngestReply:
     """One batch, on any thread (tests, tools): waits for its transaction."""
+    work = prepare(state=state, settings=settings, token=token, body=body, addr=addr)
+    try:
+        reply, changes = writer(state).run(work, key=work.info.id)
+    except _TokenGone:
+        raise _token_gone(state, work.digest) from None
+    state.events.ticket_changes(changes)
+    return reply
+
+
+def prepare(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> BatchWrite:
+    """A batch authenticated and validated on this thread, ready for a write transaction (HTTPException
+    if it is refused)."""
     digest, info = _cached(state, token, addr)
     if info is None:
         info = _lookup(state, token, digest)
-    work = _accept(state, settings, token, digest, info, body, addr)
-    try:
-        reply, changes = writer(state).run(work, key=info.id)
-    except _TokenGone:
-        raise _token_gone(state, digest) from None
-    state.events.ticket_changes(changes)
-    return reply
+    return _accept(state, settings, token, digest, info, body, addr)
 
 
 async def ingest_async(*, state: Any, settings: Settings, token: str, body: bytes,
@@ -90,7 +97,7 @@ def _lookup(state: Any, token: str, digest: str) -> Optional[HostInfo]:
 
 
 def _accept(state: Any, settings: Settings, token: str, digest: str, info: Optional[HostInfo], body: bytes,
-            addr: str) -> Callable[[Tx], tuple[flows.IngestReply, flows.TicketChanges]]:
+            addr: str) -> BatchWrite:
     """The batch's write, once the token opens a host and the body is valid and only that host's."""
     metrics = state.metrics
     if info is None:
@@ -108,8 +115,7 @@ def _accept(state: Any, settings: Settings, token: str, digest: str, info: Optio
     if foreign:
         metrics.rejected("forbidden")
         raise HTTPException(403, f"令牌属于主机 {info.name}, 不能写入主机 {', '.join(foreign[:5])} 的结果")
-    host = info
-    return lambda tx: _write(tx, settings, host, digest, token, agent, recs, now)
+    return BatchWrite(settings, info, digest, token, agent, recs, now)
 
 
 def _token_gone(state: Any, digest: str) -> HTTPException:
@@ -123,7 +129,7 @@ def writer(state: Any) -> GroupWriter:
     group = getattr(state, "ingest_writer", None)
     if group is None:
         group = state.ingest_writer = GroupWriter(state.engine, state.settings.ingest.group_max,
-                                                 state.settings.ingest.group_writers)
+                                                 state.settings.ingest.group_writers, many=write_group)
         group.on_group = state.metrics.group
     return group
 
@@ -132,60 +138,49 @@ class _TokenGone(Exception):
     """The cached token no longer opens its host (rotated or host deleted)."""
 
 
-def _write(tx: Tx, settings: Settings, info: HostInfo, digest: str, token: str, agent: dict[str, Any],
-           recs: list[Rec], now: datetime) -> tuple[flows.IngestReply, flows.TicketChanges]:
-    """One batch inside a write transaction (perhaps shared with other batches of this process)."""
-    try:
-        sql, params = _contact(tx.pg, info, digest, agent, recs, now)
-        if tx.pg:  # PostgreSQL also returns the host's last_seq from before this batch
-            rows = tx.query(sql, params)
-            known, stored_upto = bool(rows), (rows[0][0] or 0) if rows else None
-        else:
-            known, stored_upto = tx.execute(sql, params) == 1, None
+class BatchWrite:
+    """One validated batch's write inside a write transaction (perhaps shared with other batches of this
+    process): the contact first, then the records (`after_contact`). A group of them on PostgreSQL is
+    written step by step for all at once (collector.ingest.grouped)."""
+
+    __slots__ = ("agent", "digest", "info", "now", "recs", "settings", "token")
+
+    def __init__(self, settings: Settings, info: HostInfo, digest: str, token: str, agent: dict[str, Any],
+                 recs: list[Rec], now: datetime) -> None:
+        self.settings = settings
+        self.info = info
+        self.digest = digest
+        self.token = token
+        self.agent = agent
+        self.recs = recs
+        self.now = now
+
+    def __call__(self, tx: Tx) -> tuple[flows.IngestReply, flows.TicketChanges]:
+        try:
+            sql, params = contact.one(tx.pg, contact.of_batch(self.info.id, self.digest, self.agent, self.recs,
+                                                              self.now))
+            if tx.pg:  # PostgreSQL also returns the host's last_seq from before this batch
+                rows = tx.query(sql, params)
+                known, stored_upto = bool(rows), (rows[0][0] or 0) if rows else None
+            else:
+                known, stored_upto = tx.execute(sql, params) == 1, None
+            return self.after_contact(tx, known, stored_upto)
+        finally:
+            tx.close()
+
+    def after_contact(self, tx: Tx, known: bool, stored_upto: Optional[int],
+                      ) -> tuple[flows.IngestReply, flows.TicketChanges]:
+        """The records, once the contact statement said whether the token still opens an online host
+        (`known`) and, on PostgreSQL, the host's highest seq stored before (`stored_upto`)."""
         if known:
             changes = flows.TicketChanges([], [])
-            reply, _ = flows.store(tx=tx, host=info, recs=recs, now=now, settings=settings, changes=changes,
-                                   stored_upto=stored_upto)
+            reply, _ = flows.store(tx=tx, host=self.info, recs=self.recs, now=self.now, settings=self.settings,
+                                   changes=changes, stored_upto=stored_upto)
         else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
-            host = hosts.authenticate(db=tx.db, token=token)
+            host = hosts.authenticate(db=tx.db, token=self.token)
             if host is None:
                 raise _TokenGone
-            reply, changes = flows.ingest_records(tx=tx, host=host, agent=agent, recs=recs, now=now,
-                                                  settings=settings)
+            reply, changes = flows.ingest_records(tx=tx, host=host, agent=self.agent, recs=self.recs, now=self.now,
+                                                  settings=self.settings)
         tx.flush()
-    finally:
-        tx.close()
-    return reply, changes
-
-
-# Fixed texts (prepared once per connection): what hosts.record_contact does, guarded by the token, plus
-# last_seq from this batch. A NULL parameter leaves its column as it was.
-# On PostgreSQL the row is locked first (FOR UPDATE waits for a concurrent batch of the same agent and then
-# reads its committed row), so the statement can return last_seq as it was before this batch.
-_CONTACT_PG = (
-    "WITH old AS (SELECT id AS host, last_seq AS before FROM hosts "
-    "WHERE id = %(id)s AND token_hash = %(digest)s AND online FOR UPDATE) "
-    "UPDATE hosts SET last_seen_at = %(now)s, agent_version = COALESCE(%(version)s::text, agent_version), "
-    "heartbeat_seconds = COALESCE(%(hb)s::float8, heartbeat_seconds), "
-    "dropped_total = COALESCE(%(dropped)s::int8, dropped_total), "
-    "last_seq = CASE WHEN %(seq)s::int8 IS NULL OR last_seq >= %(seq)s::int8 THEN last_seq ELSE %(seq)s::int8 END "
-    "FROM old WHERE hosts.id = old.host RETURNING old.before")
-_CONTACT_SQLITE = (
-    "UPDATE hosts SET last_seen_at = :now, agent_version = COALESCE(:version, agent_version), "
-    "heartbeat_seconds = COALESCE(:hb, heartbeat_seconds), dropped_total = COALESCE(:dropped, dropped_total), "
-    "last_seq = CASE WHEN :seq IS NULL OR last_seq >= :seq THEN last_seq ELSE :seq END "
-    "WHERE id = :id AND token_hash = :digest AND online")
-
-
-def _contact(pg: bool, info: HostInfo, digest: str, agent: dict[str, Any], recs: list[Rec],
-             now: datetime) -> tuple[str, dict[str, Any]]:
-    version = agent.get("version")
-    hb = agent.get("heartbeat")
-    dropped = agent.get("dropped_total")
-    seqs = [r.seq for r in recs if r.seq is not None]
-    params = {"now": now if pg else sqlite_time(now), "id": info.id, "digest": digest,
-              "version": version[:32] if isinstance(version, str) else None,
-              "hb": float(hb) if isinstance(hb, (int, float)) and 1 <= hb <= 86400 else None,
-              "dropped": dropped if isinstance(dropped, int) and dropped >= 0 else None,
-              "seq": max(seqs) if seqs else None}
-    return (_CONTACT_PG if pg else _CONTACT_SQLITE), params
+        return reply, changes

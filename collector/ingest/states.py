@@ -29,6 +29,14 @@ PG_STATES_SQL = (
     'WHERE host_id = %(host)s AND "check" = ANY(%(checks)b::text[]) '
     "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, active_fault_key, NULL FROM tickets "
     "WHERE active_fault_key = ANY(%(faults)b::text[])")
+# the same for the batches of several hosts: every state of the named checks of the named hosts (a host's
+# rows of a check only another host of the group sent are read too, and ignored)
+PG_STATES_MANY_SQL = (
+    'SELECT "check", status, last_started_at, consecutive_bad, consecutive_ok, status_changes, since, '
+    "NULL::text AS fault, host_id FROM check_states "
+    'WHERE host_id = ANY(%(hosts)b::int4[]) AND "check" = ANY(%(checks)b::text[]) '
+    "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, active_fault_key, NULL FROM tickets "
+    "WHERE active_fault_key = ANY(%(faults)b::text[])")
 _PG_SAVE = (f"INSERT INTO check_states ({_NAMES}) SELECT h, c, t, y, st, su, m::jsonb, r, l, b, o, n, s FROM unnest("
             "%b::int4[], %b::text[], %b::text[], %b::text[], %b::int2[], %b::text[], %b::text[], %b::uuid[], "
             f"%b::timestamptz[], %b::int4[], %b::int4[], %b::int4[], %b::timestamptz[]) AS u(h, c, t, y, st, su, m, r, "
@@ -49,6 +57,19 @@ def from_rows(host_id: int, rows: list[Any]) -> tuple[States, set[str]]:
                   "consecutive_bad": bad, "consecutive_ok": ok, "status_changes": changes, "since": _utc(since)}
               for c, st, last, bad, ok, changes, since, fault, *_ in rows if fault is None}
     return states, {row[7] for row in rows if row[7] is not None}
+
+
+def load_many(tx: Tx, host_ids: list[int], checks: list[str], faults: list[str]) -> tuple[dict[int, States], set[str]]:
+    """PostgreSQL: the states of `checks` of each of `host_ids`, and which of `faults` have an active ticket."""
+    rows = tx.query(PG_STATES_MANY_SQL, {"hosts": A.int4(host_ids), "checks": A.text(checks), "faults": A.text(faults)})
+    by_host: dict[int, list[Any]] = {}
+    found: set[str] = set()
+    for row in rows:
+        if row[7] is not None:
+            found.add(row[7])
+        else:
+            by_host.setdefault(row[8], []).append(row)
+    return {host: from_rows(host, host_rows)[0] for host, host_rows in by_host.items()}, found
 
 
 def load_sqlite(tx: Tx, host_id: int, checks: list[str], faults: list[str]) -> tuple[States, set[str]]:

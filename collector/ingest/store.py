@@ -64,7 +64,7 @@ def insert_and_load(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, ch
     """(ids stored now, the states of `checks`, which of `faults` have an active ticket).
     `stored_upto`: the host's highest seq stored before this batch, when known (see the module's doc)."""
     if tx.pg:
-        if stored_upto is not None and not tx.careful and _all_after(recs, stored_upto):
+        if stored_upto is not None and not tx.careful and all_after(recs, stored_upto):
             return _pg_copy(tx, recs, host_id, now, checks, faults)
         return _pg(tx, recs, host_id, now, checks, faults)
     new = _sqlite(tx.raw, recs, host_id, now) if recs else set()
@@ -87,7 +87,7 @@ def _pg(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, checks: list[s
     return new, states, found
 
 
-def _all_after(recs: Sequence[Rec], seq: int) -> bool:
+def all_after(recs: Sequence[Rec], seq: int) -> bool:
     for r in recs:
         if r.seq is None or r.seq <= seq:
             return False
@@ -97,12 +97,7 @@ def _all_after(recs: Sequence[Rec], seq: int) -> bool:
 def _pg_copy(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, checks: list[str],
              faults: list[str]) -> tuple[set[uuid.UUID], state_rows.States, set[str]]:
     rows = tx.query(state_rows.PG_STATES_SQL, {"host": host_id, "checks": A.text(checks), "faults": A.text(faults)})
-    cur = tx.raw.cursor()
-    try:
-        with cur.copy(_PG_COPY) as copy:
-            copy.write(copy_rows(recs, host_id, now))
-    finally:
-        cur.close()
+    copy_in(tx, copy_rows(recs, host_id, now))
     states, found = state_rows.from_rows(host_id, rows)
     return {r.id for r in recs}, states, found
 
@@ -124,35 +119,51 @@ _NULL = _LEN.pack(-1)
 
 def copy_rows(recs: Sequence[Rec], host_id: int, now: datetime) -> bytes:
     """The batch as one binary COPY payload."""
+    return copy_many([(recs, host_id, now)])
+
+
+def copy_many(batches: Sequence[tuple[Sequence[Rec], int, datetime]]) -> bytes:
+    """Several batches (records, host id, time received) as one binary COPY payload."""
     offsets: dict[Any, int] = {}
-    host = _INT4.pack(4, host_id)
-    received = _INT8.pack(8, A.micros(now, offsets))
     names: dict[str, bytes] = {}  # check, type and system repeat within a batch: encoded once
     out = [_COPY_HEAD]
     add = out.append
-    for r in recs:
-        add(_ROW_START.pack(13, 8, A.micros(r.started_at, offsets), 16))
-        add(r.id.bytes)
-        add(host)
-        for name in (r.check, r.type, r.system):
-            field = names.get(name)
-            if field is None:
-                b = name.encode()
-                field = names[name] = _LEN.pack(len(b)) + b
-            add(field)
-        add(_INT2.pack(2, int(r.status)))
-        b = r.summary.encode()
-        add(_LEN.pack(len(b)))
-        add(b)
-        add(_FLOAT8.pack(8, r.duration))
-        for text in (r.metrics_json, r.details_json):
-            b = text.encode()
+    for recs, host_id, now in batches:
+        host = _INT4.pack(4, host_id)
+        received = _INT8.pack(8, A.micros(now, offsets))
+        for r in recs:
+            add(_ROW_START.pack(13, 8, A.micros(r.started_at, offsets), 16))
+            add(r.id.bytes)
+            add(host)
+            for name in (r.check, r.type, r.system):
+                field = names.get(name)
+                if field is None:
+                    b = name.encode()
+                    field = names[name] = _LEN.pack(len(b)) + b
+                add(field)
+            add(_INT2.pack(2, int(r.status)))
+            b = r.summary.encode()
             add(_LEN.pack(len(b)))
             add(b)
-        add(_NULL if r.seq is None else _INT8.pack(8, r.seq))
-        add(received)
+            add(_FLOAT8.pack(8, r.duration))
+            for text in (r.metrics_json, r.details_json):
+                b = text.encode()
+                add(_LEN.pack(len(b)))
+                add(b)
+            add(_NULL if r.seq is None else _INT8.pack(8, r.seq))
+            add(received)
     add(_COPY_END)
     return b"".join(out)
+
+
+def copy_in(tx: Tx, payload: bytes) -> None:
+    """Rows from a binary COPY payload (copy_rows, copy_many) into `results`."""
+    cur = tx.raw.cursor()
+    try:
+        with cur.copy(_PG_COPY) as copy:
+            copy.write(payload)
+    finally:
+        cur.close()
 
 
 def _sqlite(raw: Any, recs: Sequence[Rec], host_id: int, now: datetime) -> set[uuid.UUID]:

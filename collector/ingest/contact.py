@@ -1,0 +1,85 @@
+"""The statement that opens every ingest write: it records the agent's contact (what
+hosts.record_contact does), re-checks the token and row-locks the host, so that two batches of one agent
+never interleave their check-state updates across processes. On PostgreSQL it also returns the host's
+`last_seq` as it was before the batch (collector.ingest.store uses it to take COPY).
+
+The texts are fixed (prepared once per connection); a NULL parameter leaves its column as it was.
+On PostgreSQL the rows are locked first (FOR UPDATE waits for a concurrent batch of the same agent and then
+reads its committed row), so the statement can return last_seq from before this batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, Optional
+
+from collector import pgarrays as A
+from collector.ingest.records import Rec
+from collector.ingest.tx import sqlite_time
+
+PG_ONE = (
+    "WITH old AS (SELECT id AS host, last_seq AS before FROM hosts "
+    "WHERE id = %(id)s AND token_hash = %(digest)s AND online FOR UPDATE) "
+    "UPDATE hosts SET last_seen_at = %(now)s, agent_version = COALESCE(%(version)s::text, agent_version), "
+    "heartbeat_seconds = COALESCE(%(hb)s::float8, heartbeat_seconds), "
+    "dropped_total = COALESCE(%(dropped)s::int8, dropped_total), "
+    "last_seq = CASE WHEN %(seq)s::int8 IS NULL OR last_seq >= %(seq)s::int8 THEN last_seq ELSE %(seq)s::int8 END "
+    "FROM old WHERE hosts.id = old.host RETURNING old.before")
+SQLITE_ONE = (
+    "UPDATE hosts SET last_seen_at = :now, agent_version = COALESCE(:version, agent_version), "
+    "heartbeat_seconds = COALESCE(:hb, heartbeat_seconds), dropped_total = COALESCE(:dropped, dropped_total), "
+    "last_seq = CASE WHEN :seq IS NULL OR last_seq >= :seq THEN last_seq ELSE :seq END "
+    "WHERE id = :id AND token_hash = :digest AND online")
+# Several hosts (distinct ids) in one statement: every host of the group is locked, in id order — as
+# groups written one batch at a time lock them — whether or not its token still matches; the contact is
+# recorded where it does. Returns (host, last_seq before) of those.
+PG_MANY = (
+    "WITH locked AS MATERIALIZED (SELECT id, token_hash, online, last_seq FROM hosts "
+    "WHERE id = ANY(%(id)b::int4[]) ORDER BY id FOR UPDATE), "
+    "b AS (SELECT * FROM unnest(%(id)b::int4[], %(digest)b::text[], %(now)b::timestamptz[], %(version)b::text[], "
+    "%(hb)b::float8[], %(dropped)b::int8[], %(seq)b::int8[]) AS b(id, digest, now, version, hb, dropped, seq)), "
+    "old AS (SELECT locked.id AS host, locked.last_seq AS before, b.now, b.version, b.hb, b.dropped, b.seq "
+    "FROM locked JOIN b ON b.id = locked.id AND b.digest = locked.token_hash WHERE locked.online) "
+    "UPDATE hosts SET last_seen_at = old.now, agent_version = COALESCE(old.version, agent_version), "
+    "heartbeat_seconds = COALESCE(old.hb, heartbeat_seconds), dropped_total = COALESCE(old.dropped, dropped_total), "
+    "last_seq = CASE WHEN old.seq IS NULL OR hosts.last_seq >= old.seq THEN hosts.last_seq ELSE old.seq END "
+    "FROM old WHERE hosts.id = old.host RETURNING old.host, old.before")
+
+
+class Contact(NamedTuple):
+    """What one batch tells about its agent; None leaves the stored value."""
+
+    id: int
+    digest: str
+    now: datetime
+    version: Optional[str]
+    heartbeat: Optional[float]
+    dropped: Optional[int]
+    seq: Optional[int]  # the batch's highest spool seq
+
+
+def of_batch(host_id: int, digest: str, agent: dict[str, Any], recs: Sequence[Rec], now: datetime) -> Contact:
+    version = agent.get("version")
+    hb = agent.get("heartbeat")
+    dropped = agent.get("dropped_total")
+    seqs = [r.seq for r in recs if r.seq is not None]
+    return Contact(host_id, digest, now, version[:32] if isinstance(version, str) else None,
+                   float(hb) if isinstance(hb, (int, float)) and 1 <= hb <= 86400 else None,
+                   dropped if isinstance(dropped, int) and dropped >= 0 else None,
+                   max(seqs) if seqs else None)
+
+
+def one(pg: bool, c: Contact) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters for one batch."""
+    params = {"now": c.now if pg else sqlite_time(c.now), "id": c.id, "digest": c.digest, "version": c.version,
+              "hb": c.heartbeat, "dropped": c.dropped, "seq": c.seq}
+    return (PG_ONE if pg else SQLITE_ONE), params
+
+
+def many(contacts: Sequence[Contact]) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: the statement and parameters for batches of distinct hosts."""
+    return PG_MANY, {"id": A.int4([c.id for c in contacts]), "digest": A.text([c.digest for c in contacts]),
+                     "now": A.timestamptz([c.now for c in contacts]),
+                     "version": A.text_or_null([c.version for c in contacts]),
+                     "hb": A.float8([c.heartbeat for c in contacts]),
+                     "dropped": A.int8([c.dropped for c in contacts]), "seq": A.int8([c.seq for c in contacts])}

@@ -1,0 +1,89 @@
+"""A group of batches on PostgreSQL written step by step for all of them at once, not batch after batch.
+
+Group commit (collector.ingest.group) shares one transaction among the batches queued in a process; written
+one after the other, each batch still costs four statements (contact, states, COPY, states upsert), each a
+round trip with its own parse, plan and executor start-up in PostgreSQL and its own cursor in the collector.
+Here the common batch — its host's token still valid, the host online, every result new (seq above the
+host's stored `last_seq`) — shares them: one contact statement for the group's hosts (locked in id order,
+as before), one read of their states and active faults, one COPY of every row, the rules per batch in
+Python, one upsert of every changed state. A batch that is not common (a rotated token, an offline host,
+a re-delivery, results without seq, a second batch of a host already in the group) is written on its own
+as before, inside the same transaction. Errors are the group writer's business: the transaction rolls back
+and every batch is written again alone.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from collector.flows import IngestReply
+from collector.ingest import contact
+from collector.ingest import states as state_rows
+from collector.ingest.evaluate import TicketChanges, evaluate, fault_keys
+from collector.ingest.store import all_after, copy_in, copy_many, unique
+from collector.ingest.tx import Tx
+
+if TYPE_CHECKING:
+    from collector.ingest.pipeline import BatchWrite
+
+Outcome = tuple[IngestReply, TicketChanges]
+
+
+def write_group(conn: sa.Connection, works: Sequence[BatchWrite]) -> list[Outcome]:
+    """Each batch's (reply, ticket changes), in the order of `works`, all in `conn`'s transaction."""
+    if conn.dialect.name != "postgresql" or len(works) < 2:
+        return [w(Tx(conn)) for w in works]
+    tx = Tx(conn)
+    firsts: list[BatchWrite] = []
+    again: list[BatchWrite] = []  # a second batch of a host: after the first, on its own
+    seen: set[int] = set()
+    for w in works:
+        (again if w.info.id in seen else firsts).append(w)
+        seen.add(w.info.id)
+    sql, params = contact.many([contact.of_batch(w.info.id, w.digest, w.agent, w.recs, w.now) for w in firsts])
+    before: dict[int, int] = {host: last or 0 for host, last in tx.query(sql, params)}
+    common = [w for w in firsts if w.info.id in before and w.recs and all_after(w.recs, before[w.info.id])]
+    out: dict[int, Outcome] = _write_common(conn, tx, common) if len(common) > 1 else {}
+    for w in firsts:
+        if id(w) not in out:
+            wtx = Tx(conn)
+            try:
+                out[id(w)] = w.after_contact(wtx, w.info.id in before, before.get(w.info.id))
+            finally:
+                wtx.close()
+    for w in again:
+        out[id(w)] = w(Tx(conn))
+    return [out[id(w)] for w in works]
+
+
+def _write_common(conn: sa.Connection, tx: Tx, works: list[BatchWrite]) -> dict[int, Outcome]:
+    batches = []
+    checks: set[str] = set()
+    faults: list[str] = []
+    for w in works:
+        uniq = unique(w.recs)
+        keys = fault_keys(w.info.name, uniq)
+        batches.append((w, uniq, keys))
+        checks.update(keys)
+        faults.extend(keys.values())
+    states, found = state_rows.load_many(tx, [w.info.id for w in works], sorted(checks), faults)
+    copy_in(tx, copy_many([(uniq, w.info.id, w.now) for w, uniq, _ in batches]))
+    out: dict[int, Outcome] = {}
+    changed: list[dict[str, Any]] = []
+    for w, uniq, keys in batches:
+        changes = TicketChanges([], [])
+        wtx = Tx(conn)
+        try:
+            suppressed = evaluate(tx=wtx, host=w.info, fresh=uniq, faults=keys, states=states.get(w.info.id, {}),
+                                  found=found.intersection(keys.values()), now=w.now, settings=w.settings,
+                                  changes=changes, save_later=changed)
+            wtx.flush()  # its tickets (ORM) before the states
+        finally:
+            wtx.close()
+        reply = IngestReply(accepted=len(uniq), duplicates=len(w.recs) - len(uniq), suppressed=suppressed)
+        out[id(w)] = (reply, changes)
+    if changed:
+        state_rows.save(tx, changed)
+    return out
