@@ -101,6 +101,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     app.state.engine = engine
     app.state.sessionmaker = factory
     app.state.read_sessionmaker = read_factory
+    app.state.read_engine = read_engine
     app.state.registry = registry
     app.state.metrics = ingest_metrics
     app.state.events = Events()

@@ -8,6 +8,7 @@ Unknown tokens are looked up by digest (unique index) and never cached, and noth
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -15,14 +16,34 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from collector.hosts.models import Host
 from collector.security import digest_matches
 
-# built once: a miss costs the query, not the construction and cache-key walk of a new statement
-_BY_DIGEST = (sa.select(Host.id, Host.name, Host.unit, Host.room, Host.labels, Host.token_hash)
-              .where(Host.token_hash == sa.bindparam("digest")))
+_BY_DIGEST_PG = "SELECT id, name, unit, room, labels, token_hash FROM hosts WHERE token_hash = %s"
+_BY_DIGEST_SQLITE = "SELECT id, name, unit, room, labels, token_hash FROM hosts WHERE token_hash = ?"
+
+
+def host_row(engine: sa.Engine, digest: str) -> Optional[tuple[Any, ...]]:
+    """(id, name, unit, room, labels, token_hash) of the host with this token digest: one statement on a
+    pooled driver connection, outside a transaction (no BEGIN and ROLLBACK round trips, no ORM session:
+    about a third of the CPU of a Session query). Every worker process looks each agent up once per cache
+    life, more often with more processes."""
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        if engine.dialect.name == "postgresql":
+            conn.autocommit = True
+            try:
+                row = conn.execute(_BY_DIGEST_PG, (digest,), prepare=True).fetchone()
+            finally:
+                conn.autocommit = False
+        else:
+            row = conn.execute(_BY_DIGEST_SQLITE, (digest,)).fetchone()
+    finally:
+        raw.close()
+    if row is not None and isinstance(row[4], str):  # SQLite keeps JSON as text
+        row = (*row[:4], json.loads(row[4]), row[5])
+    return row
 
 
 @dataclass(frozen=True)
@@ -46,15 +67,15 @@ class TokenCache:
             hit = self._items.get(digest)
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
-    def lookup(self, db: Session, token: str, digest: str) -> Optional[HostInfo]:
+    def lookup(self, engine: sa.Engine, token: str, digest: str) -> Optional[HostInfo]:
         hit = self.cached(digest)
         if hit is not None:
             return hit
         now = time.monotonic()
-        row = db.execute(_BY_DIGEST, {"digest": digest}).first()
-        if row is None or not digest_matches(token, row.token_hash):
+        row = host_row(engine, digest)
+        if row is None or not digest_matches(token, row[5]):
             return None
-        info = HostInfo(row.id, row.name, row.unit, row.room, row.labels)
+        info = HostInfo(*row[:5])
         with self._lock:
             self._items[digest] = (now + self.ttl, info)
             self._items.move_to_end(digest)

@@ -92,8 +92,7 @@ def _cached(state: Any, token: str, addr: str) -> tuple[str, Optional[HostInfo]]
 
 
 def _lookup(state: Any, token: str, digest: str) -> Optional[HostInfo]:
-    with state.read_sessionmaker() as rdb:
-        return parts(state)[0].lookup(rdb, token, digest)
+    return parts(state)[0].lookup(state.read_engine, token, digest)
 
 
 def _accept(state: Any, settings: Settings, token: str, digest: str, info: Optional[HostInfo], body: bytes,

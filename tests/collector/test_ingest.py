@@ -5,6 +5,7 @@ import gzip
 import json
 
 from checks.model import Status
+from collector.tickets.models import Ticket
 from tests.collector.factories import batch, minutes_ago, result
 
 
@@ -123,3 +124,17 @@ def test_enroll_over_api_needs_admin(api):
     # re-enrolling rotates the token: the old one stops working
     api.client.post("/api/v1/agents", json=body, headers=api.h(api.admin_key))
     assert api.post_results(batch(result(host="web09"), host="web09"), token=token).status_code == 401
+
+
+def test_a_ticket_carries_the_unit_room_and_labels_its_token_was_looked_up_with(api):
+    """The token lookup (a cache miss: a driver-level read) returns the host's unit, room and labels as
+    stored — JSON text on SQLite, json on PostgreSQL — and a new ticket copies them."""
+    body = {"host": "web10", "labels": {"unit": "某市财政局", "room": "三楼机房", "rack": "A-07"}}
+    token = api.client.post("/api/v1/agents", json=body, headers=api.h(api.admin_key)).json()["token"]
+    bad = result(host="web10", status=Status.CRITICAL, critical_events=1)
+    assert api.post_results(batch(bad, host="web10"), token=token).status_code == 200
+    ticket = api.get("/api/v1/tickets?limit=10")["items"][0]
+    assert (ticket["host"], ticket["customer_unit"], ticket["room"]) == ("web10", "某市财政局", "三楼机房")
+    with api.app.state.sessionmaker() as db:
+        stored = db.get(Ticket, ticket["id"])
+        assert stored is not None and stored.labels == {"unit": "某市财政局", "room": "三楼机房", "rack": "A-07"}
