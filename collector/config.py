@@ -21,7 +21,8 @@ class IngestSettings(BaseModel):
     group_max: int = Field(8, ge=1, description="batches written in one transaction at most (group commit; 1: "
                                                 "every batch in its own transaction)")
     group_writers: int = Field(1, ge=1, description="writer threads (write transactions at once) per collector "
-                               "process; more only add GIL contention while the event loop validates (docs/ingest.md)")
+                               "process; more make groups smaller and add GIL contention while the event "
+                               "loop validates (docs/ingest.md)")
 
 
 class TicketSettings(BaseModel):

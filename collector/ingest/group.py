@@ -6,7 +6,7 @@ same pages as the next batch's). Each collector process has `writers` writer thr
 on first use); the event loop parses and validates a batch and queues its write here, and a free writer
 takes up to `max_group` queued batches into one transaction, in host order so that concurrent groups
 lock host rows in the same order. One writer per process is the default: the database stays busy with
-the other processes' writers, and a second writer thread measured worse on both databases (more GIL
+the other processes' writers, and a second writer thread measured worse (smaller groups, more GIL
 contention with the event loop; on SQLite the write gate serialises writers anyway). Only the database
 work runs on these threads: handing every request to a worker thread of its own, which then queued for a
 writer, cost a good part of the collector's CPU once several threads fought over the GIL

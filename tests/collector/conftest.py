@@ -48,3 +48,11 @@ def api(settings: Settings) -> Iterator[Api]:
     app = create_app(settings)
     with TestClient(app) as client:
         yield Api(client)
+
+
+@pytest.fixture
+def app(pg_url: str) -> Iterator[Any]:
+    """The collector app on a fresh PostgreSQL schema, its lifespan running, no periodic jobs."""
+    app = create_app(Settings(db_url=pg_url, jobs_enabled=False))
+    with TestClient(app):
+        yield app

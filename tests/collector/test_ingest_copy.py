@@ -6,18 +6,14 @@ which one ran.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta, timezone
 from typing import Any
 
 import orjson
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
 from checks.model import Metric, Result, Status
-from collector.app import create_app
-from collector.config import Settings
 from collector.hosts import service as hosts
 from collector.ingest import pipeline, store
 from tests.collector.factories import batch, minutes_ago, result
@@ -25,13 +21,6 @@ from tests.collector.factories import batch, minutes_ago, result
 pytestmark = pytest.mark.postgres
 
 CST = timezone(timedelta(hours=8))
-
-
-@pytest.fixture
-def app(pg_url: str) -> Iterator[Any]:
-    app = create_app(Settings(db_url=pg_url, jobs_enabled=False))
-    with TestClient(app):
-        yield app
 
 
 @pytest.fixture

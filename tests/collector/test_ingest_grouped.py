@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,11 +16,8 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from fastapi import HTTPException
-from fastapi.testclient import TestClient
 
 from checks.model import Result, Status
-from collector.app import create_app
-from collector.config import Settings
 from collector.hosts import service as hosts
 from collector.ingest import grouped, pipeline, store
 from collector.ingest.group import GroupWriter
@@ -29,13 +25,6 @@ from collector.ingest.records import parse
 from tests.collector.factories import batch, minutes_ago, result
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def app(pg_url: str) -> Iterator[Any]:
-    app = create_app(Settings(db_url=pg_url, jobs_enabled=False))
-    with TestClient(app):
-        yield app
 
 
 @pytest.fixture
