@@ -15,10 +15,10 @@ class IngestSettings(BaseModel):
     max_body_bytes: int = 4 * 1024 * 1024
     max_results_per_batch: int = 1000
     max_json_depth: int = 32
-    concurrency: int = Field(8, ge=1, description="batches processed at once per collector process")
+    concurrency: int = Field(16, ge=1, description="batches processed at once per collector process")
     queue_wait_ms: float = Field(2000, ge=0, description="longer wait for a slot: 503 with Retry-After")
     retry_after_seconds: int = Field(5, ge=1)
-    group_max: int = Field(8, ge=1, description="batches written in one transaction at most (group commit; 1: "
+    group_max: int = Field(16, ge=1, description="batches written in one transaction at most (group commit; 1: "
                                                 "every batch in its own transaction)")
     group_writers: int = Field(1, ge=1, description="writer threads (write transactions at once) per collector "
                                "process; more make groups smaller and add GIL contention while the event "

@@ -57,7 +57,7 @@ class _Job(Generic[T]):
 
 
 class GroupWriter:
-    def __init__(self, engine: Engine, max_group: int = 8, writers: int = 2,
+    def __init__(self, engine: Engine, max_group: int = 16, writers: int = 1,
                  many: Optional[Callable[[Connection, list[Any]], list[Any]]] = None) -> None:
         self.engine = engine
         # writes a group's works in its transaction, values in their order (collector.ingest.grouped);
