@@ -9,7 +9,9 @@ rotated token fails here at once) and row-locks the host, so two batches of one 
 their check-state updates across processes. The common batch then needs one or two more statements to
 store and load states (collector.ingest.store) and one to save states; tickets, when they move, go
 through the ORM on the same transaction (collector.ingest.tx).
-Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.group).
+Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.group),
+and on PostgreSQL each of its statements (collector.ingest.grouped; the contact statement:
+collector.ingest.contact).
 """
 from __future__ import annotations
 
