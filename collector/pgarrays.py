@@ -77,16 +77,7 @@ def _head(n: int, nulls: bool, oid: int) -> bytes:
     return _HEADER.pack(1, 1 if nulls else 0, oid, n, 1)
 
 
-def text(values: Sequence[str]) -> PgArray:
-    parts = []
-    for v in values:
-        b = v.encode()
-        parts.append(_LEN.pack(len(b)))
-        parts.append(b)
-    return TextArray(_head(len(values), False, _TEXT) + b"".join(parts))
-
-
-def text_or_null(values: Sequence[Optional[str]]) -> PgArray:
+def text(values: Sequence[Optional[str]]) -> PgArray:
     parts = []
     for v in values:
         if v is None:

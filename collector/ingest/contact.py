@@ -17,23 +17,15 @@ from collector import pgarrays as A
 from collector.ingest.records import Rec
 from collector.ingest.tx import sqlite_time
 
-PG_ONE = (
-    "WITH old AS (SELECT id AS host, last_seq AS before FROM hosts "
-    "WHERE id = %(id)s AND token_hash = %(digest)s AND online FOR UPDATE) "
-    "UPDATE hosts SET last_seen_at = %(now)s, agent_version = COALESCE(%(version)s::text, agent_version), "
-    "heartbeat_seconds = COALESCE(%(hb)s::float8, heartbeat_seconds), "
-    "dropped_total = COALESCE(%(dropped)s::int8, dropped_total), "
-    "last_seq = CASE WHEN %(seq)s::int8 IS NULL OR last_seq >= %(seq)s::int8 THEN last_seq ELSE %(seq)s::int8 END "
-    "FROM old WHERE hosts.id = old.host RETURNING old.before")
-SQLITE_ONE = (
+SQLITE = (
     "UPDATE hosts SET last_seen_at = :now, agent_version = COALESCE(:version, agent_version), "
     "heartbeat_seconds = COALESCE(:hb, heartbeat_seconds), dropped_total = COALESCE(:dropped, dropped_total), "
     "last_seq = CASE WHEN :seq IS NULL OR last_seq >= :seq THEN last_seq ELSE :seq END "
     "WHERE id = :id AND token_hash = :digest AND online")
-# Several hosts (distinct ids) in one statement: every host of the group is locked, in id order — as
+# One host or several (distinct ids) in one statement: every host named is locked, in id order — as
 # groups written one batch at a time lock them — whether or not its token still matches; the contact is
 # recorded where it does. Returns (host, last_seq before) of those.
-PG_MANY = (
+PG = (
     "WITH locked AS MATERIALIZED (SELECT id, token_hash, online, last_seq FROM hosts "
     "WHERE id = ANY(%(id)b::int4[]) ORDER BY id FOR UPDATE), "
     "b AS (SELECT * FROM unnest(%(id)b::int4[], %(digest)b::text[], %(now)b::timestamptz[], %(version)b::text[], "
@@ -69,17 +61,16 @@ def of_batch(host_id: int, digest: str, agent: dict[str, Any], recs: Sequence[Re
                    max(seqs) if seqs else None)
 
 
-def one(pg: bool, c: Contact) -> tuple[str, dict[str, Any]]:
-    """The statement and parameters for one batch."""
-    params = {"now": c.now if pg else sqlite_time(c.now), "id": c.id, "digest": c.digest, "version": c.version,
-              "hb": c.heartbeat, "dropped": c.dropped, "seq": c.seq}
-    return (PG_ONE if pg else SQLITE_ONE), params
+def sqlite(c: Contact) -> tuple[str, dict[str, Any]]:
+    """SQLite: the statement and parameters for one batch (its rowcount says whether the token matched)."""
+    return SQLITE, {"now": sqlite_time(c.now), "id": c.id, "digest": c.digest, "version": c.version,
+                        "hb": c.heartbeat, "dropped": c.dropped, "seq": c.seq}
 
 
-def many(contacts: Sequence[Contact]) -> tuple[str, dict[str, Any]]:
-    """PostgreSQL: the statement and parameters for batches of distinct hosts."""
-    return PG_MANY, {"id": A.int4([c.id for c in contacts]), "digest": A.text([c.digest for c in contacts]),
-                     "now": A.timestamptz([c.now for c in contacts]),
-                     "version": A.text_or_null([c.version for c in contacts]),
-                     "hb": A.float8([c.heartbeat for c in contacts]),
-                     "dropped": A.int8([c.dropped for c in contacts]), "seq": A.int8([c.seq for c in contacts])}
+def pg(contacts: Sequence[Contact]) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: the statement and parameters for batches of distinct hosts (one or more)."""
+    return PG, {"id": A.int4([c.id for c in contacts]), "digest": A.text([c.digest for c in contacts]),
+                "now": A.timestamptz([c.now for c in contacts]),
+                "version": A.text([c.version for c in contacts]),
+                "hb": A.float8([c.heartbeat for c in contacts]),
+                "dropped": A.int8([c.dropped for c in contacts]), "seq": A.int8([c.seq for c in contacts])}

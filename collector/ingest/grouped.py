@@ -42,7 +42,7 @@ def write_group(conn: sa.Connection, works: Sequence[BatchWrite]) -> list[Outcom
     for w in works:
         (again if w.info.id in seen else firsts).append(w)
         seen.add(w.info.id)
-    sql, params = contact.many([contact.of_batch(w.info.id, w.digest, w.agent, w.recs, w.now) for w in firsts])
+    sql, params = contact.pg([contact.of_batch(w.info.id, w.digest, w.agent, w.recs, w.now) for w in firsts])
     before: dict[int, int] = {host: last or 0 for host, last in tx.query(sql, params)}
     common = [w for w in firsts if w.info.id in before and w.recs and all_after(w.recs, before[w.info.id])]
     out: dict[int, Outcome] = _write_common(conn, tx, common) if len(common) > 1 else {}

@@ -158,13 +158,12 @@ class BatchWrite:
 
     def __call__(self, tx: Tx) -> tuple[flows.IngestReply, flows.TicketChanges]:
         try:
-            sql, params = contact.one(tx.pg, contact.of_batch(self.info.id, self.digest, self.agent, self.recs,
-                                                              self.now))
+            seen = contact.of_batch(self.info.id, self.digest, self.agent, self.recs, self.now)
             if tx.pg:  # PostgreSQL also returns the host's last_seq from before this batch
-                rows = tx.query(sql, params)
-                known, stored_upto = bool(rows), (rows[0][0] or 0) if rows else None
+                rows = tx.query(*contact.pg([seen]))
+                known, stored_upto = bool(rows), (rows[0][1] or 0) if rows else None
             else:
-                known, stored_upto = tx.execute(sql, params) == 1, None
+                known, stored_upto = tx.execute(*contact.sqlite(seen)) == 1, None
             return self.after_contact(tx, known, stored_upto)
         finally:
             tx.close()
