@@ -4,6 +4,7 @@ Per batch: the states of the batch's checks and which of their faults have an ac
 with the insert (collector.ingest.store); ORM tickets are loaded only for active faults, maintenance
 windows only when a ticket would open, and one upsert writes all changed states.
 Results of a check are taken in time order; a late, older result is stored but does not rewind the state.
+A quiet check (no active ticket, every new result OK) skips the result-by-result loop: only its state moves on.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Optional, Protocol
 import sqlalchemy as sa
 
 from alerts.rules import Action, RuleConfig, check_fault_key, decide
+from checks.model import Status
 from collector.config import Settings
 from collector.ingest import states as state_rows
 from collector.ingest.records import Rec
@@ -78,6 +80,11 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
         before = state
         # in the results' own offset: aware datetimes with the same tzinfo object compare cheaply
         last = None if state is None else state["last_started_at"].astimezone(items[0].started_at.tzinfo)
+        if ticket is None:
+            quiet = _all_ok_after(items, last)
+            if quiet:  # the common case, no ticket and nothing wrong: only the state moves on
+                dirty.append(_advance_quiet(state, host.id, quiet))
+                continue
         for r in items:
             if last is not None and r.started_at <= last:
                 continue  # a late, older result: stored, but it does not rewind the state
@@ -126,6 +133,27 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
         tx.flush()  # tickets first (ORM), then the states in one statement
         state_rows.save(tx, dirty)
     return suppressed
+
+
+def _all_ok_after(items: list[Rec], last: Optional[datetime]) -> list[Rec]:
+    """The results of `items` (time order) newer than `last`, if every one of them is OK; else []."""
+    fresh = items if last is None else [r for r in items if r.started_at > last]
+    for r in fresh:
+        if r.status is not Status.OK:
+            return []
+    return fresh
+
+
+def _advance_quiet(state: Optional[dict[str, Any]], host_id: int, quiet: list[Rec]) -> dict[str, Any]:
+    """The state after OK results `quiet` while no ticket is active: what the rule loop leaves, whose every
+    decision would be "nothing", each OK adding one to consecutive_ok (only the first can change status)."""
+    ok = 0 if state is None else state["consecutive_ok"]
+    state = _advance(None if state is None else dict(state), host_id, quiet[0])
+    if len(quiet) > 1:
+        _advance(state, host_id, quiet[-1])
+    state["consecutive_bad"] = 0
+    state["consecutive_ok"] = ok + len(quiet)
+    return state
 
 
 def _advance(state: Optional[dict[str, Any]], host_id: int, r: Rec) -> dict[str, Any]:
