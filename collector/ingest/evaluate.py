@@ -80,14 +80,13 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
         before = state
         # in the results' own offset: aware datetimes with the same tzinfo object compare cheaply
         last = None if state is None else state["last_started_at"].astimezone(items[0].started_at.tzinfo)
-        if ticket is None:
-            quiet = _all_ok_after(items, last)
-            if quiet:  # the common case, no ticket and nothing wrong: only the state moves on
-                dirty.append(_advance_quiet(state, host.id, quiet))
-                continue
+        if last is not None:  # a late, older result: stored, but it does not rewind the state
+            items = [r for r in items if r.started_at > last]
+        if ticket is None and items and all(r.status is Status.OK for r in items):
+            # the common case, no ticket and nothing wrong: only the state moves on
+            dirty.append(_advance_quiet(state, host.id, items))
+            continue
         for r in items:
-            if last is not None and r.started_at <= last:
-                continue  # a late, older result: stored, but it does not rewind the state
             if state is not None and state is before:
                 state = dict(state)  # copied once per check: the loaded state stays as it was
             state = _advance(state, host.id, r)
@@ -133,15 +132,6 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
         tx.flush()  # tickets first (ORM), then the states in one statement
         state_rows.save(tx, dirty)
     return suppressed
-
-
-def _all_ok_after(items: list[Rec], last: Optional[datetime]) -> list[Rec]:
-    """The results of `items` (time order) newer than `last`, if every one of them is OK; else []."""
-    fresh = items if last is None else [r for r in items if r.started_at > last]
-    for r in fresh:
-        if r.status is not Status.OK:
-            return []
-    return fresh
 
 
 def _advance_quiet(state: Optional[dict[str, Any]], host_id: int, quiet: list[Rec]) -> dict[str, Any]:
