@@ -40,12 +40,14 @@ def open_for_fault(*, db: Session, fault_key: str, at: datetime, number_prefix: 
             return existing, False
     previous = db.execute(sa.select(Ticket.id, Ticket.number).where(Ticket.fault_key == fault_key)
                           .order_by(Ticket.id.desc()).limit(1)).first()
-    number = next_number(db=db, prefix=number_prefix, at=at, tz=tz)
-    ticket = Ticket(number=number, fault_key=fault_key, active_fault_key=fault_key, status="open",
-                    opened_at=at, reported_at=at, last_occurrence_at=at, occurrences=1,
-                    previous_ticket_id=previous.id if previous else None, **fields)
     try:
+        # The number is drawn inside the savepoint: a lost race rolls the counter back with the
+        # ticket, so the month's numbers stay without gaps (FW-202611-0007 is never missing).
         with db.begin_nested():
+            ticket = Ticket(number=next_number(db=db, prefix=number_prefix, at=at, tz=tz), fault_key=fault_key,
+                            active_fault_key=fault_key, status="open", opened_at=at, reported_at=at,
+                            last_occurrence_at=at, occurrences=1,
+                            previous_ticket_id=previous.id if previous else None, **fields)
             db.add(ticket)
             db.flush()
     except IntegrityError:
