@@ -80,8 +80,8 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
         before = state
         # in the results' own offset: aware datetimes with the same tzinfo object compare cheaply
         last = None if state is None else state["last_started_at"].astimezone(items[0].started_at.tzinfo)
-        if last is not None:  # a late, older result: stored, but it does not rewind the state
-            items = [r for r in items if r.started_at > last]
+        if last is not None and items[0].started_at <= last:  # late, older results (sorted: a prefix) are
+            items = [r for r in items if r.started_at > last]  # stored, but they do not rewind the state
         if ticket is None and items and all(r.status is Status.OK for r in items):
             # the common case, no ticket and nothing wrong: only the state moves on
             dirty.append(_advance_quiet(state, host.id, items))
