@@ -189,20 +189,42 @@ def test_host_page_lists_checks_and_draws_disk_history(console: Console) -> None
     assert b.get("/console/hosts/nohost").status_code == 404
 
 
+def row_of(html: str, title: str) -> list[str]:
+    """The cells of the maintenance table's row for a window, up to its state (开始, 结束, 状态 last)."""
+    row = re.search(r"<tr>\s*<td>" + re.escape(title) + r"</td>(.*?)</tr>", html, re.S)
+    assert row, title
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+    return cells[:6]
+
+
 def test_maintenance_windows_create_and_cancel(console: Console) -> None:
+    # Dates relative to the real now (the page compares them with the clock): tomorrow 20:00 local is "未开始",
+    # a window around now is "进行中", yesterday's is "已结束".
+    local = timezone(timedelta(hours=8))
+    tomorrow = (datetime.now(local) + timedelta(days=1)).replace(hour=20, minute=0, second=0, microsecond=0)
     b = console.browser()
     b.login("zhang")
-    r = b.post("/console/maintenance", {"title": "凭证库升级", "unit": "某市财政局", "system": "voucher",
-                                        "starts_at": "2026-12-01T20:00", "ends_at": "2026-12-01T19:00"})
+
+    def window(title: str, start: datetime, end: datetime):
+        return b.post("/console/maintenance", {"title": title, "unit": "某市财政局", "system": "voucher",
+                                               "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+                                               "ends_at": end.strftime("%Y-%m-%dT%H:%M")})
+
+    r = window("凭证库升级", tomorrow, tomorrow - timedelta(hours=1))
     assert r.status_code == 422 and "结束时间必须晚于开始时间" in r.text
-    r = b.post("/console/maintenance", {"title": "凭证库升级", "unit": "某市财政局", "system": "voucher",
-                                        "starts_at": "2026-12-01T20:00", "ends_at": "2026-12-01T23:00"})
-    assert r.status_code == 200 and "凭证库升级" in r.text and "2026-12-01 20:00" in r.text and "未开始" in r.text
+    r = window("凭证库升级", tomorrow, tomorrow + timedelta(hours=3))
+    assert r.status_code == 200
+    assert row_of(r.text, "凭证库升级")[-3:] == [tomorrow.strftime("%Y-%m-%d 20:00"),
+                                                tomorrow.strftime("%Y-%m-%d 23:00"), "未开始"]
+    now = datetime.now(local).replace(second=0, microsecond=0)
+    window("印章服务重启", now - timedelta(hours=1), now + timedelta(hours=2))
+    r = window("昨晚的升级", now - timedelta(days=1, hours=3), now - timedelta(days=1))
+    assert row_of(r.text, "印章服务重启")[-1] == "进行中" and row_of(r.text, "昨晚的升级")[-1] == "已结束"
     from collector.maintenance.models import MaintenanceWindow
 
     with console.app.state.sessionmaker() as db:
-        w = db.scalar(sa.select(MaintenanceWindow))
-        assert w.starts_at == datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc) and w.created_by == "zhang"
+        w = db.scalar(sa.select(MaintenanceWindow).where(MaintenanceWindow.title == "凭证库升级"))
+        assert w.starts_at == tomorrow.astimezone(timezone.utc) and w.created_by == "zhang"
     r = b.post(f"/console/maintenance/{w.id}/cancel", {})
     assert "已取消" in r.text
 
