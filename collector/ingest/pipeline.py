@@ -23,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 
 from collector import flows
 from collector.config import Settings
-from collector.db import utcnow
 from collector.hosts import service as hosts
 from collector.ingest import contact
 from collector.ingest.auth import HostInfo, TokenCache
@@ -105,7 +104,7 @@ def _accept(state: Any, settings: Settings, token: str, digest: str, info: Optio
         parts(state)[1].failed(addr)
         metrics.rejected("unauthorized")
         raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
-    now = utcnow()
+    now = state.clock()
     try:
         agent, recs = parse(body, max_results=settings.ingest.max_results_per_batch,
                             max_depth=settings.ingest.max_json_depth, now=now)

@@ -54,6 +54,7 @@ def ingest_month(api: Any) -> None:
     for day in range(30):
         start = cst(2026, 9, 1) + timedelta(days=day)
         hours = [start + timedelta(hours=h) for h in range(24)]
+        api.app.state.clock = lambda start=start: start + timedelta(days=1)  # received that day, whatever today is
         web01 = [_disk(t, day) for t in hours] + [
             _log(t, bad=(t.day == 10 and t.hour in (10, 11))) for t in hours]
         r = api.post_results(batch(*web01, host="web01"))
