@@ -13,7 +13,8 @@ import pytest
 from checks.base import Outcome
 from checks.model import Status
 from checks.mq import MqCheck, MqOptions
-from checks.mq.rabbitmq import parse_api_queues, parse_list_queues, queues_from_rows
+from checks.mq.judge import Rules, judge
+from checks.mq.rabbitmq import parse_api_queues, parse_list_queues, queues_from_rows, snapshot_from_ctl
 from checks.options import ConfigError, build
 from tests.helpers.fixtures import fixture_text
 from tests.helpers.net import closed_port, listening
@@ -66,6 +67,27 @@ def test_list_queues_without_header_uses_asked_columns() -> None:
     assert [q.depth for q in queues_from_rows(rows)] == [12, 0]
 
 
+def test_pretty_table_row_with_empty_counts_is_kept_and_critical() -> None:
+    """A queue that is down answers no counts: rabbitmqctl prints its row with empty cells. No one
+    published such a table, so this takes the real pretty_table capture 4 and empties the count
+    cells of its second row (my-source-queue), keeping the table's widths."""
+    text = fixture_text("mq/rabbitmq_list_queues_4_pretty_table_ready_unacked.txt")
+    bar = "\u2502"
+    row = f"{bar} my-source-queue {bar} quorum  {bar} 0        {bar} 0              {bar} 0                       {bar}"
+    down = f"{bar} my-source-queue {bar} quorum  {bar}{' ' * 10}{bar}{' ' * 16}{bar}{' ' * 25}{bar}"
+    assert row in text
+    snap = snapshot_from_ctl([text.replace(row, down)])
+    assert [(q.name, q.depth) for q in snap.queues] == [("my-target-queue", 1), ("my-source-queue", None)]
+    out = judge(snap, Rules(product="RabbitMQ", queues=[], dead_letter=[], dead_letter_explicit=False,
+                            system_prefixes=("amq.",)))
+    assert (out.status, out.summary) == (Status.CRITICAL, "RabbitMQ: 队列 my-source-queue 不可用 (没有返回消息数)")
+
+
+def test_listing_banner_names_the_vhost() -> None:
+    snap = snapshot_from_ctl([fixture_text("mq/rabbitmq_list_queues_3_pretty_table.txt")])
+    assert [(q.owner, q.name) for q in snap.queues] == [("/", "my-stream")]
+
+
 def test_depth_from_ready_plus_unacked() -> None:
     assert queues_from_rows([{"name": "a", "messages_ready": "3", "messages_unacknowledged": "4"}])[0].depth == 7
 
@@ -113,7 +135,7 @@ def test_management_api_source_against_a_loopback_server() -> None:
     finally:
         srv.shutdown()
         srv.server_close()
-    assert seen["path"].startswith("/api/queues?columns=name,messages")
+    assert seen["path"].startswith("/api/queues?columns=name,vhost,state,messages")
     assert base64.b64decode(seen["auth"].split()[1]) == b"monitor:s3cret"
     assert out.status == Status.WARNING
     assert "队列 reply_a716f0523cd44941ad2ea6ce4a3869c3 积压 44 条" in out.summary
