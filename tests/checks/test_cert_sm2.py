@@ -162,3 +162,35 @@ def test_rc2_matches_cryptography_for_128_bit_keys() -> None:
 def test_key_derivation_iterations_are_bounded() -> None:
     with pytest.raises(pkcs12certs.Pkcs12Error, match="迭代次数"):
         pkcs12certs.pkcs12_kdf("sha1", b"", b"salt", 10**9, 1, 24)
+
+
+def _to_ber(der: bytes, pos: int = 0) -> tuple[bytes, int]:
+    """Re-encode one DER element as Windows/Java tools may write BER: constructed elements with
+    indefinite lengths, long OCTET STRINGs split into constructed pieces."""
+    tag, first = der[pos], der[pos + 1]
+    start = pos + 2
+    if first & 0x80:
+        n = first & 0x7F
+        length, start = int.from_bytes(der[start:start + n], "big"), start + n
+    else:
+        length = first
+    end = start + length
+    if tag & 0x20:
+        inner, at = b"", start
+        while at < end:
+            piece, at = _to_ber(der, at)
+            inner += piece
+        return bytes([tag, 0x80]) + inner + b"\0\0", end
+    if tag == 0x04 and length > 100:
+        chunks = [der[k:min(k + 64, end)] for k in range(start, end, 64)]
+        return b"\x24\x80" + b"".join(b"\x04" + bytes([len(c)]) + c for c in chunks) + b"\0\0", end
+    return der[pos:end], end
+
+
+@pytest.mark.parametrize("name", ["seal-aes.p12", "seal-legacy.pfx"])
+def test_ber_encoded_pkcs12_reads_the_same(sm2: Path, name: str) -> None:
+    der = _file(sm2, name).read_bytes()
+    ber, _ = _to_ber(der)
+    assert ber != der and b"\x30\x80" in ber[:2] and b"\x24\x80" in ber
+    assert pkcs12certs.certificates(ber, PASSWORD.encode()) == pkcs12certs.certificates(der, PASSWORD.encode())
+    assert len(pkcs12certs.certificates(ber, PASSWORD.encode())) == 2
