@@ -198,6 +198,24 @@ def test_same_queue_name_on_two_queue_managers_is_two_queues(order: tuple[int, i
     assert (only.status, only.summary) == (Status.OK, "IBM MQ: 1 个队列正常, 共积压 1 条 (最多 QM1:QUEUE1 1 条)")
 
 
+def test_output_without_banner_after_another_is_never_lower() -> None:
+    """The same two captures in one text: the second has no banner, so its QUEUE1 counts as the
+    first queue manager's; one queue then, with the larger depth, not the last one printed."""
+    text = fixture_text("mq/ibmmq_display_qlocal_1.txt") + fixture_text("mq/ibmmq_display_qlocal_2.txt")
+    assert [(q.owner, q.depth) for q in snapshot([text]).queues] == [("QM1", 200)]
+
+
+def test_fake_runmqsc_damaged_queue_end_to_end(tmp_path: Path) -> None:
+    runmqsc = _fake(tmp_path, "runmqsc", "ibmmq_amq8149s_damaged_mq9.txt", exit_code=20)
+    out = mq(command=[str(runmqsc), "QM1"], qmgr="QM1", status_commands=[["true"]], queues=["X0", "X1"]).run()
+    assert out.status == Status.CRITICAL
+    assert "队列未列出: X0 (可能原因: 队列管理器 QM1 报告有对象已损坏 (AMQ8149S))" in out.summary
+    assert "不存在" not in out.summary
+    named = _fake(tmp_path, "runmqsc7", "ibmmq_amq8149_damaged_named_mq7.txt", exit_code=20)
+    out = mq(command=[str(named), "QMLL"], queues=["QL.A"]).run()
+    assert (out.status, out.summary) == (Status.CRITICAL, "IBM MQ: 队列 QL.A 已损坏")
+
+
 def test_one_queue_manager_keeps_plain_names_and_the_larger_depth() -> None:
     text = fixture_text("mq/ibmmq_checkmk_qlocal_qstatus_1.txt")
     # the same queue in QLOCAL and QSTATUS records moments apart: the larger depth is kept
