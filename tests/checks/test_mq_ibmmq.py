@@ -198,6 +198,14 @@ def test_same_queue_name_on_two_queue_managers_is_two_queues(order: tuple[int, i
     assert (only.status, only.summary) == (Status.OK, "IBM MQ: 1 个队列正常, 共积压 1 条 (最多 QM1:QUEUE1 1 条)")
 
 
+def test_queue_manager_the_banner_does_not_name_comes_from_the_config() -> None:
+    snap = snapshot([fixture_text("mq/ibmmq_amq8146_mqseries_banner_without_qmgr.txt")], qmgr="QMgrName")
+    assert snap.problems == [(Status.CRITICAL, "队列管理器 QMgrName 不可用 (AMQ8146: MQSeries queue manager "
+                                               "not available.)")]
+    out = judge(snap, replace(RULES, queues=["Q.VOUCHER.IN"]))
+    assert "队列未列出: Q.VOUCHER.IN (可能原因: 队列管理器 QMgrName 不可用 (AMQ8146))" in out.summary
+
+
 def test_output_without_banner_after_another_is_never_lower() -> None:
     """The same two captures in one text: the second has no banner, so its QUEUE1 counts as the
     first queue manager's; one queue then, with the larger depth, not the last one printed."""
