@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, Optional
 
-from checks.mq.model import QueueStat, Snapshot, to_int
+from checks.mq.model import BAD_STATES, QueueStat, Snapshot, to_int
 
 _BAR = "\u2502"  # │, the pretty_table column separator
 # Without a UTF-8 terminal pretty_table draws with VT100 line graphics (ESC ( 0 ... ESC ( B)
@@ -64,11 +64,13 @@ def _depth(d: dict[str, Any]) -> Optional[int]:
 
 def queues_from_rows(rows: list[dict[str, Any]], vhost: str = "") -> list[QueueStat]:
     """A row whose count cells are empty (a queue that is down answers nothing) is kept with
-    depth None; rows of a listing that asked for no count at all are left out."""
+    depth None; rows of a listing that asked for no count at all are left out, unless their
+    state says the queue is not working (the API omits the counts of a queue that is down)."""
     out = []
     for d in rows:
         name = d.get("name")
-        if not name or not any(k in d for k in _COUNTS):
+        bad = str(d.get("state") or "").strip().lower() in BAD_STATES
+        if not name or not (bad or any(k in d for k in _COUNTS)):
             continue
         out.append(QueueStat(name=str(name), depth=_depth(d), consumers=to_int(d.get("consumers")),
                              kind=str(d.get("type") or ""), owner=str(d.get("vhost") or vhost),

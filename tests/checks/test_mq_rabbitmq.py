@@ -14,6 +14,7 @@ from checks.base import Outcome
 from checks.model import Status
 from checks.mq import MqCheck, MqOptions
 from checks.mq.judge import Rules, judge
+from checks.mq.model import QueueStat, Snapshot
 from checks.mq.rabbitmq import parse_api_queues, parse_list_queues, queues_from_rows, snapshot_from_ctl
 from checks.options import ConfigError, build
 from tests.helpers.fixtures import fixture_text
@@ -81,6 +82,12 @@ def test_pretty_table_row_with_empty_counts_is_kept_and_critical() -> None:
     out = judge(snap, Rules(product="RabbitMQ", queues=[], dead_letter=[], dead_letter_explicit=False,
                             system_prefixes=("amq.",)))
     assert (out.status, out.summary) == (Status.CRITICAL, "RabbitMQ: 队列 my-source-queue 不可用 (没有返回消息数)")
+
+
+def test_api_queue_that_is_down_has_no_counts_but_is_kept() -> None:
+    rows = [{"name": "voucher.in", "vhost": "fiscal", "state": "down", "type": "classic"},
+            {"name": "voucher.new", "vhost": "fiscal", "state": "running"}]  # no stats emitted yet
+    assert [(q.name, q.depth, q.state) for q in queues_from_rows(rows)] == [("voucher.in", None, "down")]
 
 
 def test_listing_banner_names_the_vhost() -> None:
@@ -247,6 +254,27 @@ def test_amqp_wrong_password_is_critical_and_not_echoed(broker: Any, monkeypatch
     assert "wrong-Pa55" not in out.summary
     monkeypatch.setenv("XJ_MQ_PASS", "guest")
     assert amqp(queues=[q], password_env="XJ_MQ_PASS").status == Status.OK
+
+
+@pytest.mark.parametrize(("reply", "state"), [
+    # the broker's own wording (rabbitmq-server src/rabbit_amqqueue.erl, priv_absent and not_found)
+    ("NOT_FOUND - no queue 'voucher.in' in vhost '/'", None),
+    ("NOT_FOUND - home node 'rabbit@mq1' of durable queue 'voucher.in' in vhost '/' is down or inaccessible",
+     "down"),
+    ("NOT_FOUND - queue 'voucher.in' in vhost '/' process is stopped by supervisor", "stopped"),
+    ("NOT_FOUND - queue 'voucher.in' in vhost '/' has crashed and failed to restart", "crashed"),
+    ("NOT_FOUND - failed to perform operation on queue 'voucher.in' in vhost '/' due to timeout", "unavailable"),
+])
+def test_amqp_404_that_is_not_absence(reply: str, state: object) -> None:
+    from checks.mq.amqp import unavailable_state
+
+    assert unavailable_state(reply) == state
+    if state is not None:
+        out = judge(Snapshot(queues=[QueueStat("voucher.in", None, state=str(state))], complete_listing=False),
+                    Rules(product="RabbitMQ", queues=["voucher.in"], dead_letter=[], dead_letter_explicit=False,
+                          system_prefixes=("amq.",)))
+        assert out.status == Status.CRITICAL and "不存在" not in out.summary
+        assert out.summary.startswith("RabbitMQ: 队列 voucher.in ")
 
 
 def test_amqp_refused_is_critical() -> None:
