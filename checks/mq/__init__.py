@@ -29,7 +29,8 @@ Source = Literal["amqp", "rabbitmq_api", "rabbitmqctl", "ibmmq", "tonglinkq"]
 
 DEFAULT_URLS = {"amqp": "amqp://guest:guest@127.0.0.1:5672/%2F",
                 "rabbitmq_api": "http://guest:guest@127.0.0.1:15672/api/queues"}
-IBMMQ_MQSC = ("DISPLAY QLOCAL(*) CURDEPTH MAXDEPTH\n"
+IBMMQ_MQSC = ("DISPLAY QLOCAL(*)\n"  # names only: still listed when damaged (AMQ8149S names none)
+              "DISPLAY QLOCAL(*) CURDEPTH MAXDEPTH\n"
               "DISPLAY QSTATUS(*) TYPE(QUEUE) IPPROCS OPPROCS CURDEPTH\n"
               "DISPLAY CHSTATUS(*) STATUS CONNAME\n")
 RABBITMQCTL = ["rabbitmqctl", "-q", "list_queues", "name", "messages", "consumers", "state"]

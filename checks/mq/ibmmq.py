@@ -181,9 +181,14 @@ def queues_from_records(records: list[MqscRecord]) -> list[QueueStat]:
     of one queue (QLOCAL and QSTATUS taken moments apart) keep the larger, so a backlog is never
     hidden. Queues without a CURDEPTH anywhere (e.g. only MAXDEPTH displayed) are left out unless
     damaged; so are alias/remote queues and QSTATUS TYPE(HANDLE) records.
+
+    MQ 9 prints AMQ8149S without a name: then a local queue of that queue manager that was
+    listed by name but has no depth anywhere (the damaged one is missing from DISPLAY QSTATUS)
+    is reported as "suspect_damaged", since that is all the output says.
     """
     merged: dict[tuple[str, str], dict[str, str]] = {}
     damaged: set[tuple[str, str]] = set()
+    unnamed = {r.qmgr for r in records if r.msgid == OBJECT_DAMAGED and not object_named(r)}
     for r in records:
         if r.msgid == OBJECT_DAMAGED:
             name = object_named(r)
@@ -210,12 +215,14 @@ def queues_from_records(records: list[MqscRecord]) -> list[QueueStat]:
     out = []
     for (qmgr, name), a in merged.items():
         depth = to_int(a.get("CURDEPTH"))
-        broken = (qmgr, name) in damaged
-        if depth is None and not broken:
-            continue
+        state = "damaged" if (qmgr, name) in damaged else ""
+        if depth is None and not state:
+            if qmgr not in unnamed:
+                continue
+            state = "suspect_damaged"
         out.append(QueueStat(name=name, depth=depth, consumers=to_int(a.get("IPPROCS")),
                              producers=to_int(a.get("OPPROCS")), max_depth=to_int(a.get("MAXDEPTH")),
-                             kind="local", owner=qmgr, state="damaged" if broken else ""))
+                             kind="local", owner=qmgr, state=state))
     return out
 
 

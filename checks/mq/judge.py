@@ -61,7 +61,7 @@ def _judge_queue(q: QueueStat, label: str, dlq: bool, r: Rules) -> _Judged:
     what = "死信队列" if dlq else "队列"
     bad = BAD_STATES.get(q.state.strip().lower())
     if bad:
-        said = "" if q.state == "damaged" else f" (状态 {q.state})"
+        said = "" if q.state.endswith("damaged") else f" (状态 {q.state})"
         found.append((Status.CRITICAL, f"{what} {label} {bad}{said}"))
     elif q.depth is None:  # the row is there, its counts are empty: the queue did not answer
         found.append((Status.CRITICAL, f"{what} {label} 不可用 (没有返回消息数)"))

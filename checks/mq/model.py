@@ -48,7 +48,8 @@ class Snapshot:
 
 # Queue states that mean applications cannot put or get, and how to say so.
 BAD_STATES = {"down": "不可用", "crashed": "已崩溃, 不可用", "stopped": "已停止", "minority": "不可用 (仲裁成员不足)",
-              "terminated": "已停止", "damaged": "已损坏", "unavailable": "不可用"}
+              "terminated": "已停止", "damaged": "已损坏", "unavailable": "不可用",
+              "suspect_damaged": "可能已损坏 (AMQ8149S 未指明对象; 此队列列出了名称却没有深度)"}
 
 KIND_ZH = {"qmgr": "队列管理器", "channel": "通道", "send_conn": "发送连接", "recv_conn": "接收连接"}
 

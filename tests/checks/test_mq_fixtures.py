@@ -19,7 +19,7 @@ IBMMQ: dict[str, tuple[list[Any], list[Any], list[Any], list[str], int]] = {
     "ibmmq_amq8146_mqseries_banner_without_qmgr.txt": (
         [], [], [("CRITICAL", "队列管理器不可用 (AMQ8146: MQSeries queue manager not available.)")], [], 1),
     "ibmmq_amq8149s_damaged_mq9.txt": (
-        [("", "X1", 0, ""), ("", "X2", 0, "")], [],
+        [("", "X0", None, "suspect_damaged"), ("", "X1", 0, ""), ("", "X2", 0, "")], [],
         [("CRITICAL", "报告有对象已损坏, 输出未指明是哪个 (AMQ8149S: IBM MQ object damaged.)")], [], 1),
     "ibmmq_checkmk_chstatus_1_not_found.txt": ([], [("qmgr", "MY.TEST", R, "OK")], [], [], 0),
     "ibmmq_checkmk_chstatus_2_mq9.txt": (

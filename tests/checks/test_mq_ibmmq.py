@@ -217,8 +217,10 @@ def test_fake_runmqsc_damaged_queue_end_to_end(tmp_path: Path) -> None:
     runmqsc = _fake(tmp_path, "runmqsc", "ibmmq_amq8149s_damaged_mq9.txt", exit_code=20)
     out = mq(command=[str(runmqsc), "QM1"], qmgr="QM1", status_commands=[["true"]], queues=["X0", "X1"]).run()
     assert out.status == Status.CRITICAL
-    assert "队列未列出: X0 (可能原因: 队列管理器 QM1 报告有对象已损坏 (AMQ8149S))" in out.summary
-    assert "不存在" not in out.summary
+    assert "队列 QM1 报告有对象已损坏" not in out.summary  # the queue manager is not a queue
+    assert "队列管理器 QM1 报告有对象已损坏, 输出未指明是哪个 (AMQ8149S" in out.summary
+    assert "队列 X0 可能已损坏" in out.summary and "不存在" not in out.summary
+    assert "DISPLAY QLOCAL(*)\n" in (tmp_path / "runmqsc.stdin").read_text()
     named = _fake(tmp_path, "runmqsc7", "ibmmq_amq8149_damaged_named_mq7.txt", exit_code=20)
     out = mq(command=[str(named), "QMLL"], queues=["QL.A"]).run()
     assert (out.status, out.summary) == (Status.CRITICAL, "IBM MQ: 队列 QL.A 已损坏")
@@ -249,14 +251,18 @@ def test_damaged_queue_named_by_the_tool_is_critical_and_named() -> None:
 
 
 def test_damaged_object_the_tool_does_not_name() -> None:
-    """MQ 9 prints AMQ8149S without the name; the queue then just lacks from `dis q(X*)`."""
+    """MQ 9 prints AMQ8149S without the name: X0 is missing from `dis q(X*)` and `dis qs(X*)`,
+    listed only by the names-only `dis ql(X*)`; that, and no more, is what the check says."""
     snap = snapshot([fixture_text("mq/ibmmq_amq8149s_damaged_mq9.txt")])
-    out = judge(snap, replace(RULES, queues=["X0", "X1", "X2"]))
+    out = judge(snap, replace(RULES, queues=["X0", "X1", "X2", "X9"]))
     assert out.status == Status.CRITICAL
     assert out.summary == ("IBM MQ: 报告有对象已损坏, 输出未指明是哪个 (AMQ8149S: IBM MQ object damaged.); "
-                           "队列未列出: X0 (可能原因: 报告有对象已损坏 (AMQ8149S))")
+                           "队列未列出: X9 (可能原因: 报告有对象已损坏 (AMQ8149S)); "
+                           "队列 X0 可能已损坏 (AMQ8149S 未指明对象; 此队列列出了名称却没有深度)")
     assert "不存在" not in out.summary and out.summary.count("object damaged") == 1
     assert {m.name for m in out.metrics} == {"queue_depth:X1", "queue_depth:X2"}
+    # all queues judged (no `queues`): the suspect is named just the same
+    assert "队列 X0 可能已损坏" in judge(snap, RULES).summary
 
 
 def test_queue_of_a_stopped_queue_manager_is_not_called_absent() -> None:
