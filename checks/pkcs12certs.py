@@ -279,6 +279,8 @@ def _decrypt(buf: bytes, alg: tuple[int, int, int], data: bytes, password: Optio
         for node in kp[2:]:
             if node[0] == 0x02:
                 size = _int(buf, *node)
+                if size not in (16, 24, 32):
+                    raise _Bad
             elif node[0] == 0x30:
                 prf_oid = _oid(buf, *_seq(buf, node)[0])
                 if prf_oid not in _HMACS:
@@ -338,9 +340,9 @@ def certificates(data: bytes, password: Optional[bytes]) -> list[bytes]:
     """Every X.509 certificate in the PKCS#12 file `data`, in DER, in file order."""
     try:
         return _certificates(data, password)
-    except _Bad:
-        raise Pkcs12Error("不是有效的 PKCS#12 文件 (结构损坏)") from None
-    except (IndexError, UnicodeDecodeError, RecursionError):
+    except Pkcs12Error:
+        raise
+    except (_Bad, IndexError, ValueError, RecursionError):  # ValueError: cryptography on bad sizes
         raise Pkcs12Error("不是有效的 PKCS#12 文件 (结构损坏)") from None
 
 

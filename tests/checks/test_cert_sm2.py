@@ -51,6 +51,7 @@ def sm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     openssl(*common, "-out", "seal-aes.p12", cwd=d)
     openssl("pkcs12", "-export", "-inkey", "seal.key", "-in", "seal.pem", "-passout", "pass:",
             "-out", "seal-nopass.pfx", cwd=d)
+    openssl(*common, "-nomac", "-certpbe", "AES-256-CBC", "-out", "seal-nomac.p12", cwd=d)
     try:
         openssl(*common, "-legacy", "-out", "seal-legacy.pfx", cwd=d)
         openssl(*common, "-legacy", "-certpbe", "PBE-SHA1-3DES", "-out", "seal-3des.p12", cwd=d)
@@ -88,6 +89,7 @@ def test_cryptography_alone_refuses_the_sm2_pkcs12(sm2: Path) -> None:
     ("seal-legacy.pfx", PASSWORD, 2),     # certificates under RC2-40, key under 3DES, MAC SHA-1
     ("seal-3des.p12", PASSWORD, 2),       # certificates under 3DES
     ("seal-nopass.pfx", None, 1),         # no password: OpenSSL's empty one
+    ("seal-nomac.p12", PASSWORD, 2),      # no MAC: the decryption alone checks the password
 ])
 def test_sm2_certificate_dates_read_in_every_form(sm2: Path, name: str, password: Optional[str],
                                                  in_file: int) -> None:
@@ -107,6 +109,13 @@ def test_sm2_certificate_dates_read_in_every_form(sm2: Path, name: str, password
 def test_sm2_ca_alone_is_ok_and_named(sm2: Path) -> None:
     out = run(files=[str(sm2 / "ca.pem")])
     assert out.status == Status.OK and out.details["certificates"][0]["signature_algorithm"] == "SM2-with-SM3"
+
+
+def test_wrong_password_without_mac_is_said_by_the_decryption(sm2: Path) -> None:
+    path = _file(sm2, "seal-nomac.p12")
+    out = run(files=[str(path)], password="wrong")
+    assert out.status == Status.UNKNOWN
+    assert out.summary == f"证书文件 {path}: PKCS#12 密码错误或文件已损坏 (解密结果无效)"
 
 
 @pytest.mark.parametrize("name", ["seal-aes.p12", "seal-legacy.pfx"])
@@ -194,3 +203,23 @@ def test_ber_encoded_pkcs12_reads_the_same(sm2: Path, name: str) -> None:
     assert ber != der and b"\x30\x80" in ber[:2] and b"\x24\x80" in ber
     assert pkcs12certs.certificates(ber, PASSWORD.encode()) == pkcs12certs.certificates(der, PASSWORD.encode())
     assert len(pkcs12certs.certificates(ber, PASSWORD.encode())) == 2
+
+
+def test_mutated_files_give_only_reasons(sm2: Path) -> None:
+    """Hostile input: real files with bytes changed, cut or grown answer a Pkcs12Error (a
+    Chinese reason for the summary), never another exception."""
+    import random
+
+    rng = random.Random(20)
+    # without a MAC the changed bytes reach the decryption parameters too
+    originals = [_file(sm2, n).read_bytes() for n in ("seal-aes.p12", "seal-nopass.pfx", "seal-nomac.p12")]
+    for _ in range(300):
+        data = bytearray(rng.choice(originals))
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            data = data[: rng.randrange(len(data))]
+        try:
+            pkcs12certs.certificates(bytes(data), rng.choice([None, b"", PASSWORD.encode()]))
+        except pkcs12certs.Pkcs12Error as e:
+            assert str(e).startswith(("PKCS#12", "不是有效的", "不支持"))
