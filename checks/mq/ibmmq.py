@@ -39,7 +39,6 @@ _FAILURES = {
     "AMQ8118": (Status.CRITICAL, "队列管理器不存在"),
     "AMQ8135": (Status.UNKNOWN, "无权限执行 MQSC 命令"),
     "AMQ8147": (Status.CRITICAL, "对象不存在"),
-    "AMQ8149": (Status.CRITICAL, "对象已损坏"),
     "AMQ8405": (Status.UNKNOWN, "MQSC 命令语法错误"),
 }
 
