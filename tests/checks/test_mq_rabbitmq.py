@@ -306,4 +306,6 @@ def test_real_rabbitmqctl(broker: Any) -> None:
                                         **extra}, "c")).run()
         metrics = {m.name: m.value for m in out.metrics}
         assert metrics[f"queue_depth:{q}"] == 3 and metrics[f"queue_depth:{dlq}"] == 1, out.summary
+        if argv is None:  # the default command asks for the state too
+            assert {d["name"]: d["state"] for d in out.details["queues"]}[q] == "running"
         assert out.status == Status.WARNING and f"死信队列 {dlq} 有 1 条消息" in out.summary
