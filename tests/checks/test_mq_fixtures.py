@@ -74,6 +74,15 @@ RABBITMQ_CTL: dict[str, tuple[Any, list[Any]]] = {
         None, [("", "my-target-queue", 1, "", None), ("", "my-source-queue", 0, "", None)]),
     # RabbitMQ 3.6 printed no header: the asked columns name the cells; no count asked, no queue
     "rabbitmq_list_queues_5_down_queues_issue696.txt": (["name", "state", "durable", "pid"], []),
+    "rabbitmq_list_queues_6_ready_unacked_consumers_dlq.txt": (None, [
+        ("/", n, 0, "", c) for n, c in (
+            ("parking.inventario_queue", 0), ("mesas_queue", 1), ("dlq.pedidos_queue", 0),
+            ("dlq.reportes_queue", 0), ("dlq.inventario_queue", 0), ("caja_queue", 1), ("pedidos_queue", 1),
+            ("dlq.cuentas_queue", 0), ("inventario_queue", 1), ("dlq.mesas_queue", 0), ("reportes_queue", 1),
+            ("notificaciones_queue", 1), ("dlq.caja_queue", 0), ("cuentas_queue", 1))]),
+    # one row split by a space instead of a tab: each line is split by what it holds
+    "rabbitmq_list_queues_7_mixed_separators.txt": (None, [
+        ("/", "new_test", 0, "", None), ("/", "rabbit-test", 10, "", None), ("/", "test", 0, "", None)]),
 }
 RABBITMQ_API: dict[str, list[Any]] = {
     "rabbitmq_api_queues_1_v3.6.8.json.txt": [
