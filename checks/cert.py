@@ -60,8 +60,10 @@ class UnreadableCert(Exception):
 
 
 def load_certificates(path: Path, password: Optional[bytes]) -> list[Any]:
-    """Every certificate in a PEM, DER or PKCS#12 file, as `cryptography.x509.Certificate`."""
+    """Every certificate in a PEM, DER or PKCS#12 file, as `cryptography.x509.Certificate`,
+    whatever the key algorithm (SM2 seal certificates included)."""
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     data = path.read_bytes()
@@ -77,14 +79,32 @@ def load_certificates(path: Path, password: Optional[bytes]) -> list[Any]:
             pass  # maybe a PKCS#12 file with another name
     try:
         _, leaf, extra = pkcs12.load_key_and_certificates(data, password)
-    except ValueError as e:
-        if path.suffix.lower() in _P12_SUFFIXES or password is not None:
-            raise UnreadableCert(f"PKCS#12 文件无法打开 (密码错误或文件损坏): {e}") from None
-        raise UnreadableCert("不是 PEM、DER 或 PKCS#12 格式的证书") from None
-    certs = ([leaf] if leaf is not None else []) + list(extra or [])
+    except (UnsupportedAlgorithm, ValueError):
+        # cryptography refuses the key (an SM2 seal key), a cipher it lacks, a wrong password
+        # or a damaged file alike: the certificate bags alone say which, and give the dates
+        certs = _certificate_bags(data, password, path.suffix.lower() in _P12_SUFFIXES)
+    else:
+        certs = ([leaf] if leaf is not None else []) + list(extra or [])
     if not certs:
         raise UnreadableCert("PKCS#12 文件中没有证书")
     return certs
+
+
+def _certificate_bags(data: bytes, password: Optional[bytes], named_p12: bool) -> list[Any]:
+    from cryptography import x509
+
+    from checks import pkcs12certs
+
+    try:
+        ders = pkcs12certs.certificates(data, password)
+    except pkcs12certs.WrongPassword as e:
+        raise UnreadableCert(str(e)) from None
+    except pkcs12certs.Pkcs12Error as e:
+        raise UnreadableCert(str(e) if named_p12 else "不是 PEM、DER 或 PKCS#12 格式的证书") from None
+    try:
+        return [x509.load_der_x509_certificate(der) for der in ders]
+    except ValueError as e:
+        raise UnreadableCert(f"PKCS#12 文件中的证书无法解析: {e}") from None
 
 
 @dataclass

@@ -25,10 +25,27 @@ class CertInfo:
     not_before: datetime     # aware, UTC
     not_after: datetime      # aware, UTC
     serial: int = 0
+    signature_algorithm: str = ""  # "SM2-with-SM3", "sha256WithRSAEncryption"; "" when unknown
 
     def to_details(self) -> dict[str, Any]:
-        return {"subject": self.subject, "issuer": self.issuer, "serial": f"{self.serial:x}",
-                "not_before": self.not_before.isoformat(), "not_after": self.not_after.isoformat()}
+        out = {"subject": self.subject, "issuer": self.issuer, "serial": f"{self.serial:x}",
+               "not_before": self.not_before.isoformat(), "not_after": self.not_after.isoformat()}
+        if self.signature_algorithm:
+            out["signature_algorithm"] = self.signature_algorithm
+        return out
+
+
+# Names OpenSSL prints for the Chinese commercial (国密) signature algorithms, which
+# `cryptography` does not name.
+_SIGNATURE_NAMES = {"1.2.156.10197.1.501": "SM2-with-SM3", "1.2.156.10197.1.502": "SM2-with-SHA1",
+                    "1.2.156.10197.1.503": "SM2-with-SHA256"}
+
+
+def signature_name(cert: Any) -> str:
+    """The certificate's signature algorithm by name, else its dotted OID."""
+    oid = cert.signature_algorithm_oid
+    name = _SIGNATURE_NAMES.get(oid.dotted_string) or getattr(oid, "_name", "")
+    return oid.dotted_string if not name or name == "Unknown OID" else name
 
 
 def info_from_x509(cert: Any) -> CertInfo:
@@ -44,7 +61,7 @@ def info_from_x509(cert: Any) -> CertInfo:
         na = cert.not_valid_after.replace(tzinfo=timezone.utc)
     return CertInfo(subject_cn=cn, subject=cert.subject.rfc4514_string(),
                     issuer=cert.issuer.rfc4514_string(), not_before=nb, not_after=na,
-                    serial=cert.serial_number)
+                    serial=cert.serial_number, signature_algorithm=signature_name(cert))
 
 
 def info_from_der(der: bytes) -> CertInfo:

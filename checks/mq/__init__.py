@@ -29,10 +29,11 @@ Source = Literal["amqp", "rabbitmq_api", "rabbitmqctl", "ibmmq", "tonglinkq"]
 
 DEFAULT_URLS = {"amqp": "amqp://guest:guest@127.0.0.1:5672/%2F",
                 "rabbitmq_api": "http://guest:guest@127.0.0.1:15672/api/queues"}
-IBMMQ_MQSC = ("DISPLAY QLOCAL(*) CURDEPTH MAXDEPTH\n"
+IBMMQ_MQSC = ("DISPLAY QLOCAL(*)\n"  # names only: still listed when damaged (AMQ8149S names none)
+              "DISPLAY QLOCAL(*) CURDEPTH MAXDEPTH\n"
               "DISPLAY QSTATUS(*) TYPE(QUEUE) IPPROCS OPPROCS CURDEPTH\n"
               "DISPLAY CHSTATUS(*) STATUS CONNAME\n")
-RABBITMQCTL = ["rabbitmqctl", "-q", "list_queues", "name", "messages", "consumers"]
+RABBITMQCTL = ["rabbitmqctl", "-q", "list_queues", "name", "messages", "consumers", "state"]
 _PRODUCT = {"amqp": "RabbitMQ", "rabbitmq_api": "RabbitMQ", "rabbitmqctl": "RabbitMQ",
             "ibmmq": "IBM MQ", "tonglinkq": "TongLINK/Q"}
 _DEAD_LETTER = {"ibmmq": ["SYSTEM.DEAD.LETTER.QUEUE"], "tonglinkq": ["TLQ.SYS.DEAD"]}
@@ -108,7 +109,7 @@ class MqCheck(Check):
             return self._api(self._url(secret))
         outputs, problems = self._commands()
         if o.source == "ibmmq":
-            snap = ibmmq.snapshot(outputs)
+            snap = ibmmq.snapshot(outputs, o.qmgr or "")
         elif o.source == "tonglinkq":
             snap = tonglinkq.snapshot(outputs)
         else:
@@ -147,7 +148,8 @@ class MqCheck(Check):
         o: MqOptions = self.options
         plain, headers = split_credentials(url)
         parts = urlsplit(plain)
-        query = parts.query or "columns=name,messages,messages_ready,messages_unacknowledged,consumers,type"
+        query = parts.query or \
+            "columns=name,vhost,state,messages,messages_ready,messages_unacknowledged,consumers,type"
         plain = urlunsplit(parts._replace(query=query))
         netloc = parts.netloc
         snap = Snapshot()

@@ -6,7 +6,7 @@ own channel.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from checks.model import Status
 from checks.mq.model import QueueStat, Snapshot
@@ -38,8 +38,11 @@ def snapshot(url: str, names: list[str], timeout: float) -> Snapshot:
             try:
                 ok: Any = ch.queue_declare(queue=name, passive=True)
             except ChannelClosedByBroker as e:
-                if e.reply_code == 404:
+                state = unavailable_state(e.reply_text) if e.reply_code == 404 else None
+                if e.reply_code == 404 and state is None:
                     snap.missing.append(name)
+                elif state is not None:
+                    snap.queues.append(QueueStat(name=name, depth=None, state=state))
                 else:
                     snap.problems.append((Status.UNKNOWN, f"查询队列 {name} 失败: {e.reply_text}"))
                 continue
@@ -52,6 +55,23 @@ def snapshot(url: str, names: list[str], timeout: float) -> Snapshot:
         except Exception:  # closing a broken connection must not hide the result
             pass
     return snap
+
+
+# The broker answers 404 NOT_FOUND also for a queue that exists but cannot answer (RabbitMQ's
+# rabbit_amqqueue priv_absent); only "no queue '...' in vhost '...'" means it does not exist.
+_UNAVAILABLE = (("is down or inaccessible", "down"), ("stopped by supervisor", "stopped"),
+                ("has crashed", "crashed"), ("failed to perform operation", "unavailable"))
+
+
+def unavailable_state(reply_text: str) -> Optional[str]:
+    """The state a 404 reply describes, or None when it says the queue does not exist."""
+    text = reply_text or ""
+    if "no queue" in text:
+        return None
+    for words, state in _UNAVAILABLE:
+        if words in text:
+            return state
+    return "unavailable" if text else None
 
 
 def _reason(e: Exception) -> str:

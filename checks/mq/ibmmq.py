@@ -21,12 +21,18 @@ _KEY = re.compile(r"[A-Z][A-Z0-9]*")
 _FLAT_LINE = re.compile(r"(?:[ \t]*[A-Z][A-Z0-9]*(?:\([^()]*\))?(?=[ \t]|$))+[ \t]*")
 _FLAT_ATTR = re.compile(r"([A-Z][A-Z0-9]*)(?:\(([^()]*)\))?")
 _STARTING = re.compile(r"Starting MQSC for queue manager (\S+?)\.?\s*$")
+# Before MQ 9 an error may name its object on the next line: "AMQ8149: ... damaged." + "[2016, QL.A]"
+_INSERTS = re.compile(r"^\[([^\[\]]*)\]$")
+_NOT_FOUND = re.compile(r"object (\S+) not found", re.IGNORECASE)
 
 QUEUE_DETAILS = "AMQ8409"
 QUEUE_STATUS = "AMQ8450"
 CHANNEL_STATUS = "AMQ8417"
 QMGR_STATUS = "AMQ8705"
 CHANNEL_STATUS_NOT_FOUND = "AMQ8420"
+OBJECT_DAMAGED = "AMQ8149"
+OBJECT_NOT_FOUND = "AMQ8147"
+QMGR_UNAVAILABLE = "AMQ8146"
 # Failures printed without attributes; before MQ 9 they carry no severity letter.
 _FAILURES = {
     "AMQ8146": (Status.CRITICAL, "队列管理器不可用"),
@@ -44,6 +50,7 @@ class MqscRecord:
     message: str                   # Display Queue details.
     attrs: dict[str, str] = field(default_factory=dict)
     qmgr: str = ""                 # from "Starting MQSC for queue manager X."
+    inserts: list[str] = field(default_factory=list)  # "[2016, QL.A]" under an error: reason, object
 
 
 @dataclass
@@ -121,6 +128,10 @@ def parse_runmqsc(text: str) -> list[MqscRecord]:
                 continue
         if current is None:
             continue
+        inserts = _INSERTS.match(body) if not current.attrs and indent > header_indent else None
+        if inserts:
+            current.inserts = [x.strip() for x in inserts.group(1).split(",")]
+            continue
         attrs = parse_attributes(body) if indent > header_indent else None
         if attrs is None:
             current = None  # "One MQSC command read.", an echoed command, a prompt...
@@ -152,14 +163,38 @@ def qmgrs_from_records(records: list[MqscRecord]) -> list[QmgrStatus]:
             for r in records if r.msgid == QMGR_STATUS]
 
 
-def queues_from_records(records: list[MqscRecord]) -> list[QueueStat]:
-    """Merge DISPLAY QLOCAL (AMQ8409) and DISPLAY QSTATUS TYPE(QUEUE) (AMQ8450) per queue.
+def object_named(r: MqscRecord) -> str:
+    """The object an error record is about, when the output says: `object X not found`, or the
+    last insert of `[2016, QL.A]`; "" when it does not (MQ 9 prints AMQ8149S without a name)."""
+    m = _NOT_FOUND.search(r.message)
+    if m:
+        return m.group(1)
+    return r.inserts[-1] if len(r.inserts) > 1 else ""
 
-    Queues without a CURDEPTH anywhere (e.g. only MAXDEPTH displayed) are left out; so are
-    alias/remote queues and QSTATUS TYPE(HANDLE) records.
+
+def queues_from_records(records: list[MqscRecord]) -> list[QueueStat]:
+    """DISPLAY QLOCAL (AMQ8409) and DISPLAY QSTATUS TYPE(QUEUE) (AMQ8450) per queue of each queue
+    manager, plus the queues an AMQ8149 (object damaged) record names.
+
+    Queues of different queue managers stay apart even with the same name. Two CURDEPTH values
+    of one queue (QLOCAL and QSTATUS taken moments apart) keep the larger, so a backlog is never
+    hidden. Queues without a CURDEPTH anywhere (e.g. only MAXDEPTH displayed) are left out unless
+    damaged; so are alias/remote queues and QSTATUS TYPE(HANDLE) records.
+
+    MQ 9 prints AMQ8149S without a name: then a local queue of that queue manager that was
+    listed by name but has no depth anywhere (the damaged one is missing from DISPLAY QSTATUS)
+    is reported as "suspect_damaged", since that is all the output says.
     """
-    merged: dict[str, dict[str, str]] = {}
+    merged: dict[tuple[str, str], dict[str, str]] = {}
+    damaged: set[tuple[str, str]] = set()
+    unnamed = {r.qmgr for r in records if r.msgid == OBJECT_DAMAGED and not object_named(r)}
     for r in records:
+        if r.msgid == OBJECT_DAMAGED:
+            name = object_named(r)
+            if name:
+                damaged.add((r.qmgr, name))
+                merged.setdefault((r.qmgr, name), {})
+            continue
         name = r.attrs.get("QUEUE")
         if not name:
             continue
@@ -170,18 +205,23 @@ def queues_from_records(records: list[MqscRecord]) -> list[QueueStat]:
             continue
         if r.msgid not in (QUEUE_DETAILS, QUEUE_STATUS):
             continue
-        into = merged.setdefault(name, {})
+        into = merged.setdefault((r.qmgr, name), {})
         for key, value in r.attrs.items():
+            if key == "CURDEPTH" and key in into:
+                value = str(max(to_int(value) or 0, to_int(into[key]) or 0))
             if value != "" or key not in into:
                 into[key] = value
     out = []
-    for name, a in merged.items():
+    for (qmgr, name), a in merged.items():
         depth = to_int(a.get("CURDEPTH"))
-        if depth is None:
-            continue
+        state = "damaged" if (qmgr, name) in damaged else ""
+        if depth is None and not state:
+            if qmgr not in unnamed:
+                continue
+            state = "suspect_damaged"
         out.append(QueueStat(name=name, depth=depth, consumers=to_int(a.get("IPPROCS")),
                              producers=to_int(a.get("OPPROCS")), max_depth=to_int(a.get("MAXDEPTH")),
-                             kind="local"))
+                             kind="local", owner=qmgr, state=state))
     return out
 
 
@@ -223,27 +263,53 @@ def qmgr_link(q: QmgrStatus) -> LinkStat:
 
 
 def failures(records: list[MqscRecord]) -> list[tuple[Status, str]]:
-    """Error messages runmqsc printed, worded for the summary."""
+    """Error messages runmqsc printed, worded for the summary. Errors that name their object
+    (AMQ8147 not found, AMQ8149 damaged) are not here: snapshot() puts them on the object."""
     out = []
     for r in records:
-        if r.attrs:
+        if r.attrs or (r.msgid in (OBJECT_DAMAGED, OBJECT_NOT_FOUND) and object_named(r)):
             continue
+        where = f"队列管理器 {r.qmgr} " if r.qmgr else ""
+        said = f"({r.msgid}{r.severity}: {r.message})"
         known = _FAILURES.get(r.msgid)
-        if known is not None:
+        if r.msgid == OBJECT_DAMAGED:
+            out.append((Status.CRITICAL, f"{where}报告有对象已损坏, 输出未指明是哪个 {said}"))
+        elif known is not None:
             status, text = known
-            out.append((status, f"{text} ({r.msgid}: {r.message})"))
+            if r.qmgr and text.startswith("队列管理器"):  # "队列管理器 QM1 不可用", not said twice
+                text = text[len("队列管理器"):]
+            out.append((status, f"{where}{text} {said}".strip()))
         elif r.severity in ("E", "S"):
-            out.append((Status.UNKNOWN, f"{r.msgid}{r.severity}: {r.message}"))
-    return out
+            out.append((Status.UNKNOWN, f"{where}{r.msgid}{r.severity}: {r.message}"))
+    return list(dict.fromkeys(out))
 
 
-def snapshot(outputs: list[str]) -> Snapshot:
-    """Everything the runmqsc and dspmq outputs of one run say, in one Snapshot."""
+def unlisted_hints(records: list[MqscRecord], qmgrs: list[QmgrStatus]) -> list[str]:
+    """What in the output can explain a queue missing from the listing."""
+    hints = []
+    for r in records:
+        where = f"队列管理器 {r.qmgr} " if r.qmgr else ""
+        if r.msgid == OBJECT_DAMAGED and not object_named(r):
+            hints.append(f"{where}报告有对象已损坏 ({r.msgid}{r.severity})")
+        elif r.msgid == QMGR_UNAVAILABLE:
+            hints.append(f"{where or '队列管理器'}不可用 ({r.msgid}{r.severity})")
+    hints += [f"队列管理器 {q.name} 状态 {q.status}" for q in qmgrs
+              if not q.status.strip().upper().startswith("RUNNING")]
+    return list(dict.fromkeys(hints))
+
+
+def snapshot(outputs: list[str], qmgr: str = "") -> Snapshot:
+    """Everything the runmqsc and dspmq outputs of one run say, in one Snapshot. `qmgr` names the
+    queue manager of output that does not say it (runmqsc without its banner)."""
     records = [r for text in outputs for r in parse_runmqsc(text)]
-    qmgrs = qmgrs_from_records(records) + [q for text in outputs for q in parse_dspmq(text)]
+    for r in records:
+        r.qmgr = r.qmgr or qmgr
+    qmgrs = _dedupe(qmgrs_from_records(records) + [q for text in outputs for q in parse_dspmq(text)])
+    missing = [object_named(r) for r in records if r.msgid == OBJECT_NOT_FOUND and object_named(r)]
     return Snapshot(queues=queues_from_records(records),
-                    links=[qmgr_link(q) for q in _dedupe(qmgrs)] + channels_from_records(records),
-                    problems=failures(records))
+                    links=[qmgr_link(q) for q in qmgrs] + channels_from_records(records),
+                    problems=failures(records), missing=list(dict.fromkeys(missing)),
+                    unlisted_hints=unlisted_hints(records, qmgrs))
 
 
 def _dedupe(qmgrs: list[QmgrStatus]) -> list[QmgrStatus]:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 
 from checks.base import Outcome
 from checks.model import MAX_METRICS, Metric, Status, worst
-from checks.mq.model import KIND_ZH, QueueStat, Snapshot
+from checks.mq.model import BAD_STATES, KIND_ZH, QueueStat, Snapshot
 from checks.thresholds import as_text, evaluate
 
 _LITERAL = re.compile(r"^[\w.\-/:@%#$]+$")
@@ -49,60 +49,89 @@ class Rules:
 @dataclass
 class _Judged:
     queue: QueueStat
+    label: str
     dlq: bool
     status: Status
     problems: list[tuple[Status, str]]
     metrics: list[Metric]
 
 
-def _judge_queue(q: QueueStat, dlq: bool, r: Rules) -> _Judged:
-    metrics = [Metric(f"queue_depth:{q.name}", q.depth, "", warn=None if dlq else as_text(r.depth_warn),
-                      crit=None if dlq else as_text(r.depth_crit), min=0, max=q.max_depth)]
+def _judge_queue(q: QueueStat, label: str, dlq: bool, r: Rules) -> _Judged:
     found: list[tuple[Status, str]] = []
+    what = "死信队列" if dlq else "队列"
+    bad = BAD_STATES.get(q.state.strip().lower())
+    if bad:
+        said = "" if q.state.endswith("damaged") else f" (状态 {q.state})"
+        found.append((Status.CRITICAL, f"{what} {label} {bad}{said}"))
+    elif q.depth is None:  # the row is there, its counts are empty: the queue did not answer
+        found.append((Status.CRITICAL, f"{what} {label} 不可用 (没有返回消息数)"))
+    metrics: list[Metric] = []
+    if q.depth is not None:
+        _judge_depth(q, q.depth, label, dlq, r, found, metrics)
+    if q.consumers is not None:
+        low = None if r.min_consumers is None or dlq else f"{r.min_consumers}:"
+        metrics.append(Metric(f"consumers:{label}", q.consumers, "", crit=low, min=0))
+        if not dlq and r.min_consumers is not None and q.consumers < r.min_consumers:
+            found.append((Status.CRITICAL, f"队列 {label} 消费者 {q.consumers} 个, 少于 {r.min_consumers} 个"))
+    return _Judged(q, label, dlq, worst(st for st, _ in found), found, metrics)
+
+
+def _judge_depth(q: QueueStat, depth: int, label: str, dlq: bool, r: Rules,
+                 found: list[tuple[Status, str]], metrics: list[Metric]) -> None:
+    metrics.append(Metric(f"queue_depth:{label}", depth, "", warn=None if dlq else as_text(r.depth_warn),
+                          crit=None if dlq else as_text(r.depth_crit), min=0, max=q.max_depth))
     if dlq:
-        if q.depth > 0:
-            found.append((Status.WARNING, f"死信队列 {q.name} 有 {q.depth} 条消息"))
+        if depth > 0:
+            found.append((Status.WARNING, f"死信队列 {label} 有 {depth} 条消息"))
     else:
-        st = evaluate(q.depth, r.depth_warn, r.depth_crit)
+        st = evaluate(depth, r.depth_warn, r.depth_crit)
         if st != Status.OK:
-            found.append((st, f"队列 {q.name} 积压 {q.depth} 条 (阈值 {r.depth_warn or '-'}/{r.depth_crit or '-'})"))
+            found.append((st, f"队列 {label} 积压 {depth} 条 (阈值 {r.depth_warn or '-'}/{r.depth_crit or '-'})"))
     if q.max_depth:
-        pct = 100.0 * q.depth / q.max_depth
-        metrics.append(Metric(f"depth_percent:{q.name}", round(pct, 2), "%", warn=as_text(r.percent_warn),
+        pct = 100.0 * depth / q.max_depth
+        metrics.append(Metric(f"depth_percent:{label}", round(pct, 2), "%", warn=as_text(r.percent_warn),
                               crit=as_text(r.percent_crit), min=0, max=100))
         st = evaluate(pct, r.percent_warn, r.percent_crit)
         if st != Status.OK:
-            found.append((st, f"队列 {q.name} 深度达到上限的 {pct:.0f}% ({q.depth}/{q.max_depth})"))
-    if q.consumers is not None:
-        low = None if r.min_consumers is None or dlq else f"{r.min_consumers}:"
-        metrics.append(Metric(f"consumers:{q.name}", q.consumers, "", crit=low, min=0))
-        if not dlq and r.min_consumers is not None and q.consumers < r.min_consumers:
-            found.append((Status.CRITICAL, f"队列 {q.name} 消费者 {q.consumers} 个, 少于 {r.min_consumers} 个"))
-    return _Judged(q, dlq, worst(st for st, _ in found), found, metrics)
+            found.append((st, f"队列 {label} 深度达到上限的 {pct:.0f}% ({depth}/{q.max_depth})"))
+
+
+def _absent(snap: Snapshot, r: Rules, present: set[str], is_dlq: Callable[[str], bool]) -> list[tuple[Status, str]]:
+    """Configured queues the output lacks. "不存在" only when the tool said so (AMQ8147, AMQP 404);
+    a listing that merely lacks a name says "未列出", with what else the output reported."""
+    configured = [p for p in r.queues if is_literal(p)]
+    if r.dead_letter_explicit:
+        configured += [p for p in r.dead_letter if is_literal(p)]
+    said = {n for n in snap.missing if n in configured or not snap.complete_listing}
+    unlisted = {p for p in configured if p not in present and p not in said} if snap.complete_listing else set()
+    hints = "; ".join(dict.fromkeys(snap.unlisted_hints))
+    out: list[tuple[Status, str]] = []
+    for name in sorted(said | unlisted):
+        dl = name not in r.queues and is_dlq(name)
+        what = "死信队列" if dl else "队列"
+        if name in said:
+            text = f"{what}不存在: {name}"
+        else:
+            text = f"{what}未列出: {name}" + (f" (可能原因: {hints})" if hints else " (输出中没有该队列)")
+        out.append((Status.WARNING if dl else Status.CRITICAL, text))
+    out += [(Status.CRITICAL, f"对象不存在: {n}") for n in sorted(set(snap.missing) - said)]
+    return out
 
 
 def judge(snap: Snapshot, r: Rules) -> Outcome:
     is_dlq = matcher(r.dead_letter)
     wanted = matcher(r.queues)
     problems: list[tuple[Status, str]] = list(snap.problems)
+    qualified = len({q.owner for q in snap.queues}) > 1  # same names may live in several owners
 
-    def selected(name: str) -> bool:
+    def selected(q: QueueStat) -> bool:
         if r.queues:
-            return wanted(name) or is_dlq(name)
-        return is_dlq(name) or not name.startswith(r.system_prefixes)
+            return wanted(q.name) or wanted(q.label(True)) or is_dlq(q.name)
+        return is_dlq(q.name) or not q.name.startswith(r.system_prefixes)
 
-    judged = [_judge_queue(q, is_dlq(q.name), r) for q in snap.queues if selected(q.name)]
-    present = {q.name for q in snap.queues}
-    missing = set(snap.missing)
-    if snap.complete_listing:  # a listing that lacks a configured name means the queue is gone
-        missing |= {p for p in r.queues if is_literal(p) and p not in present}
-        if r.dead_letter_explicit:
-            missing |= {p for p in r.dead_letter if is_literal(p) and p not in present}
-    for name in sorted(missing):
-        if name in r.queues or not is_dlq(name):
-            problems.append((Status.CRITICAL, f"队列不存在: {name}"))
-        else:
-            problems.append((Status.WARNING, f"死信队列不存在: {name}"))
+    judged = [_judge_queue(q, q.label(qualified), is_dlq(q.name), r) for q in snap.queues if selected(q)]
+    present = {q.name for q in snap.queues} | {q.label(True) for q in snap.queues}
+    problems += _absent(snap, r, present, is_dlq)
     for p in r.queues:
         if not is_literal(p) and snap.complete_listing and not any(map(matcher([p]), present)):
             problems.append((Status.WARNING, f"没有名称匹配 {p!r} 的队列"))
@@ -119,9 +148,10 @@ def judge(snap: Snapshot, r: Rules) -> Outcome:
             where = f" ({lk.detail})" if lk.detail else ""
             problems.append((lk.status, f"{KIND_ZH.get(lk.kind, lk.kind)} {lk.name} 状态 {lk.state}{where}"))
 
-    judged.sort(key=lambda j: (-j.status.severity, -j.queue.depth, j.queue.name))
+    judged.sort(key=lambda j: (-j.status.severity, -(j.queue.depth or 0), j.label))
     for j in judged:
         problems += j.problems
+    problems = list(dict.fromkeys(problems))  # one message once, however often the output said it
     metrics: list[Metric] = []
     for j in judged:  # the queues in trouble first, then the deepest, within the wire limit
         if len(metrics) + len(j.metrics) > _METRIC_BUDGET:
@@ -139,8 +169,9 @@ def judge(snap: Snapshot, r: Rules) -> Outcome:
     else:
         summary = f"{r.product}: " + _ok_summary(judged, links)
     details: dict[str, Any] = {
-        "queues": [{"name": j.queue.name, "depth": j.queue.depth, "consumers": j.queue.consumers,
-                    "max_depth": j.queue.max_depth, "dead_letter": j.dlq, "status": j.status.name}
+        "queues": [{"name": j.queue.name, "owner": j.queue.owner, "depth": j.queue.depth,
+                    "consumers": j.queue.consumers, "max_depth": j.queue.max_depth,
+                    "state": j.queue.state, "dead_letter": j.dlq, "status": j.status.name}
                    for j in judged[:_DETAIL_QUEUES]],
         "links": [{"kind": lk.kind, "name": lk.name, "state": lk.state, "status": lk.status.name,
                    "detail": lk.detail} for lk in links[:40]],
@@ -154,11 +185,11 @@ def _ok_summary(judged: list[_Judged], links: list[Any]) -> str:
     parts = []
     normal = [j for j in judged if not j.dlq]
     if normal:
-        total = sum(j.queue.depth for j in normal)
-        top = max(normal, key=lambda j: j.queue.depth)
+        total = sum(j.queue.depth or 0 for j in normal)
+        top = max(normal, key=lambda j: j.queue.depth or 0)
         text = f"{len(normal)} 个队列正常, 共积压 {total} 条"
         if top.queue.depth:
-            text += f" (最多 {top.queue.name} {top.queue.depth} 条)"
+            text += f" (最多 {top.label} {top.queue.depth} 条)"
         parts.append(text)
     dlq = [j for j in judged if j.dlq]
     if dlq:

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, Optional
 
-from checks.mq.model import QueueStat, Snapshot, to_int
+from checks.mq.model import BAD_STATES, QueueStat, Snapshot, to_int
 
 _BAR = "\u2502"  # │, the pretty_table column separator
 # Without a UTF-8 terminal pretty_table draws with VT100 line graphics (ESC ( 0 ... ESC ( B)
@@ -14,6 +14,8 @@ _BAR = "\u2502"  # │, the pretty_table column separator
 _DEC_GRAPHICS = re.compile("\x1b\\(0(.*?)\x1b\\(B")
 _DEC_MAP = str.maketrans("xqlkmjtuwvn", "\u2502\u2500\u250c\u2510\u2514\u2518\u251c\u2524\u252c\u2534\u253c")
 _SGR = re.compile("\x1b\\[[0-9;]*m")
+_VHOST_BANNER = re.compile(r"^Listing queues for vhost (.+?) \.\.\.\s*$")
+_COUNTS = ("messages", "messages_ready")
 
 
 def _plain(text: str) -> str:
@@ -60,16 +62,29 @@ def _depth(d: dict[str, Any]) -> Optional[int]:
     return depth
 
 
-def queues_from_rows(rows: list[dict[str, Any]]) -> list[QueueStat]:
+def queues_from_rows(rows: list[dict[str, Any]], vhost: str = "") -> list[QueueStat]:
+    """A row whose count cells are empty (a queue that is down answers nothing) is kept with
+    depth None; rows of a listing that asked for no count at all are left out, unless their
+    state says the queue is not working (the API omits the counts of a queue that is down)."""
     out = []
     for d in rows:
         name = d.get("name")
-        depth = _depth(d)
-        if not name or depth is None:
+        bad = str(d.get("state") or "").strip().lower() in BAD_STATES
+        if not name or not (bad or any(k in d for k in _COUNTS)):
             continue
-        out.append(QueueStat(name=str(name), depth=depth, consumers=to_int(d.get("consumers")),
-                             kind=str(d.get("type") or "")))
+        out.append(QueueStat(name=str(name), depth=_depth(d), consumers=to_int(d.get("consumers")),
+                             kind=str(d.get("type") or ""), owner=str(d.get("vhost") or vhost),
+                             state=str(d.get("state") or "")))
     return out
+
+
+def listed_vhost(text: str) -> str:
+    """The vhost named by the `Listing queues for vhost X ...` banner ("" with -q)."""
+    for line in _plain(text).splitlines()[:20]:
+        m = _VHOST_BANNER.match(line.strip())
+        if m:
+            return m.group(1)
+    return ""
 
 
 def parse_api_queues(text: str) -> list[QueueStat]:
@@ -83,5 +98,6 @@ def parse_api_queues(text: str) -> list[QueueStat]:
 
 
 def snapshot_from_ctl(outputs: list[str], columns: Optional[list[str]] = None) -> Snapshot:
-    rows = [r for text in outputs for r in parse_list_queues(text, columns)]
-    return Snapshot(queues=queues_from_rows(rows))
+    queues = [q for text in outputs
+              for q in queues_from_rows(parse_list_queues(text, columns), listed_vhost(text))]
+    return Snapshot(queues=queues)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from checks.mq.ibmmq import (
     queues_from_records,
     snapshot,
 )
+from checks.mq.judge import Rules, judge
 from checks.options import build
 from tests.helpers.fixtures import FIXTURES, fixture_text
 
@@ -52,7 +54,7 @@ def test_checkmk_records_know_their_queue_manager_and_the_failure() -> None:
     assert {r.qmgr for r in records} == {"FOO.BAR", "MY.TEST"}
     assert records[0].msgid == "AMQ8146" and records[0].severity == ""
     fails = failures(records)
-    assert fails and fails[0][0] == Status.CRITICAL and "队列管理器不可用" in fails[0][1]
+    assert fails and fails[0][0] == Status.CRITICAL and "队列管理器 FOO.BAR 不可用" in fails[0][1]
     qmgrs = parse_dspmq(fixture_text("mq/ibmmq_checkmk_qlocal_qstatus_1.txt"))
     assert [(q.name, q.status) for q in qmgrs] == [("FOO.BAR", "ENDED UNEXPECTEDLY"), ("MY.TEST", "RUNNING")]
 
@@ -155,10 +157,120 @@ def test_ended_queue_manager_is_critical() -> None:
     assert standby.links[0].status == Status.OK
 
 
-def test_object_not_found_error() -> None:
+def test_object_not_found_error_is_said_once_on_its_object() -> None:
     recs = parse_runmqsc(fixture_text("mq/ibmmq_error_amq8147_object_not_found.txt"))
     assert [(r.msgid, r.qmgr) for r in recs] == [("AMQ8147", "TEST")]
-    assert "LISTENER" in failures(recs)[0][1]
+    assert failures(recs) == []  # said on the object instead
+    snap = snapshot([fixture_text("mq/ibmmq_error_amq8147_object_not_found.txt")])
+    assert snap.missing == ["LISTENER"]
+    out = judge(snap, RULES)
+    assert (out.status, out.summary) == (Status.CRITICAL, "IBM MQ: 对象不存在: LISTENER")
+    out = judge(snap, replace(RULES, queues=["LISTENER"]))  # the tool said so: "不存在" is right
+    assert (out.status, out.summary) == (Status.CRITICAL, "IBM MQ: 队列不存在: LISTENER")
+
+
+# -- queue identity, damaged and unavailable objects ------------------------------------------
+
+RULES = Rules(product="IBM MQ", queues=[], dead_letter=["SYSTEM.DEAD.LETTER.QUEUE"],
+              dead_letter_explicit=False, system_prefixes=("SYSTEM.",))
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_same_queue_name_on_two_queue_managers_is_two_queues(order: tuple[int, int]) -> None:
+    """Combines two real captures (no one published one output with two queue managers holding
+    the same queue): QUEUE1 on QM1 with CURDEPTH(1) (ibmmq_display_qlocal_1, `runmqsc QM1`) and
+    QUEUE1 with CURDEPTH(200) from `runmqsc RDQM1` (ibmmq_display_qlocal_2, printed without its
+    banner, so the queue manager is given as the check's `qmgr`). Before, the two merged into one
+    queue whose depth was whichever came last."""
+    texts = [fixture_text("mq/ibmmq_display_qlocal_1.txt"), fixture_text("mq/ibmmq_display_qlocal_2.txt")]
+    snap = snapshot([texts[i] for i in order], qmgr="RDQM1")
+    assert sorted((q.owner, q.name, q.depth) for q in snap.queues) == [("QM1", "QUEUE1", 1),
+                                                                       ("RDQM1", "QUEUE1", 200)]
+    out = judge(snap, replace(RULES, depth_warn="100"))
+    assert out.status == Status.WARNING
+    assert out.summary == "IBM MQ: 队列 RDQM1:QUEUE1 积压 200 条 (阈值 100/-)"
+    assert {m.name: m.value for m in out.metrics} == {"queue_depth:QM1:QUEUE1": 1,
+                                                      "queue_depth:RDQM1:QUEUE1": 200}
+    assert [(q["owner"], q["depth"]) for q in out.details["queues"]] == [("RDQM1", 200), ("QM1", 1)]
+    # a configured plain name selects the queue on every queue manager, a qualified one just its own
+    assert judge(snap, replace(RULES, queues=["QUEUE1"], depth_warn="100")).status == Status.WARNING
+    only = judge(snap, replace(RULES, queues=["QM1:QUEUE1"], depth_warn="100"))
+    assert (only.status, only.summary) == (Status.OK, "IBM MQ: 1 个队列正常, 共积压 1 条 (最多 QM1:QUEUE1 1 条)")
+
+
+def test_queue_manager_the_banner_does_not_name_comes_from_the_config() -> None:
+    snap = snapshot([fixture_text("mq/ibmmq_amq8146_mqseries_banner_without_qmgr.txt")], qmgr="QMgrName")
+    assert snap.problems == [(Status.CRITICAL, "队列管理器 QMgrName 不可用 (AMQ8146: MQSeries queue manager "
+                                               "not available.)")]
+    out = judge(snap, replace(RULES, queues=["Q.VOUCHER.IN"]))
+    assert "队列未列出: Q.VOUCHER.IN (可能原因: 队列管理器 QMgrName 不可用 (AMQ8146))" in out.summary
+
+
+def test_output_without_banner_after_another_is_never_lower() -> None:
+    """The same two captures in one text: the second has no banner, so its QUEUE1 counts as the
+    first queue manager's; one queue then, with the larger depth, not the last one printed."""
+    text = fixture_text("mq/ibmmq_display_qlocal_1.txt") + fixture_text("mq/ibmmq_display_qlocal_2.txt")
+    assert [(q.owner, q.depth) for q in snapshot([text]).queues] == [("QM1", 200)]
+
+
+def test_fake_runmqsc_damaged_queue_end_to_end(tmp_path: Path) -> None:
+    runmqsc = _fake(tmp_path, "runmqsc", "ibmmq_amq8149s_damaged_mq9.txt", exit_code=20)
+    out = mq(command=[str(runmqsc), "QM1"], qmgr="QM1", status_commands=[["true"]], queues=["X0", "X1"]).run()
+    assert out.status == Status.CRITICAL
+    assert "队列 QM1 报告有对象已损坏" not in out.summary  # the queue manager is not a queue
+    assert "队列管理器 QM1 报告有对象已损坏, 输出未指明是哪个 (AMQ8149S" in out.summary
+    assert "队列 X0 可能已损坏" in out.summary and "不存在" not in out.summary
+    assert "DISPLAY QLOCAL(*)\n" in (tmp_path / "runmqsc.stdin").read_text()
+    named = _fake(tmp_path, "runmqsc7", "ibmmq_amq8149_damaged_named_mq7.txt", exit_code=20)
+    out = mq(command=[str(named), "QMLL"], queues=["QL.A"]).run()
+    assert (out.status, out.summary) == (Status.CRITICAL, "IBM MQ: 队列 QL.A 已损坏")
+
+
+def test_one_queue_manager_keeps_plain_names_and_the_larger_depth() -> None:
+    text = fixture_text("mq/ibmmq_checkmk_qlocal_qstatus_1.txt")
+    # the same queue in QLOCAL and QSTATUS records moments apart: the larger depth is kept
+    more = text.replace("   QUEUE(SYSTEM.ADMIN.ACCOUNTING.QUEUE)    TYPE(QLOCAL)\n   MAXDEPTH(3000)",
+                        "   QUEUE(SYSTEM.ADMIN.ACCOUNTING.QUEUE)    TYPE(QLOCAL)\n   MAXDEPTH(3000) CURDEPTH(9)")
+    assert more != text
+    depth = {q.name: q.depth for q in snapshot([more]).queues}
+    assert depth["SYSTEM.ADMIN.ACCOUNTING.QUEUE"] == 9
+    out = judge(snapshot([text]), RULES)
+    assert "queue_depth:OTHER.LARGE.INPUT.TEST.FOR.CHECKMK" in {m.name for m in out.metrics}
+
+
+def test_damaged_queue_named_by_the_tool_is_critical_and_named() -> None:
+    snap = snapshot([fixture_text("mq/ibmmq_amq8149_damaged_named_mq7.txt")])
+    for rules in (RULES, replace(RULES, queues=["QL.A"])):
+        out = judge(snap, rules)
+        assert (out.status, out.summary) == (Status.CRITICAL, "IBM MQ: 队列 QL.A 已损坏")
+        assert out.details["queues"][0]["state"] == "damaged" and out.metrics == []
+    # after rcrmqobj the same queue is back with its depth
+    good = judge(snapshot([fixture_text("mq/ibmmq_display_qlocal_all_recovered_mq7.txt")]),
+                 replace(RULES, queues=["QL.A"]))
+    assert (good.status, good.summary) == (Status.OK, "IBM MQ: 1 个队列正常, 共积压 1 条 (最多 QL.A 1 条)")
+
+
+def test_damaged_object_the_tool_does_not_name() -> None:
+    """MQ 9 prints AMQ8149S without the name: X0 is missing from `dis q(X*)` and `dis qs(X*)`,
+    listed only by the names-only `dis ql(X*)`; that, and no more, is what the check says."""
+    snap = snapshot([fixture_text("mq/ibmmq_amq8149s_damaged_mq9.txt")])
+    out = judge(snap, replace(RULES, queues=["X0", "X1", "X2", "X9"]))
+    assert out.status == Status.CRITICAL
+    assert out.summary == ("IBM MQ: 报告有对象已损坏, 输出未指明是哪个 (AMQ8149S: IBM MQ object damaged.); "
+                           "队列未列出: X9 (可能原因: 报告有对象已损坏 (AMQ8149S)); "
+                           "队列 X0 可能已损坏 (AMQ8149S 未指明对象; 此队列列出了名称却没有深度)")
+    assert "不存在" not in out.summary and out.summary.count("object damaged") == 1
+    assert {m.name for m in out.metrics} == {"queue_depth:X1", "queue_depth:X2"}
+    # all queues judged (no `queues`): the suspect is named just the same
+    assert "队列 X0 可能已损坏" in judge(snap, RULES).summary
+
+
+def test_queue_of_a_stopped_queue_manager_is_not_called_absent() -> None:
+    snap = snapshot([fixture_text("mq/ibmmq_checkmk_qlocal_qstatus_1.txt")])
+    out = judge(snap, replace(RULES, queues=["FOO.QUEUE"]))
+    assert out.status == Status.CRITICAL and "不存在" not in out.summary
+    assert ("队列未列出: FOO.QUEUE (可能原因: 队列管理器 FOO.BAR 不可用 (AMQ8146); "
+            "队列管理器 FOO.BAR 状态 ENDED UNEXPECTEDLY)") in out.summary
 
 
 # -- the command path: a fake runmqsc (a real process) serving real captured output -----------
@@ -195,7 +307,7 @@ def test_fake_runmqsc_depth_percent_and_failed_qmgr(tmp_path: Path) -> None:
     runmqsc = _fake(tmp_path, "runmqsc", "ibmmq_checkmk_qlocal_qstatus_1.txt", exit_code=20)
     out = mq(command=[str(runmqsc)], percent_warn="0.5", queues=["OTHER.LARGE.INPUT.TEST.FOR.CHECKMK"]).run()
     assert out.status == Status.CRITICAL  # FOO.BAR ended unexpectedly, AMQ8146
-    assert "队列管理器不可用" in out.summary and "FOO.BAR 状态 ENDED UNEXPECTEDLY" in out.summary
+    assert "队列管理器 FOO.BAR 不可用 (AMQ8146" in out.summary and "FOO.BAR 状态 ENDED UNEXPECTEDLY" in out.summary
     assert "深度达到上限的 1% (1400/200000)" in out.summary
     pct = {m.name: m for m in out.metrics}["depth_percent:OTHER.LARGE.INPUT.TEST.FOR.CHECKMK"]
     assert pct.value == 0.7 and pct.unit == "%"
@@ -205,7 +317,7 @@ def test_fake_runmqsc_missing_queue_and_stopped_channel(tmp_path: Path) -> None:
     runmqsc = _fake(tmp_path, "runmqsc", "ibmmq_checkmk_chstatus_1_not_found.txt", exit_code=10)
     out = mq(command=[str(runmqsc)], queues=["Q.VOUCHER.IN"], channels=["HERE.TO.THERE.TWO"]).run()
     assert out.status == Status.CRITICAL
-    assert "队列不存在: Q.VOUCHER.IN" in out.summary
+    assert "队列未列出: Q.VOUCHER.IN (输出中没有该队列)" in out.summary  # no queue listing at all
     assert "通道 HERE.TO.THERE.TWO 未运行" in out.summary
 
 

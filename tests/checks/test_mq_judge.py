@@ -32,7 +32,7 @@ def test_default_dead_letter_absent_is_fine_but_configured_one_is_not() -> None:
     snap = Snapshot(queues=[QueueStat("Q.VOUCHER.IN", 0)])
     assert judge(snap, rules()).status == Status.OK
     out = judge(snap, rules(dead_letter=["Q.VOUCHER.DLQ"], dead_letter_explicit=True))
-    assert out.status == Status.WARNING and "死信队列不存在: Q.VOUCHER.DLQ" in out.summary
+    assert out.status == Status.WARNING and "死信队列未列出: Q.VOUCHER.DLQ (输出中没有该队列)" in out.summary
 
 
 def test_regex_without_match_warns() -> None:
@@ -61,3 +61,24 @@ def test_many_queues_stay_within_wire_limits() -> None:
     assert "queue_depth:Q.299" in {m.name for m in out.metrics}  # the alerting ones come first
     assert out.status == Status.WARNING and "等 49 项问题" in out.summary
     assert len(out.details["queues"]) == 60 and out.details["queues_omitted"] == 240
+
+
+def test_bad_queue_states_are_critical_and_worded() -> None:
+    snap = Snapshot(queues=[QueueStat("q.down", None, state="down"), QueueStat("q.crash", 4, state="crashed"),
+                            QueueStat("q.stop", None, state="stopped"), QueueStat("q.ok", 3, state="running"),
+                            QueueStat("q.quiet", None)])
+    out = judge(snap, rules(product="RabbitMQ", dead_letter=[], system_prefixes=("amq.",)))
+    assert out.status == Status.CRITICAL
+    for text in ("队列 q.down 不可用 (状态 down)", "队列 q.crash 已崩溃, 不可用 (状态 crashed)",
+                 "队列 q.stop 已停止 (状态 stopped)", "队列 q.quiet 不可用 (没有返回消息数)"):
+        assert text in out.summary
+    assert "q.ok" not in out.summary and "不存在" not in out.summary
+    # a queue without a count has no depth metric; the one that answered keeps its own
+    assert {m.name for m in out.metrics} == {"queue_depth:q.crash", "queue_depth:q.ok"}
+
+
+def test_same_name_in_two_vhosts_stays_two_queues() -> None:
+    snap = Snapshot(queues=[QueueStat("orders", 7000, owner="/"), QueueStat("orders", 0, owner="fiscal")])
+    out = judge(snap, rules(product="RabbitMQ", dead_letter=[], system_prefixes=("amq.",), depth_warn="1000"))
+    assert (out.status, out.summary) == (Status.WARNING, "RabbitMQ: 队列 /:orders 积压 7000 条 (阈值 1000/-)")
+    assert {m.name: m.value for m in out.metrics} == {"queue_depth:/:orders": 7000, "queue_depth:fiscal:orders": 0}

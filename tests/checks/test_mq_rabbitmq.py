@@ -13,7 +13,9 @@ import pytest
 from checks.base import Outcome
 from checks.model import Status
 from checks.mq import MqCheck, MqOptions
-from checks.mq.rabbitmq import parse_api_queues, parse_list_queues, queues_from_rows
+from checks.mq.judge import Rules, judge
+from checks.mq.model import QueueStat, Snapshot
+from checks.mq.rabbitmq import parse_api_queues, parse_list_queues, queues_from_rows, snapshot_from_ctl
 from checks.options import ConfigError, build
 from tests.helpers.fixtures import fixture_text
 from tests.helpers.net import closed_port, listening
@@ -66,6 +68,33 @@ def test_list_queues_without_header_uses_asked_columns() -> None:
     assert [q.depth for q in queues_from_rows(rows)] == [12, 0]
 
 
+def test_pretty_table_row_with_empty_counts_is_kept_and_critical() -> None:
+    """A queue that is down answers no counts: rabbitmqctl prints its row with empty cells. No one
+    published such a table, so this takes the real pretty_table capture 4 and empties the count
+    cells of its second row (my-source-queue), keeping the table's widths."""
+    text = fixture_text("mq/rabbitmq_list_queues_4_pretty_table_ready_unacked.txt")
+    bar = "\u2502"
+    row = f"{bar} my-source-queue {bar} quorum  {bar} 0        {bar} 0              {bar} 0                       {bar}"
+    down = f"{bar} my-source-queue {bar} quorum  {bar}{' ' * 10}{bar}{' ' * 16}{bar}{' ' * 25}{bar}"
+    assert row in text
+    snap = snapshot_from_ctl([text.replace(row, down)])
+    assert [(q.name, q.depth) for q in snap.queues] == [("my-target-queue", 1), ("my-source-queue", None)]
+    out = judge(snap, Rules(product="RabbitMQ", queues=[], dead_letter=[], dead_letter_explicit=False,
+                            system_prefixes=("amq.",)))
+    assert (out.status, out.summary) == (Status.CRITICAL, "RabbitMQ: 队列 my-source-queue 不可用 (没有返回消息数)")
+
+
+def test_api_queue_that_is_down_has_no_counts_but_is_kept() -> None:
+    rows = [{"name": "voucher.in", "vhost": "fiscal", "state": "down", "type": "classic"},
+            {"name": "voucher.new", "vhost": "fiscal", "state": "running"}]  # no stats emitted yet
+    assert [(q.name, q.depth, q.state) for q in queues_from_rows(rows)] == [("voucher.in", None, "down")]
+
+
+def test_listing_banner_names_the_vhost() -> None:
+    snap = snapshot_from_ctl([fixture_text("mq/rabbitmq_list_queues_3_pretty_table.txt")])
+    assert [(q.owner, q.name) for q in snap.queues] == [("/", "my-stream")]
+
+
 def test_depth_from_ready_plus_unacked() -> None:
     assert queues_from_rows([{"name": "a", "messages_ready": "3", "messages_unacknowledged": "4"}])[0].depth == 7
 
@@ -113,7 +142,7 @@ def test_management_api_source_against_a_loopback_server() -> None:
     finally:
         srv.shutdown()
         srv.server_close()
-    assert seen["path"].startswith("/api/queues?columns=name,messages")
+    assert seen["path"].startswith("/api/queues?columns=name,vhost,state,messages")
     assert base64.b64decode(seen["auth"].split()[1]) == b"monitor:s3cret"
     assert out.status == Status.WARNING
     assert "队列 reply_a716f0523cd44941ad2ea6ce4a3869c3 积压 44 条" in out.summary
@@ -227,6 +256,27 @@ def test_amqp_wrong_password_is_critical_and_not_echoed(broker: Any, monkeypatch
     assert amqp(queues=[q], password_env="XJ_MQ_PASS").status == Status.OK
 
 
+@pytest.mark.parametrize(("reply", "state"), [
+    # the broker's own wording (rabbitmq-server src/rabbit_amqqueue.erl, priv_absent and not_found)
+    ("NOT_FOUND - no queue 'voucher.in' in vhost '/'", None),
+    ("NOT_FOUND - home node 'rabbit@mq1' of durable queue 'voucher.in' in vhost '/' is down or inaccessible",
+     "down"),
+    ("NOT_FOUND - queue 'voucher.in' in vhost '/' process is stopped by supervisor", "stopped"),
+    ("NOT_FOUND - queue 'voucher.in' in vhost '/' has crashed and failed to restart", "crashed"),
+    ("NOT_FOUND - failed to perform operation on queue 'voucher.in' in vhost '/' due to timeout", "unavailable"),
+])
+def test_amqp_404_that_is_not_absence(reply: str, state: object) -> None:
+    from checks.mq.amqp import unavailable_state
+
+    assert unavailable_state(reply) == state
+    if state is not None:
+        out = judge(Snapshot(queues=[QueueStat("voucher.in", None, state=str(state))], complete_listing=False),
+                    Rules(product="RabbitMQ", queues=["voucher.in"], dead_letter=[], dead_letter_explicit=False,
+                          system_prefixes=("amq.",)))
+        assert out.status == Status.CRITICAL and "不存在" not in out.summary
+        assert out.summary.startswith("RabbitMQ: 队列 voucher.in ")
+
+
 def test_amqp_refused_is_critical() -> None:
     port = closed_port()
     out = MqCheck(build(MqOptions, {"url": f"amqp://guest:guest@127.0.0.1:{port}/%2F",
@@ -256,4 +306,6 @@ def test_real_rabbitmqctl(broker: Any) -> None:
                                         **extra}, "c")).run()
         metrics = {m.name: m.value for m in out.metrics}
         assert metrics[f"queue_depth:{q}"] == 3 and metrics[f"queue_depth:{dlq}"] == 1, out.summary
+        if argv is None:  # the default command asks for the state too
+            assert {d["name"]: d["state"] for d in out.details["queues"]}[q] == "running"
         assert out.status == Status.WARNING and f"死信队列 {dlq} 有 1 条消息" in out.summary
