@@ -1,6 +1,7 @@
 """The sender against a real HTTP stand-in: reply codes, splitting, rejections, gzip, heartbeats."""
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import socket
@@ -13,11 +14,11 @@ import psutil
 import pytest
 
 from agent.config import MAX_BATCH_BYTES, parse_config
-from agent.httppost import post
 from agent.rejected import RejectedLog
 from agent.sender import Sender, gzip
 from agent.spool import Spool
 from agent.stats import Stats
+from agent.transport import post
 from checks.model import Result, Status
 from tests.agent.standin import Standin
 from tests.helpers.net import serve_loopback
@@ -59,7 +60,7 @@ def test_batch_is_acked_and_agent_block_reported(tmp_path: Path, standin: Standi
     assert sender.spool.depth == 0 and len(standin.results) == 5
     agent = standin.requests[0]["agent"]
     assert agent == {"host": "web01", "version": "0.1.0", "labels": {}, "heartbeat": 30, "spool_depth": 5,
-                     "dropped_total": 0, "skipped_total": 0}
+                     "dropped_total": 0, "skipped_total": 0, "rejected_total": 0}
     assert sender.send([], 2)  # a heartbeat: an empty results list
     assert standin.requests[-1]["n"] == 0 and standin.requests[-1]["agent"]["spool_depth"] == 0
 
@@ -97,7 +98,7 @@ def test_400_halves_down_to_the_bad_result_which_goes_to_rejected(tmp_path: Path
     assert len(lines) == 1
     rejected = json.loads(lines[0])
     assert rejected["status"] == 400 and rejected["result"]["check"] == "bad0"
-    assert sender.stats.rejected_total == 1
+    assert sender.rejected.total == 1
 
 
 def test_rejected_inside_200_leave_the_spool_and_are_kept(tmp_path: Path, standin: Standin) -> None:
@@ -167,11 +168,16 @@ def test_http_reply_framings(reply: bytes) -> None:
         srv.close()
 
 
-def test_garbage_reply_is_a_network_error() -> None:
+def test_garbage_reply_is_a_network_error(tmp_path: Path) -> None:
+    """A peer that does not answer in HTTP: the batch stays spooled and the sender backs off."""
     port, srv = _raw_server(b"SSH-2.0-OpenSSH_9.2\r\n")
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(http.client.HTTPException):
             post(urlsplit(f"http://127.0.0.1:{port}"), "/x", b"{}", {}, 5)
+        sender = _sender(tmp_path, f"http://127.0.0.1:{port}")
+        _fill(sender, 2)
+        assert not sender.send(sender.spool.peek(100, MAX_BATCH_BYTES), 2)
+        assert sender.spool.depth == 2 and sender.stats.send_errors["connect"] == 1 and sender._not_before > 0
     finally:
         srv.close()
 
@@ -183,9 +189,9 @@ def test_gzip_framing_is_standard() -> None:
     assert stdlib_gzip.decompress(gzip(data)) == data
 
 
-def test_plain_http_connects_without_the_socket_module_as_create_connection_did() -> None:
-    """post() connects through `_socket` (agent/httppost.py): a refused port is ConnectionRefusedError,
-    a collector that accepts but never answers is a timeout, an IPv6 address works."""
+def test_refused_silent_and_ipv6_collectors() -> None:
+    """A refused port is ConnectionRefusedError, a collector that accepts but never answers is a
+    timeout, an IPv6 address works."""
     from tests.conftest import free_port
 
     with pytest.raises(ConnectionRefusedError):
@@ -223,8 +229,8 @@ def test_plain_http_connects_without_the_socket_module_as_create_connection_did(
 
 
 def test_https_posts_and_a_failed_handshake_leaves_no_socket_open(tmp_path: Path) -> None:
-    """https still goes through `socket` and `ssl`: a POST to a collector whose CA we trust works;
-    one whose certificate we do not trust fails with an OSError and closes the connection it made."""
+    """A POST to an https collector whose CA we trust works; one whose certificate we do not trust
+    fails with an OSError and closes the connection it made."""
     import ssl
 
     from tests.helpers.certs import make_ca, make_cert
