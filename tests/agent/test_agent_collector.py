@@ -99,12 +99,18 @@ def test_a_refused_result_is_quarantined_and_healthy_results_keep_arriving(tmp_p
     plugin.write_text(CHATTY, encoding="utf-8")
     plugin.chmod(0o755)
     chatty = {"name": "chatty", "type": "command", "system": "os", "interval": "1s", "command": str(plugin)}
-    agent = _agent(tmp_path, collector, [chatty, disk_check("root-disk")], log={"level": "debug"}).start()
+    metrics = free_port()
+    agent = _agent(tmp_path, collector, [chatty, disk_check("root-disk")], log={"level": "debug"},
+                   metrics={"listen": f"127.0.0.1:{metrics}"}).start()
     rejected = tmp_path / "state" / "rejected.jsonl"
     try:
         assert wait_for(lambda: collector.results("root-disk") >= 10, 60), agent.log()
         assert wait_for(lambda: rejected.exists() and len(rejected.read_text(encoding="utf-8").splitlines()) >= 5, 30)
         assert wait_for(lambda: collector.get("/api/v1/hosts/web01")["rejected_total"] >= 5, 30)
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as r:
+            scraped = r.read().decode()
+        counted = re.search(r"^xunjian_agent_results_rejected_total (\d+)$", scraped, re.M)
+        assert counted and int(counted.group(1)) >= 5, scraped
     finally:
         assert agent.terminate() == 0
     kept = [json.loads(line) for line in rejected.read_text(encoding="utf-8").splitlines()]
