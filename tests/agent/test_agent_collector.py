@@ -140,6 +140,6 @@ def test_sending_resumes_within_30s_of_the_collectors_return(tmp_path: Path, col
         arrived = wait_for(lambda: collector.results("root-disk") >= n0 + spooled, 30)
         waited = time.monotonic() - back
         assert arrived and waited < 30, f"{waited:.0f}s after the return; backoff draws {draws}"
-        assert spooled >= 50 and max(draws) > 16  # the outage was long enough for the backoff to grow
+        assert spooled >= 50 and max(draws) > 8  # the outage was long enough for the backoff to grow
     finally:
         assert agent.terminate() == 0
