@@ -78,9 +78,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"{USAGE}\nxunjian-agent: {e}", file=sys.stderr)
         return 2
 
-    from agent.lazyimport import DEFERRED, defer
-
-    defer(*DEFERRED)  # before the imports that name them (docs in agent/lazyimport.py)
     from agent.config import load_config
     from checks.options import ConfigError
 
@@ -103,20 +100,21 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         return check_command(cfg, bool(opts.get("json")))
 
-    from agent.logsetup import get_logger, route_stdlib_logging, setup_logging
+    import logging
 
-    setup_logging()
+    from agent.logconfig import setup_logging
+
+    setup_logging()  # for `poll` also paramiko's records
     from agent.daemon import run_agent
 
     try:
         if command == "poll":
             from agent.agentless.poller import run_poller
 
-            route_stdlib_logging()  # paramiko logs through the standard module
             return run_poller(str(opts["config"]), once=bool(opts.get("once")))
         return run_agent(str(opts["config"]))
     except ConfigError as e:
-        get_logger("agent").error("configuration refused: %s", e)
+        logging.getLogger("agent").error("configuration refused: %s", e)
         return 2
 
 

@@ -130,9 +130,8 @@ def listen_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def load_config(path: str | Path, *, read_token: bool = True, in_child: bool = False) -> AgentConfig:
-    """Read and validate a config file; `read_token=False` skips reading token_file (for `check`);
-    `in_child=True` (the daemon) parses the YAML in a child interpreter (agent/yamlchild.py)."""
+def load_config(path: str | Path, *, read_token: bool = True) -> AgentConfig:
+    """Read and validate a config file; `read_token=False` skips reading token_file (for `check`)."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -140,48 +139,25 @@ def load_config(path: str | Path, *, read_token: bool = True, in_child: bool = F
         raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 ({e})") from None
-    return parse_config(read_yaml(text, str(path), in_child=in_child), read_token=read_token)
+    return parse_config(read_yaml(text, str(path)), read_token=read_token)
 
 
-def read_yaml(text: str, where: str, *, in_child: bool = False) -> Any:
-    """Parse YAML, then let PyYAML go again, with the modules it brought in for itself (base64,
-    Cython's runtime): a daemon reads its config once (and on SIGHUP), and the parser would
-    otherwise stay in memory for good (about 1 MiB).
+def read_yaml(text: str, where: str) -> Any:
+    """Parse YAML with PyYAML's pure-Python SafeLoader (what `safe_load` uses in any case).
 
-    safe_load parses with the pure-Python SafeLoader whether or not libyaml is there, so PyYAML's
-    C extension (which `import yaml` loads for CSafeLoader and friends) is kept out: a shared
-    object cannot be unloaded, and it kept about 0.8 MiB resident for nothing.
-
-    `in_child=True` parses in a child interpreter when one can be started (agent/yamlchild.py):
-    same data, same error message, and nothing of PyYAML left behind in this process."""
+    PyYAML's optional C extension is blocked when this process has not imported PyYAML yet: `import
+    yaml` would otherwise map `_yaml.so` for CSafeLoader, which `safe_load` never uses, and a mapped
+    shared object stays resident for the daemon's life (about 0.8 MiB)."""
     import sys
 
-    if in_child:
-        from agent.yamlchild import parse_in_child
-
-        reply = parse_in_child(text)
-        if reply is not None:
-            kind, value = reply
-            if kind == "yaml-error":
-                raise ConfigError(f"{where}: not valid YAML: {value}")
-            return value
-
-    loaded = "yaml" in sys.modules
-    before = set(sys.modules)
-    if not loaded and "yaml._yaml" not in sys.modules:
-        sys.modules["yaml._yaml"] = None  # type: ignore[assignment]  # import yaml then skips cyaml
+    if "yaml" not in sys.modules:
+        sys.modules.setdefault("yaml._yaml", None)  # type: ignore[arg-type]  # import yaml then skips cyaml
     import yaml
 
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{where}: not valid YAML: {e}") from None
-    finally:
-        if not loaded:
-            del yaml
-            for name in set(sys.modules) - before:
-                if name.startswith(("yaml", "_yaml", "_cython_")) or name in ("base64", "cython_runtime"):
-                    del sys.modules[name]
 
 
 def parse_config(data: Any, *, read_token: bool = True) -> AgentConfig:

@@ -5,6 +5,7 @@ SIGINT stop scheduling, wait briefly for running checks, try once to flush the s
 """
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import threading
@@ -13,7 +14,7 @@ from typing import Any, Optional
 
 from agent import __version__
 from agent.config import AgentConfig, listen_address, load_config
-from agent.logsetup import DEBUG, get_logger, set_level
+from agent.logconfig import set_level
 from agent.rejected import RejectedLog
 from agent.scheduler import Scheduler, Slot
 from agent.sender import Sender
@@ -23,7 +24,7 @@ from agent.stats import Stats
 from checks.model import Result
 from checks.options import ConfigError
 
-log = get_logger("agent")
+log = logging.getLogger("agent")
 
 STOP_WAIT = 3.0    # seconds running checks get at shutdown
 FLUSH_WAIT = 3.0   # seconds for the final send at shutdown
@@ -160,7 +161,7 @@ class Agent:
         except (TypeError, ValueError):  # unserialisable details or NaN metrics: keep the rest
             batch = [r for r in batch if _sendable(r)]
             self.spool.put_many(batch)
-        if log.isEnabledFor(DEBUG):
+        if log.isEnabledFor(logging.DEBUG):
             for r in batch:
                 log.debug("check %s: status %d in %.3fs (seq %s)", r.check, int(r.status), r.duration, r.seq)
         self.sender.notify()
@@ -171,7 +172,7 @@ class Agent:
         if self.config_path is None:
             return False
         try:
-            new = load_config(self.config_path, in_child=True)
+            new = load_config(self.config_path)
         except ConfigError as e:
             log.warning("reload refused, the running configuration stays: %s", e)
             return False
@@ -212,6 +213,6 @@ def _sendable(result: Result) -> bool:
 
 
 def run_agent(config_path: str) -> int:
-    cfg = load_config(config_path, in_child=True)
+    cfg = load_config(config_path)
     set_level(cfg.log.level)
     return Agent(cfg, config_path).run()

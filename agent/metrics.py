@@ -1,13 +1,13 @@
 """The optional local Prometheus endpoint, text exposition format written by hand."""
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Callable
 
 from agent import __version__
-from agent.logsetup import get_logger
 
-log = get_logger("agent.metrics")
+log = logging.getLogger(__name__)
 
 
 def _esc(value: str) -> str:
@@ -50,7 +50,7 @@ def render(agent: Any) -> str:
     family("xunjian_agent_results_sent_total", "counter", "Results acknowledged by the collector.",
            [("", stats.results_total)])
     family("xunjian_agent_results_rejected_total", "counter", "Results the collector refused for good.",
-           [("", stats.rejected_total)])
+           [("", agent.sender.rejected.total)])
     family("xunjian_agent_send_errors_total", "counter", "Failed sends by reason.",
            [(_labels(reason=r), v) for r, v in sorted(stats.send_errors.items())])
     family("xunjian_agent_last_send_success_timestamp_seconds", "gauge",

@@ -10,6 +10,7 @@ wall clock neither delays nor repeats a turn.
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -17,14 +18,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from agent.backoff import uniform
-from agent.logsetup import get_logger
 from checks.base import Check, Outcome, StateStore
 from checks.model import Result, Status, utcnow
 from checks.runner import instantiate, run_check, timeout_result, to_result
 from checks.spec import CheckSpec
 from checks.workers import Workers
 
-log = get_logger("agent.scheduler")
+log = logging.getLogger(__name__)
 
 MAX_SPLAY = 5.0  # seconds: first runs are spread over this much to avoid thundering herds
 WORKERS = 1      # checks run at once while they are quick

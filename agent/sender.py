@@ -2,12 +2,18 @@
 
 Reply handling follows the wire contract (docs in README): 200 acks every id in the batch
 (rejected ones go to rejected.jsonl), 401/403 keep and retry, 413 splits, 429/503 honour
-Retry-After, other 4xx halve down to single results, 5xx and network trouble back off with jitter.
+Retry-After, a 422 that names the refused results (`detail.errors[].id`/`index`) quarantines
+exactly those and sends the rest, other 4xx halve down to single results, 5xx and network
+trouble back off with jitter. While the collector cannot be reached (or answers 503 without
+Retry-After) its /healthz is probed every PROBE_EVERY seconds, so sending resumes within
+seconds of its return however long the backoff has grown.
 """
 from __future__ import annotations
 
-import _socket
+import http.client
 import json
+import logging
+import socket
 import threading
 import time
 import zlib
@@ -17,15 +23,17 @@ from urllib.parse import urlsplit
 from agent import __version__
 from agent.backoff import Backoff, parse_retry_after
 from agent.config import MAX_BATCH, MAX_BATCH_BYTES, AgentConfig
-from agent.httppost import Reply, post
-from agent.logsetup import Throttle, get_logger
 from agent.rejected import RejectedLog
 from agent.spool import Entry, Spool
 from agent.stats import Stats
+from agent.throttle import Throttle
+from agent.transport import Reply, connection, exchange
 
-log = get_logger("agent.sender")
+log = logging.getLogger(__name__)
 
 PATH = "/api/v1/results"
+HEALTH_PATH = "/healthz"
+PROBE_EVERY = 5.0  # seconds between cheap checks of a collector that could not be reached
 ENVELOPE_RESERVE = 64 * 1024  # room for the agent block within the 4 MiB request limit
 
 
@@ -41,6 +49,7 @@ class Sender:
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._not_before = 0.0          # monotonic: no request before this (backoff, Retry-After)
+        self._probe_at = 0.0            # monotonic: next /healthz probe while backing off (0: none)
         self._last_request = 0.0        # monotonic: last request that reached the collector
         self._last_maintain = time.monotonic()
         self._throttle = Throttle(60.0)
@@ -83,7 +92,15 @@ class Sender:
     def _turn(self) -> None:
         now = time.monotonic()
         if now < self._not_before:
-            self._stop.wait(self._not_before - now)
+            if not self._probe_at or self._probe_at >= self._not_before:
+                self._stop.wait(self._not_before - now)
+            elif now < self._probe_at:
+                self._stop.wait(self._probe_at - now)
+            elif self._collector_back():
+                log.info("collector answers again; sending now instead of in %.0fs", self._not_before - now)
+                self._not_before = self._probe_at = 0.0
+            else:
+                self._probe_at = time.monotonic() + PROBE_EVERY
             return
         if now - self._last_maintain >= 30 or self.spool.degraded:
             self._last_maintain = now
@@ -125,13 +142,22 @@ class Sender:
 
     def send(self, entries: list[Entry], timeout: float) -> bool:
         """Send one batch and act on the reply; True when the next batch may go right away."""
-        body = self._body(entries)
+        url = urlsplit(self.cfg.collector.url)
+        body, headers = self._payload(self._body(entries))
+        conn = connection(url, timeout, self._context() if url.scheme == "https" else None)
         try:
-            reply = self._post(body, timeout)
-        except OSError as e:
-            reason = "timeout" if isinstance(e, (_socket.timeout, TimeoutError)) else "connect"
-            self._fail(reason, f"collector unreachable ({type(e).__name__}: {e})")
-            return False
+            try:
+                conn.connect()
+            except OSError as e:  # not there (refused, unreachable, no answer): probe for its return
+                self._fail(_reason(e), f"collector unreachable ({type(e).__name__}: {e})", probe=not _tls(e))
+                return False
+            try:
+                reply = exchange(conn, "POST", url.path.rstrip("/") + PATH, body, headers)
+            except (OSError, http.client.HTTPException) as e:
+                self._fail(_reason(e), f"collector unreachable ({type(e).__name__}: {e})")
+                return False
+        finally:
+            conn.close()
         self._last_request = time.monotonic()
         code = reply.status
         if 200 <= code < 300:
@@ -155,13 +181,18 @@ class Sender:
         if code in (429, 503):
             self.stats.send_error(f"http_{code}")
             wait = parse_retry_after(reply.headers.get("retry-after"), time.time())
+            probe = wait is None and code == 503  # unavailable without saying for how long: ask it
             if wait is None:
                 wait = self.backoff.next_delay()
             log.info("collector busy (http %d); retrying in %.1fs", code, wait)
-            self._delay(wait)
+            self._delay(wait, probe)
             return False
         if 400 <= code < 500:
             self.stats.send_error("http_4xx")
+            refused = _refused(entries, reply.body) if code == 422 else []
+            if refused:
+                self._quarantine(refused, code)
+                return True  # the rest stay spooled and go with the next batch
             if len(entries) > 1:
                 self.limit = max(1, len(entries) // 2)
                 log.warning("collector refused a batch of %d (http %d: %s); retrying in halves",
@@ -186,7 +217,6 @@ class Sender:
         for e in entries:
             if e.id in rejected:
                 self.rejected.write(e.body, rejected[e.id], reply.status)
-                self.stats.rejected_total += 1
                 log.warning("collector rejected result %s (seq %s): %s", e.id, e.seq,
                             _short(rejected[e.id].encode("utf-8")))
         self.spool.ack(entries)
@@ -197,50 +227,70 @@ class Sender:
             log.info("collector reachable again; %d results delivered", len(entries))
             self._throttle = Throttle(60.0)  # the next outage is reported at once
         self.backoff.reset()
+        self._probe_at = 0.0
         self.limit = min(self.cfg.send.batch_size, self.limit * 2)
 
     def _reject(self, entries: list[Entry], error: str, status: int) -> None:
-        for e in entries:
+        self._quarantine([(e, error) for e in entries], status)
+
+    def _quarantine(self, refused: list[tuple[Entry, str]], status: int) -> None:
+        """Results the collector refused for good, each with its reason: kept in rejected.jsonl,
+        counted, and out of the spool."""
+        for e, error in refused:
             self.rejected.write(e.body, error, status)
             log.warning("collector refused result %s (seq %s) for good: %s; kept in %s",
-                        e.id, e.seq, error, self.rejected.path)
-        self.stats.rejected_total += len(entries)
-        self.spool.ack(entries)
+                        e.id, e.seq, _short(error.encode("utf-8")), self.rejected.path)
+        self.spool.ack([e for e, _ in refused])
 
-    def _fail(self, reason: str, message: str) -> None:
+    def _fail(self, reason: str, message: str, probe: bool = False) -> None:
         self.stats.send_error(reason)
         delay = self.backoff.next_delay()
         if self._throttle.ready(reason, time.monotonic()):
             log.warning("%s; %d results spooled, retrying in %.1fs", message, self.spool.depth, delay)
         else:
             log.debug("%s; retrying in %.1fs", message, delay)
-        self._delay(delay)
+        self._delay(delay, probe)
 
-    def _delay(self, seconds: float) -> None:
-        self._not_before = time.monotonic() + seconds
+    def _delay(self, seconds: float, probe: bool = False) -> None:
+        """No request for `seconds`; with `probe`, a cheap /healthz every PROBE_EVERY seconds meanwhile
+        ends the wait as soon as the collector answers."""
+        now = time.monotonic()
+        self._not_before = now + seconds
+        self._probe_at = now + PROBE_EVERY if probe else 0.0
+
+    def _collector_back(self) -> bool:
+        """GET /healthz: True when the collector answers below 500 (a proxy without that path answers too)."""
+        url = urlsplit(self.cfg.collector.url)
+        conn = connection(url, min(self.cfg.send.timeout, PROBE_EVERY),
+                          self._context() if url.scheme == "https" else None)
+        try:
+            return exchange(conn, "GET", url.path.rstrip("/") + HEALTH_PATH).status < 500
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
 
     def _agent_block(self) -> dict[str, Any]:
         cfg = self.cfg
         hb = cfg.heartbeat
         return {"host": cfg.host, "version": __version__, "labels": cfg.labels,
                 "heartbeat": int(hb) if hb == int(hb) else hb, "spool_depth": self.spool.depth,
-                "dropped_total": self.spool.dropped_total, "skipped_total": self.stats.skipped_total}
+                "dropped_total": self.spool.dropped_total, "skipped_total": self.stats.skipped_total,
+                "rejected_total": self.rejected.total}
 
     def _body(self, entries: list[Entry]) -> bytes:
         head = json.dumps({"agent": self._agent_block()}, ensure_ascii=False, separators=(",", ":"))
         text = head[:-1] + ',"results":[' + ",".join(e.body for e in entries[:MAX_BATCH]) + "]}"
         return text.encode("utf-8")
 
-    def _post(self, body: bytes, timeout: float) -> Reply:
-        cfg = self.cfg
-        url = urlsplit(cfg.collector.url)
-        headers = {"Authorization": f"Bearer {cfg.token}", "Content-Type": "application/json",
+    def _payload(self, body: bytes) -> tuple[bytes, dict[str, str]]:
+        """The request body (gzipped when large) and its headers."""
+        headers = {"Authorization": f"Bearer {self.cfg.token}", "Content-Type": "application/json",
                    "User-Agent": f"xunjian-agent/{__version__}"}
-        if len(body) > cfg.send.gzip_min_bytes:
+        if len(body) > self.cfg.send.gzip_min_bytes:
             body = gzip(body)
             headers["Content-Encoding"] = "gzip"
-        context = self._context() if url.scheme == "https" else None
-        return post(url, url.path.rstrip("/") + PATH, body, headers, timeout, context)
+        return body, headers
 
     def _context(self) -> Any:
         if self._ssl_context is None:
@@ -260,3 +310,37 @@ def _short(body: bytes, limit: int = 200) -> str:
     """A collector reply quoted in our log: one line, short, without alarm words in upper case."""
     text = " ".join(body.decode("utf-8", "replace").split())
     return (text[:limit] + "…") if len(text) > limit else text
+
+
+def _reason(e: BaseException) -> str:
+    return "timeout" if isinstance(e, (socket.timeout, TimeoutError)) else "connect"
+
+
+def _tls(e: BaseException) -> bool:
+    """A TLS failure (an untrusted certificate...): the collector is there, probing would not help."""
+    import ssl  # already loaded with http.client
+
+    return isinstance(e, ssl.SSLError)
+
+
+def _refused(entries: list[Entry], body: bytes) -> list[tuple[Entry, str]]:
+    """The results a 422 names, each with its error: `{"detail": {"errors": [{"index", "id", "error"}]}}`,
+    matched by id, else by index in the batch as sent; [] when the reply names none of them."""
+    try:
+        detail = json.loads(body or b"{}").get("detail")
+        errors = detail.get("errors") if isinstance(detail, dict) else None
+    except (ValueError, AttributeError):
+        return []
+    sent = entries[:MAX_BATCH]
+    by_id = {e.id: e for e in sent}
+    found: dict[str, tuple[Entry, str]] = {}
+    for item in errors if isinstance(errors, list) else []:
+        if not isinstance(item, dict):
+            continue
+        entry = by_id.get(item.get("id")) if isinstance(item.get("id"), str) else None
+        index = item.get("index")
+        if entry is None and isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(sent):
+            entry = sent[index]
+        if entry is not None:
+            found.setdefault(entry.id, (entry, str(item.get("error") or "refused")))
+    return list(found.values())

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -19,10 +20,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from agent.logsetup import Throttle, get_logger
+from agent.throttle import Throttle
 from checks.model import Result
 
-log = get_logger("agent.spool")
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

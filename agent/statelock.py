@@ -1,13 +1,12 @@
 """One process per state directory: two agents (or pollers) sharing a spool would send results twice."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Optional
 
-from agent.logsetup import get_logger
-
-log = get_logger("agent")
+log = logging.getLogger(__name__)
 
 
 def lock_state_dir(state_dir: Path, filename: str, what: str) -> tuple[bool, Optional[int]]:

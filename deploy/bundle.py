@@ -3,7 +3,7 @@
 Layout of `xunjian-agent-<version>-py<X.Y>-<platform>.tar.gz`:
 
     xunjian-agent-<version>/manifest.json   name, version, python, platform, requirement, wheels + sha256
-    xunjian-agent-<version>/wheels/*.whl    xunjian (no extras), psutil, PyYAML, schedule, pip
+    xunjian-agent-<version>/wheels/*.whl    xunjian (no extras), psutil, PyYAML, pip
 
 A `<bundle>.sha256` file in `sha256sum` format sits beside it. pip itself is bundled so a host needs
 neither network nor ensurepip: the release's venv is made `--without-pip` and pip is run from its wheel.

@@ -7,6 +7,7 @@ reached gives UNKNOWN results ("SSH 无法连接: ...") for its due checks and n
 """
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import threading
@@ -18,7 +19,6 @@ from agent.agentless.config import PollerConfig, TargetConfig
 from agent.agentless.files import RemoteFiles
 from agent.agentless.sources import Remote
 from agent.agentless.ssh import Session, SshError
-from agent.logsetup import get_logger
 from agent.rejected import RejectedLog
 from agent.scheduler import state_path
 from agent.sender import Sender
@@ -35,7 +35,7 @@ from checks.runner import timeout_result, to_result
 from checks.spec import CheckSpec
 from checks.timed import HungCallRegistry
 
-log = get_logger("agent.poller")
+log = logging.getLogger(__name__)
 
 TICK = 1.0
 
@@ -255,7 +255,7 @@ class Poller:
 
 def run_poller(config_path: str, once: bool = False) -> int:
     from agent.agentless.config import load_poller_config
-    from agent.logsetup import set_level
+    from agent.logconfig import set_level
 
     cfg = load_poller_config(config_path)
     set_level(cfg.log.level)

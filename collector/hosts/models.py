@@ -27,3 +27,4 @@ class Host(Base):
     online: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     last_seq: Mapped[Optional[int]] = mapped_column(sa.BigInteger)
     dropped_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    rejected_total: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")  # refused for good

@@ -25,7 +25,7 @@ def enroll(*, db: Session, name: str, unit: str = "", room: str = "",
         labels["room"] = room
     if host is None:
         host = Host(name=name, unit=unit, room=room, labels=labels, enrolled_at=utcnow(),
-                    agent_version="", heartbeat_seconds=30.0, online=True, dropped_total=0)
+                    agent_version="", heartbeat_seconds=30.0, online=True, dropped_total=0, rejected_total=0)
         db.add(host)
     else:
         host.unit = unit or host.unit
@@ -72,4 +72,7 @@ def record_contact(*, db: Session, host: Host, at: datetime, agent: dict[str, An
     dropped = agent.get("dropped_total")
     if isinstance(dropped, int) and dropped >= 0:
         host.dropped_total = dropped
+    rejected = agent.get("rejected_total")
+    if isinstance(rejected, int) and 0 <= rejected < 2**63:
+        host.rejected_total = rejected
     return was_offline

@@ -31,7 +31,8 @@ def enroll(body: EnrollIn, db: SessionDep, user: Admin) -> Any:
 def host_out(h: Any, tz: str) -> dict[str, Any]:
     return {"name": h.name, "unit": h.unit, "room": h.room, "labels": h.labels, "online": h.online,
             "last_seen_at": iso(h.last_seen_at, tz), "agent_version": h.agent_version,
-            "enrolled_at": iso(h.enrolled_at, tz), "dropped_total": h.dropped_total, "last_seq": h.last_seq}
+            "enrolled_at": iso(h.enrolled_at, tz), "dropped_total": h.dropped_total,
+            "rejected_total": h.rejected_total, "last_seq": h.last_seq}
 
 
 @router.get("/hosts")

@@ -20,6 +20,7 @@ from collector.ingest.tx import sqlite_time
 SQLITE = (
     "UPDATE hosts SET last_seen_at = :now, agent_version = COALESCE(:version, agent_version), "
     "heartbeat_seconds = COALESCE(:hb, heartbeat_seconds), dropped_total = COALESCE(:dropped, dropped_total), "
+    "rejected_total = COALESCE(:rejected, rejected_total), "
     "last_seq = CASE WHEN :seq IS NULL OR last_seq >= :seq THEN last_seq ELSE :seq END "
     "WHERE id = :id AND token_hash = :digest AND online")
 # One host or several (distinct ids) in one statement: every host named is locked, in id order — as
@@ -29,11 +30,14 @@ PG = (
     "WITH locked AS MATERIALIZED (SELECT id, token_hash, online, last_seq FROM hosts "
     "WHERE id = ANY(%(id)b::int4[]) ORDER BY id FOR UPDATE), "
     "b AS (SELECT * FROM unnest(%(id)b::int4[], %(digest)b::text[], %(now)b::timestamptz[], %(version)b::text[], "
-    "%(hb)b::float8[], %(dropped)b::int8[], %(seq)b::int8[]) AS b(id, digest, now, version, hb, dropped, seq)), "
-    "old AS (SELECT locked.id AS host, locked.last_seq AS before, b.now, b.version, b.hb, b.dropped, b.seq "
+    "%(hb)b::float8[], %(dropped)b::int8[], %(rejected)b::int8[], %(seq)b::int8[]) "
+    "AS b(id, digest, now, version, hb, dropped, rejected, seq)), "
+    "old AS (SELECT locked.id AS host, locked.last_seq AS before, b.now, b.version, b.hb, b.dropped, b.rejected, "
+    "b.seq "
     "FROM locked JOIN b ON b.id = locked.id AND b.digest = locked.token_hash WHERE locked.online) "
     "UPDATE hosts SET last_seen_at = old.now, agent_version = COALESCE(old.version, agent_version), "
     "heartbeat_seconds = COALESCE(old.hb, heartbeat_seconds), dropped_total = COALESCE(old.dropped, dropped_total), "
+    "rejected_total = COALESCE(old.rejected, rejected_total), "
     "last_seq = CASE WHEN old.seq IS NULL OR hosts.last_seq >= old.seq THEN hosts.last_seq ELSE old.seq END "
     "FROM old WHERE hosts.id = old.host RETURNING old.host, old.before")
 
@@ -47,6 +51,7 @@ class Contact(NamedTuple):
     version: Optional[str]
     heartbeat: Optional[float]
     dropped: Optional[int]
+    rejected: Optional[int]  # results the agent quarantined in all
     seq: Optional[int]  # the batch's highest spool seq
 
 
@@ -54,17 +59,19 @@ def of_batch(host_id: int, digest: str, agent: dict[str, Any], recs: Sequence[Re
     version = agent.get("version")
     hb = agent.get("heartbeat")
     dropped = agent.get("dropped_total")
+    rejected = agent.get("rejected_total")
     seqs = [r.seq for r in recs if r.seq is not None]
     return Contact(host_id, digest, now, version[:32] if isinstance(version, str) else None,
                    float(hb) if isinstance(hb, (int, float)) and 1 <= hb <= 86400 else None,
                    dropped if isinstance(dropped, int) and dropped >= 0 else None,
+                   rejected if isinstance(rejected, int) and 0 <= rejected < 2**63 else None,
                    max(seqs) if seqs else None)
 
 
 def sqlite(c: Contact) -> tuple[str, dict[str, Any]]:
     """SQLite: the statement and parameters for one batch (its rowcount says whether the token matched)."""
     return SQLITE, {"now": sqlite_time(c.now), "id": c.id, "digest": c.digest, "version": c.version,
-                        "hb": c.heartbeat, "dropped": c.dropped, "seq": c.seq}
+                        "hb": c.heartbeat, "dropped": c.dropped, "rejected": c.rejected, "seq": c.seq}
 
 
 def pg(contacts: Sequence[Contact]) -> tuple[str, dict[str, Any]]:
@@ -73,4 +80,5 @@ def pg(contacts: Sequence[Contact]) -> tuple[str, dict[str, Any]]:
                 "now": A.timestamptz([c.now for c in contacts]),
                 "version": A.text([c.version for c in contacts]),
                 "hb": A.float8([c.heartbeat for c in contacts]),
-                "dropped": A.int8([c.dropped for c in contacts]), "seq": A.int8([c.seq for c in contacts])}
+                "dropped": A.int8([c.dropped for c in contacts]),
+                "rejected": A.int8([c.rejected for c in contacts]), "seq": A.int8([c.seq for c in contacts])}

@@ -2,7 +2,8 @@
 
 It speaks the wire contract (POST /api/v1/results, Bearer token, gzip) and can misbehave on
 purpose: answer 500, hang, reset the connection, 429 with Retry-After, 413 above a batch size,
-400 for a poisoned result, or reject some ids inside a 200 reply.
+400 for a poisoned result, 422 naming refused results as the collector does (or naming none), or
+reject some ids inside a 200 reply.
 """
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ class Standin:
         self.max_batch: Optional[int] = None   # 413 above this many results
         self.poison: set[str] = set()          # check names answered with 400 when in a batch
         self.reject_checks: set[str] = set()   # check names rejected inside a 200 reply
+        self.refuse_checks: set[str] = set()   # check names that make a batch 422, named in detail.errors
+        self.refuse_named_by = ("index", "id")  # which of index/id each error carries (none: bisect)
         self.hang_release = threading.Event()
+        self.health_checks = 0                 # GET /healthz answered
         self.lock = threading.Lock()
         self.results: dict[str, dict[str, Any]] = {}   # id -> result (dedup, as the collector)
         self.arrivals: Counter[str] = Counter()        # id -> times received in a 200-acked batch
@@ -46,6 +50,12 @@ class Standin:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 standin._handle(self)
+
+            def do_GET(self) -> None:  # /healthz, as the collector answers it
+                standin.health_checks += 1
+                self.send_response(200 if self.path == "/healthz" else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -114,6 +124,13 @@ class Standin:
             return self._reply(h, 413, {"detail": "too large"}, body, len(results), gz)
         if any(r["check"] in self.poison for r in results):
             return self._reply(h, 400, {"detail": "bad result"}, body, len(results), gz)
+        refused = [i for i, r in enumerate(results) if r["check"] in self.refuse_checks]
+        if refused:
+            errors = [{**({"index": i} if "index" in self.refuse_named_by else {}),
+                       **({"id": results[i]["id"]} if "id" in self.refuse_named_by else {}),
+                       "error": f"check {results[i]['check']} refused"} for i in refused]
+            detail = {"message": f"{len(errors)} invalid result(s); nothing stored", "errors": errors}
+            return self._reply(h, 422, {"detail": detail}, body, len(results), gz)
         rejected, accepted, dup = [], 0, 0
         with self.lock:
             for r in results:

@@ -1,6 +1,6 @@
-"""The agent's own log (agent/logsetup.py): the lines `logging` wrote, without `logging`.
+"""The agent's log (agent/logconfig.py): the standard `logging`, one line per event, no alarm words.
 
-Subprocesses: the line goes to stderr, and this test process has `logging` loaded already.
+Subprocesses: the lines go to the process's stderr, set up as `xunjian-agent run` sets it up.
 """
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ def _stderr(code: str) -> tuple[str, str]:
 
 def test_lines_levels_alarm_words_and_tracebacks() -> None:
     stdout, stderr = _stderr("""
-import os
-from agent.logsetup import DEBUG, get_logger, set_level
-log = get_logger("agent.test")
+import logging, os
+from agent.logconfig import set_level, setup_logging
+setup_logging()
+DEBUG = logging.DEBUG
+log = logging.getLogger("agent.test")
 log.debug("hidden at info")
 log.info("spool %d results, collector %s", 3, "http://c:8000")
 log.warning("reply: ERROR 503 WARNING")
@@ -55,12 +57,12 @@ except ZeroDivisionError:
     assert not re.search(r"ERROR|WARN|SEVERE", stderr)
 
 
-def test_standard_logging_records_can_be_routed_here() -> None:
-    """For the poller: a library's records through `logging` come out as the agent's lines."""
+def test_libraries_records_come_out_as_the_agents_lines() -> None:
+    """For the poller: paramiko's records come out as the agent's lines, at the agent's level."""
     _, stderr = _stderr("""
 import logging
-from agent.logsetup import route_stdlib_logging, set_level
-route_stdlib_logging()
+from agent.logconfig import set_level, setup_logging
+setup_logging()
 logging.getLogger("paramiko.transport").info("hidden at info? no: shown")
 logging.getLogger("paramiko.transport").debug("hidden")
 logging.getLogger("paramiko.transport").error("Connection ERROR %s", "x")

@@ -1,10 +1,12 @@
 """The sender against a real HTTP stand-in: reply codes, splitting, rejections, gzip, heartbeats."""
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,11 +15,11 @@ import psutil
 import pytest
 
 from agent.config import MAX_BATCH_BYTES, parse_config
-from agent.httppost import post
 from agent.rejected import RejectedLog
 from agent.sender import Sender, gzip
 from agent.spool import Spool
 from agent.stats import Stats
+from agent.transport import post
 from checks.model import Result, Status
 from tests.agent.standin import Standin
 from tests.helpers.net import serve_loopback
@@ -59,7 +61,7 @@ def test_batch_is_acked_and_agent_block_reported(tmp_path: Path, standin: Standi
     assert sender.spool.depth == 0 and len(standin.results) == 5
     agent = standin.requests[0]["agent"]
     assert agent == {"host": "web01", "version": "0.1.0", "labels": {}, "heartbeat": 30, "spool_depth": 5,
-                     "dropped_total": 0, "skipped_total": 0}
+                     "dropped_total": 0, "skipped_total": 0, "rejected_total": 0}
     assert sender.send([], 2)  # a heartbeat: an empty results list
     assert standin.requests[-1]["n"] == 0 and standin.requests[-1]["agent"]["spool_depth"] == 0
 
@@ -97,7 +99,7 @@ def test_400_halves_down_to_the_bad_result_which_goes_to_rejected(tmp_path: Path
     assert len(lines) == 1
     rejected = json.loads(lines[0])
     assert rejected["status"] == 400 and rejected["result"]["check"] == "bad0"
-    assert sender.stats.rejected_total == 1
+    assert sender.rejected.total == 1
 
 
 def test_rejected_inside_200_leave_the_spool_and_are_kept(tmp_path: Path, standin: Standin) -> None:
@@ -167,11 +169,16 @@ def test_http_reply_framings(reply: bytes) -> None:
         srv.close()
 
 
-def test_garbage_reply_is_a_network_error() -> None:
+def test_garbage_reply_is_a_network_error(tmp_path: Path) -> None:
+    """A peer that does not answer in HTTP: the batch stays spooled and the sender backs off."""
     port, srv = _raw_server(b"SSH-2.0-OpenSSH_9.2\r\n")
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(http.client.HTTPException):
             post(urlsplit(f"http://127.0.0.1:{port}"), "/x", b"{}", {}, 5)
+        sender = _sender(tmp_path, f"http://127.0.0.1:{port}")
+        _fill(sender, 2)
+        assert not sender.send(sender.spool.peek(100, MAX_BATCH_BYTES), 2)
+        assert sender.spool.depth == 2 and sender.stats.send_errors["connect"] == 1 and sender._not_before > 0
     finally:
         srv.close()
 
@@ -183,9 +190,9 @@ def test_gzip_framing_is_standard() -> None:
     assert stdlib_gzip.decompress(gzip(data)) == data
 
 
-def test_plain_http_connects_without_the_socket_module_as_create_connection_did() -> None:
-    """post() connects through `_socket` (agent/httppost.py): a refused port is ConnectionRefusedError,
-    a collector that accepts but never answers is a timeout, an IPv6 address works."""
+def test_refused_silent_and_ipv6_collectors() -> None:
+    """A refused port is ConnectionRefusedError, a collector that accepts but never answers is a
+    timeout, an IPv6 address works."""
     from tests.conftest import free_port
 
     with pytest.raises(ConnectionRefusedError):
@@ -223,8 +230,8 @@ def test_plain_http_connects_without_the_socket_module_as_create_connection_did(
 
 
 def test_https_posts_and_a_failed_handshake_leaves_no_socket_open(tmp_path: Path) -> None:
-    """https still goes through `socket` and `ssl`: a POST to a collector whose CA we trust works;
-    one whose certificate we do not trust fails with an OSError and closes the connection it made."""
+    """A POST to an https collector whose CA we trust works; one whose certificate we do not trust
+    fails with an OSError and closes the connection it made."""
     import ssl
 
     from tests.helpers.certs import make_ca, make_cert
@@ -252,3 +259,80 @@ def test_https_posts_and_a_failed_handshake_leaves_no_socket_open(tmp_path: Path
         assert [c for c in psutil.Process().net_connections("tcp") if c.raddr and c.raddr.port == port] == []
     finally:
         srv.close()
+
+
+@pytest.mark.parametrize("named_by", [("index", "id"), ("id",), ("index",), ()],
+                         ids=["index-and-id", "id", "index", "unnamed"])
+def test_422_quarantines_exactly_the_refused_results(tmp_path: Path, standin: Standin, named_by: tuple) -> None:
+    """The refused results go to rejected.jsonl with their error, counted (across a restart too);
+    the others are delivered. A 422 that names none is bisected down to the bad ones."""
+    standin.refuse_checks = {"bad0", "bad1"}
+    standin.refuse_named_by = named_by
+    sender = _sender(tmp_path, standin.url)
+    _fill(sender, 5)
+    _fill(sender, 2, check="bad")
+    _fill(sender, 5, check="late")
+    _drain(sender)
+    assert sender.spool.depth == 0
+    assert sorted(r["check"] for r in standin.results.values()) == sorted(
+        [f"c{i}" for i in range(5)] + [f"late{i}" for i in range(5)])
+    kept = [json.loads(line) for line in (tmp_path / "rejected.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(k["result"]["check"] for k in kept) == ["bad0", "bad1"]
+    assert {k["status"] for k in kept} == {422}
+    if named_by:  # the collector's own words for each
+        assert sorted(k["error"] for k in kept) == ["check bad0 refused", "check bad1 refused"]
+        assert [r["code"] for r in standin.requests] == [422, 200]  # no bisecting needed
+    assert sender.rejected.total == 2
+    assert RejectedLog(tmp_path / "rejected.jsonl").total == 2  # as a restarted agent reads it
+    assert sender.send([], 2) and standin.requests[-1]["agent"]["rejected_total"] == 2
+
+
+def test_a_422_naming_results_not_in_the_batch_is_bisected(tmp_path: Path, standin: Standin) -> None:
+    sender = _sender(tmp_path, standin.url)
+    _fill(sender, 2)
+    entries = sender.spool.peek(100, MAX_BATCH_BYTES)
+    from agent.sender import _refused
+
+    body = json.dumps({"detail": {"errors": [{"index": 7, "id": "nope", "error": "x"}, "junk",
+                                             {"index": True, "error": "bool is no index"}]}}).encode()
+    assert _refused(entries, body) == []
+    assert _refused(entries, b"<html>") == []
+    assert [e.id for e, _ in _refused(entries, json.dumps(
+        {"detail": {"errors": [{"index": 0, "id": entries[1].id, "error": "x"}]}}).encode())] == [entries[1].id]
+
+
+class _Longest:
+    """Backoff jitter at its ceiling: the longest waits the sender can draw."""
+
+    def uniform(self, low: float, high: float) -> float:
+        return high
+
+
+def test_sending_resumes_within_seconds_of_the_collectors_return(tmp_path: Path) -> None:
+    """The collector is away long enough for the backoff to grow past a minute; once it is back the
+    /healthz probe ends the wait: the spooled results arrive within PROBE_EVERY + a little."""
+    from agent.backoff import Backoff
+    from agent.sender import PROBE_EVERY
+    from tests.conftest import free_port
+
+    port = free_port()
+    sender = _sender(tmp_path, f"http://127.0.0.1:{port}", flush_interval="0.05s")
+    sender.backoff = Backoff(1.0, 300.0, rng=_Longest())
+    sender.backoff.attempt = 6  # as after a few minutes of outage: the next waits are 64 s and longer
+    _fill(sender, 3)
+    sender.start()
+    try:
+        deadline = time.monotonic() + 10
+        while sender.stats.send_errors["connect"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sender._not_before - time.monotonic() > 50  # without the probe: a minute's wait ahead
+        back = Standin(port).start()
+        t0 = time.monotonic()
+        try:
+            assert back.wait_for(lambda: len(back.results) == 3, 30)
+            assert time.monotonic() - t0 < PROBE_EVERY + 3
+            assert sender.spool.depth == 0 and sender.backoff.attempt == 0
+        finally:
+            back.stop()
+    finally:
+        sender.stop()

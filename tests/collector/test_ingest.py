@@ -138,3 +138,16 @@ def test_a_ticket_carries_the_unit_room_and_labels_its_token_was_looked_up_with(
     with api.app.state.sessionmaker() as db:
         stored = db.get(Ticket, ticket["id"])
         assert stored is not None and stored.labels == {"unit": "某市财政局", "room": "三楼机房", "rack": "A-07"}
+
+
+def test_agent_block_rejected_total_is_shown_with_the_host(api):
+    """An agent reports how many results it quarantined (its rejected.jsonl); the host view shows it,
+    and a heartbeat without the field leaves it as it was."""
+    assert api.get("/api/v1/hosts/web01")["rejected_total"] == 0
+    assert api.post_results(batch(result(), rejected_total=3, dropped_total=1)).status_code == 200
+    host = api.get("/api/v1/hosts/web01")
+    assert (host["rejected_total"], host["dropped_total"]) == (3, 1)
+    assert api.post_results(batch()).status_code == 200
+    assert api.get("/api/v1/hosts/web01")["rejected_total"] == 3
+    assert api.post_results(batch(rejected_total=-5)).status_code == 200  # nonsense is not stored
+    assert {h["name"]: h["rejected_total"] for h in api.get("/api/v1/hosts")["items"]}["web01"] == 3

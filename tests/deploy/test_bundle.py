@@ -22,7 +22,7 @@ def names(bundle: Bundle) -> set[str]:
 
 
 def test_bundle_holds_only_the_agent_and_its_deps(bundle_v1: Bundle) -> None:
-    assert names(bundle_v1) == {"xunjian", "psutil", "pyyaml", "schedule", "pip"}
+    assert names(bundle_v1) == {"xunjian", "psutil", "pyyaml", "pip"}
     assert bundle_v1.manifest["requirement"] == f"xunjian=={bundle_v1.version}"
     sidecar = Path(f"{bundle_v1.path}.sha256").read_text().split()
     assert sidecar == [bundle_v1.sha256, bundle_v1.path.name]

@@ -189,6 +189,19 @@ def test_host_page_lists_checks_and_draws_disk_history(console: Console) -> None
     assert b.get("/console/hosts/nohost").status_code == 404
 
 
+def test_host_page_shows_results_the_agent_quarantined(console: Console) -> None:
+    from fastapi.testclient import TestClient
+
+    b = console.browser()
+    b.login("viewer")
+    ingest(console, result(at=minutes_ago(1)))
+    assert "采集端拒收" not in b.get("/console/hosts/web01").text
+    r = TestClient(console.app).post("/api/v1/results", json=batch(result(at=minutes_ago(1)), rejected_total=4),
+                                     headers={"Authorization": f"Bearer {console.token}"})
+    assert r.status_code == 200, r.text
+    assert "采集端拒收 4 条结果" in b.get("/console/hosts/web01").text
+
+
 def row_of(html: str, title: str) -> list[str]:
     """The cells of the maintenance table's row for a window, up to its state (开始, 结束, 状态 last)."""
     row = re.search(r"<tr>\s*<td>" + re.escape(title) + r"</td>(.*?)</tr>", html, re.S)
