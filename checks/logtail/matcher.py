@@ -31,8 +31,24 @@ CONFIRM, EXACT, BOUNDARY, BOUNDARY_GB18030 = 0, 1, 2, 3
 # Double-byte encodings whose lead bytes are >= 0x80: a hit after a byte < 0x80 starts a character.
 _BOUNDARY_RULES = {"gbk": BOUNDARY, "gb2312": BOUNDARY, "big5": BOUNDARY, "gb18030": BOUNDARY_GB18030}
 
-# Java stack traces and other indented continuations belong to the event above them.
-CONTINUATION = re.compile(rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|common frames omitted)")
+# Java stack traces and other indented continuations belong to the event above them, and so does
+# the exception header logback/log4j write directly under the message of `log.error(msg, e)`:
+# a qualified class name ending in Exception/Error/Throwable, then `:` or the end of the line.
+CONTINUATION = re.compile(
+    rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|common frames omitted)"
+    rb"|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?:Exception|Error|Throwable)(?=[:\r\n]|\Z)")
+
+
+def continuation_rule(event_start: Optional[str], encoding: str
+                      ) -> Callable[[bytes, int], Any]:
+    """Is the line at `pos` a continuation? The built-in markers, or with `event_start` (a regex
+    every event's first line matches, as Filebeat's multiline.pattern with negate) any line that
+    does not match it."""
+    if event_start is None:
+        return CONTINUATION.match
+    start = re.compile(event_start.encode(encoding), re.MULTILINE)
+    match = start.match
+    return lambda data, pos: match(data, pos) is None
 
 # Upper -> lower for ASCII only: the same transform is applied to blocks and to needles.
 _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))

@@ -8,15 +8,16 @@ stack trace under an ERROR line is one event: events are keyed by the offset of 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from checks.logtail.access import LOCAL, FileAccess
 from checks.logtail.files import FileState
-from checks.logtail.matcher import CONTINUATION, CRITICAL, WARNING, Matcher
+from checks.logtail.matcher import CRITICAL, WARNING, Matcher, continuation_rule
 
 CHUNK = 1 << 20
+CARRY = 64 * 1024
+ENC_SAMPLE = 64 * 1024  # bytes of each chunk checked for undecodable bytes
 SAMPLE_CHARS = 300
 
 
@@ -28,6 +29,7 @@ class Tally:
     counts: dict[int, int] = field(default_factory=lambda: {WARNING: 0, CRITICAL: 0})
     per_file: dict[str, list[int]] = field(default_factory=dict)  # path -> [_, warning, critical]
     samples: dict[int, list[dict[str, str]]] = field(default_factory=lambda: {WARNING: [], CRITICAL: []})
+    bad_bytes: dict[str, list[int]] = field(default_factory=dict)  # path -> [undecodable, sampled]
 
     def count(self, fs: FileState, sev: int, delta: int) -> None:
         self.counts[sev] += delta
@@ -42,6 +44,16 @@ class Tally:
             bucket.append({"file": os.path.basename(fs.path),
                            "severity": "critical" if sev == CRITICAL else "warning", "line": line})
 
+    def encoding_check(self, fs: FileState, encoding: str, raw: bytes) -> None:
+        """Count the bytes of `raw` that do not decode in the configured encoding."""
+        if raw.isascii():
+            bad = 0
+        else:  # backslashreplace turns each undecodable byte into one `\xNN`
+            bad = raw.decode(encoding, "backslashreplace").count("\\x") - raw.count(b"\\x")
+        seen = self.bad_bytes.setdefault(fs.path, [0, 0])
+        seen[0] += bad
+        seen[1] += len(raw)
+
     def sample_list(self) -> list[dict[str, str]]:
         crit = self.samples[CRITICAL]
         return (crit + self.samples[WARNING])[:max(self.sample_limit, 0)]
@@ -49,12 +61,15 @@ class Tally:
 
 class FileReader:
     def __init__(self, matcher: Matcher, *, multiline: bool, max_line: int,
-                 access: FileAccess = LOCAL) -> None:
+                 access: FileAccess = LOCAL, event_start: Optional[str] = None) -> None:
         self.access = access
         self.matcher = matcher
-        self.cont: Optional[Callable[[bytes, int], Optional[re.Match[bytes]]]] = (
-            CONTINUATION.match if multiline else None)
+        self.cont: Optional[Callable[[bytes, int], Any]] = (
+            continuation_rule(event_start, matcher.encoding) if multiline else None)
         self.max_line = max_line
+        # Bytes of a cut line read again with its next piece, so that a pattern across the cut
+        # is seen whole (the event is keyed by the line's start, so it still counts once).
+        self.carry = max(max_line, CARRY)
 
     def read(self, fs: FileState, budget: int, tally: Tally) -> int:
         """Consume new complete lines of `fs` (at most `budget` bytes); return bytes consumed."""
@@ -71,17 +86,21 @@ class FileReader:
                 f.will_read(pos, limit)
             try:
                 while pos < limit:
-                    data = f.pread(min(CHUNK, limit - pos), pos)
-                    if not data:
+                    # After a cut the line so far (up to `carry` bytes of it) is read again.
+                    back = min(pos - fs.open_line, self.carry) if 0 <= fs.open_line < pos else 0
+                    data = f.pread(back + min(CHUNK, limit - pos), pos - back)
+                    if len(data) <= back:
                         break
                     end = data.rfind(b"\n") + 1
                     cut = end == 0
                     if cut:
-                        if len(data) < self.max_line:
+                        if len(data) - back < self.max_line:
                             break  # unfinished line: wait for its end
                         end = len(data)
-                    self._block(fs, data, end, pos, cut, tally)
-                    pos += end
+                    stop = end if end - back <= ENC_SAMPLE else data.rfind(b"\n", back, back + ENC_SAMPLE) + 1
+                    tally.encoding_check(fs, self.matcher.encoding, data[back:stop])  # whole lines
+                    self._block(fs, data, end, pos - back, cut, tally)
+                    pos += end - back
             finally:
                 fs.offset = pos  # what was counted stays counted, even if a read failed
             return pos - start
