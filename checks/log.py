@@ -18,7 +18,15 @@ from typing import Any, ClassVar, Literal, Optional
 from checks.base import Check, Outcome
 from checks.logtail.access import LOCAL, FileAccess
 from checks.logtail.files import FileState, Reconciler, discover
-from checks.logtail.matcher import CRITICAL, SEVERITIES, WARNING, Matcher, check_encoding, compile_patterns
+from checks.logtail.matcher import (
+    CRITICAL,
+    PATTERN_FLAGS,
+    SEVERITIES,
+    WARNING,
+    Matcher,
+    check_encoding,
+    compile_patterns,
+)
 from checks.logtail.reader import FileReader, Tally
 from checks.model import Metric, Status, worst
 from checks.options import Duration, Size, Threshold
@@ -99,7 +107,7 @@ class LogCheck(Check):
         super().__init__(options, state=state)
         self.access = access  # local files by default; the agentless poller passes an SSH one
         o = options
-        flags = re.IGNORECASE if o.ignore_case else 0
+        flags = PATTERN_FLAGS | (re.IGNORECASE if o.ignore_case else 0)
         matcher = Matcher(compile_patterns(o.patterns, o.encoding, o.ignore_case),
                           [re.compile(p, flags) for p in o.ignore], o.encoding, o.ignore_case)
         self.reader = FileReader(matcher, multiline=o.multiline, max_line=int(o.max_line_length),
