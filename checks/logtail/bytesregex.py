@@ -49,11 +49,11 @@ def _bflags(flags: int) -> int:
     return re.MULTILINE | (flags & re.IGNORECASE)  # `^` at every line start, as per line
 
 
-def chunk_finder(pattern: str, flags: int, encoding: str) -> Optional[re.Pattern[bytes]]:
-    """A bytes regex finding the pattern's matches in a whole block with C speed: the pattern
-    itself when it starts with a literal (the engine scans for that prefix), else, when what
-    precedes its longest literal has a fixed width, `LIT(?<=PREFIX LIT)REST`, which lets the
-    engine scan for the literal and look back."""
+def chunk_finder(pattern: str, flags: int, encoding: str) -> Optional[tuple[re.Pattern[bytes], bytes]]:
+    """A bytes regex whose matches begin at the pattern's longest literal, and that literal: the
+    pattern itself when it starts with the literal, else, when what precedes the literal has a
+    fixed width, `LIT(?<=PREFIX LIT)REST`. The engine scans a whole block for the literal in C
+    (finditer), or it is matched (`match(data, pos)`) where a faster search found the literal."""
     got = to_bytes(pattern, flags, encoding)
     if got is None:
         return None
@@ -70,15 +70,19 @@ def chunk_finder(pattern: str, flags: int, encoding: str) -> Optional[re.Pattern
     length, first, end = best
     if not length or len(_seq(items[first:end], encoding, True)) < 2:
         return None
-    if first == 0:
-        return re.compile(whole, bflags)
     lit = _seq(items[first:end], encoding, True)
+    if first == 0:
+        return re.compile(whole, bflags), _plain(items[first:end], encoding)
     prefix = _seq(items[:first], encoding, encoding == "utf-8")
     rest = _seq(items[end:], encoding, encoding == "utf-8")
     try:
-        return re.compile(lit + b"(?<=" + prefix + lit + b")" + rest, bflags)
+        return re.compile(lit + b"(?<=" + prefix + lit + b")" + rest, bflags), _plain(items[first:end], encoding)
     except re.error:  # the prefix has no fixed width
         return None
+
+
+def _plain(items: list[Any], enc: str) -> bytes:
+    return "".join(chr(av) for _op, av in items).encode(enc)
 
 
 def _seq(items: list[Any], enc: str, boundaries: bool) -> bytes:

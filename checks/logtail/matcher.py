@@ -121,6 +121,7 @@ class Pattern:
     exact: int            # EXACT: a needle hit is a match; BOUNDARY(_GB18030): if it starts a char
     bregex: Optional[re.Pattern[bytes]] = None  # the same lines on raw bytes (checks.logtail.bytesregex)
     chunk: Optional[re.Pattern[bytes]] = None   # finds the matches in a whole block, in C
+    anchor: Optional[tuple[bytes, re.Pattern[bytes]]] = None  # a literal, and the regex matching from it
 
 
 def check_encoding(name: str) -> str:
@@ -203,13 +204,15 @@ def compile_patterns(patterns: dict[str, list[str]], encoding: str, ignore_case:
                 exact = EXACT if encoding == "utf-8" else _BOUNDARY_RULES.get(encoding, CONFIRM)
             raw_regex = to_bytes(text, flags, encoding)
             bregex = re.compile(raw_regex[0], raw_regex[1]) if raw_regex is not None else None
-            chunk = None
-            if exact == CONFIRM and bregex is not None and (
-                    not needles or min(map(len, needles)) < SHORT_NEEDLE):
-                chunk = chunk_finder(text, flags, encoding)
-                if chunk is not None:
-                    needles = []
-            out.append(Pattern(text, SEVERITIES[sev_name], regex, needles, exact, bregex, chunk))
+            chunk = anchor = None
+            found = chunk_finder(text, flags, encoding) if exact == CONFIRM and bregex is not None else None
+            if found is not None:
+                needles = []
+                if len(found[1]) < SHORT_NEEDLE:
+                    chunk = found[0]
+                else:
+                    anchor = (found[1].translate(_LOWER) if icase else found[1], found[0])
+            out.append(Pattern(text, SEVERITIES[sev_name], regex, needles, exact, bregex, chunk, anchor))
     return out
 
 
@@ -227,16 +230,17 @@ class Matcher:
         self.ignore = ignore
         self.encoding = encoding
         self.utf8 = encoding == "utf-8"
-        self.lower = any(p.needles and p.regex.flags & re.IGNORECASE for p in patterns)
+        self.lower = any((p.needles or p.anchor) and p.regex.flags & re.IGNORECASE for p in patterns)
         self.fast = [(n, p.severity, p.exact) for p in self.patterns for n in p.needles]
         # A bytes-regex hit is a match in UTF-8; in GBK/GB18030 it may start inside a character.
         self.chunked = [(p.chunk, p.severity if self.utf8 else 0) for p in self.patterns if p.chunk]
+        self.anchored = [(*p.anchor, p.severity if self.utf8 else 0) for p in self.patterns if p.anchor]
         self.top = max((p.severity for p in self.patterns), default=0)
         self.trusted = self.top if not self.ignore else CRITICAL + 1
-        self.slow = [p for p in self.patterns if not p.needles and p.chunk is None]
+        self.slow = [p for p in self.patterns if not p.needles and p.chunk is None and p.anchor is None]
         # When every hit is certain and nothing is ignored, lines need no decoding.
         self.all_exact = not self.ignore and not self.slow and all(
-            p.exact == EXACT or (p.chunk is not None and self.utf8) for p in self.patterns)
+            p.exact == EXACT or ((p.chunk or p.anchor) is not None and self.utf8) for p in self.patterns)
         # Confirming a plain word is a substring test, cheaper than a regex search.
         self._confirm = [(p, p.text if _is_plain(p.text) and not p.regex.flags & re.IGNORECASE else None)
                          for p in self.patterns]
@@ -246,7 +250,7 @@ class Matcher:
         hits: dict[int, int] = {}
         hay = data.translate(_LOWER) if self.lower else data
         rfind = hay.rfind
-        memmem = _memmem() if end >= MEMMEM_MIN and self.fast else None
+        memmem = _memmem() if end >= MEMMEM_MIN and (self.fast or self.anchored) else None
         find = _memmem_finder(hay, end, memmem) if memmem is not None else hay.find
         for needle, sev, rule in self.fast:
             i = find(needle, 0, end)
@@ -263,6 +267,20 @@ class Matcher:
                 if hits.get(ls, -1) < known:
                     hits[ls] = known
                 i = find(needle, i + step, end)
+        for needle, rx, known in self.anchored:
+            match = rx.match
+            i = find(needle, 0, end)
+            while i != -1:
+                if match(data, i, end) is None:
+                    i = find(needle, i + 1, end)
+                    continue
+                ls = rfind(b"\n", 0, i) + 1
+                if hits.get(ls, -1) < known:
+                    hits[ls] = known
+                i = hay.find(b"\n", i, end)  # the line is found: go on from its end
+                if i == -1:
+                    break
+                i = find(needle, i, end)
         for chunk, known in self.chunked:
             line_end = -1
             for m in chunk.finditer(data, 0, end):

@@ -17,7 +17,7 @@ from checks.logtail.matcher import CRITICAL, WARNING, Matcher, continuation_rule
 
 CHUNK = 1 << 20
 CARRY = 64 * 1024
-ENC_SAMPLE = 64 * 1024  # bytes of each chunk checked for undecodable bytes
+ENC_SAMPLE = 16 * 1024  # bytes of each chunk checked for undecodable bytes
 SAMPLE_CHARS = 300
 
 
