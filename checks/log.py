@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, Optional
 
 from checks.base import Check, Outcome
 from checks.logtail.access import LOCAL, FileAccess
-from checks.logtail.files import FileState, Reconciler, discover
+from checks.logtail.files import FileState, Reconciler, discover, discover_moved
 from checks.logtail.matcher import (
     CRITICAL,
     PATTERN_FLAGS,
@@ -126,6 +126,9 @@ class LogCheck(Check):
 
         last_live = max(live.values(), default=None)  # when a watched file was last there
         cands = discover(o.paths, o.exclude, tuple(live), self.access, tuple(o.olddir))
+        if any(fs.key not in cands for fs in files):  # moved away: perhaps into an olddir
+            discover_moved([*live, *(c.path for c in cands.values() if c.primary)], o.exclude, cands,
+                           self.access)
         # Live paths are remembered for a while after they vanish: their rotated siblings may
         # still hold unread lines (between logrotate's rename and create, after a deletion).
         now = time.time()

@@ -106,8 +106,7 @@ def discover(patterns: list[str], exclude: list[str], bases: tuple[str, ...] = (
 
     `bases` are last run's live files: their siblings are still looked at while the live file
     itself is briefly missing (between logrotate's rename and create). Siblings are also looked
-    for in `olddirs` (logrotate's `olddir`, relative to the log's directory or absolute) and, as
-    `foreign` candidates, in every direct subdirectory of the log's directory.
+    for in `olddirs` (logrotate's `olddir`, relative to the log's directory or absolute).
     """
     out: dict[tuple[int, int], Candidate] = {}
     primaries: list[str] = []
@@ -122,11 +121,21 @@ def discover(patterns: list[str], exclude: list[str], bases: tuple[str, ...] = (
             for sib in sorted(access.glob(esc + ".*") + access.glob(esc + "-*")):
                 if _wanted(sib, exclude):
                     _add(out, sib, False, access)
+    return out
+
+
+def discover_moved(bases: list[str], exclude: list[str], out: dict[tuple[int, int], Candidate],
+                   access: FileAccess = LOCAL) -> None:
+    """Add the rotated siblings of `bases` found in direct subdirectories of their directory
+    (logrotate's `olddir` not configured here) as `foreign` candidates: followed if already known.
+    Called only when a file being followed was not found, so a listing per subdirectory is paid
+    only then."""
+    for path in sorted(set(bases)):
+        folder, name = os.path.split(path)
         esc = glob.escape(folder) + "/*/" + glob.escape(name)
         for sib in sorted(access.glob(esc + ".*") + access.glob(esc + "-*")):
             if _wanted(sib, exclude):
                 _add(out, sib, False, access, foreign=True)
-    return out
 
 
 def _wanted(path: str, exclude: list[str]) -> bool:
