@@ -83,11 +83,10 @@ class FileReader:
             limit = min(st.st_size, start + budget)
             fs.behind = limit < st.st_size
             if pos < limit:
-                f.will_read(pos, limit)
+                f.will_read(pos - self._reread(fs, pos), limit)
             try:
                 while pos < limit:
-                    # After a cut the line so far (up to `carry` bytes of it) is read again.
-                    back = min(pos - fs.open_line, self.carry) if 0 <= fs.open_line < pos else 0
+                    back = self._reread(fs, pos)
                     data = f.pread(back + min(CHUNK, limit - pos), pos - back)
                     if len(data) <= back:
                         break
@@ -106,6 +105,10 @@ class FileReader:
             return pos - start
         finally:
             f.close()
+
+    def _reread(self, fs: FileState, pos: int) -> int:
+        """Bytes before `pos` read again: after a cut, the line so far (up to `carry` bytes)."""
+        return min(pos - fs.open_line, self.carry) if 0 <= fs.open_line < pos else 0
 
     def _block(self, fs: FileState, data: bytes, end: int, base: int, cut: bool, tally: Tally) -> None:
         matcher, cont = self.matcher, self.cont
