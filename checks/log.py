@@ -87,6 +87,11 @@ class LogOptions:
             except re.error as e:
                 raise ValueError(f"pattern {text!r} is not a valid regex: {e}") from None
         self.encoding = check_encoding(self.encoding)
+        if self.event_start is not None:  # matched on the raw bytes of each line
+            try:
+                re.compile(self.event_start.encode(self.encoding))
+            except (UnicodeEncodeError, re.error) as e:
+                raise ValueError(f"event_start: cannot be matched on {self.encoding} bytes: {e}") from None
         if not 256 <= self.max_line_length <= 1024 * 1024:
             raise ValueError("max_line_length: between 256B and 1MiB")
         if self.max_bytes_per_run < 64 * 1024:

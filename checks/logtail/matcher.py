@@ -166,7 +166,7 @@ def _literals(items: list) -> Optional[list[str]]:
                     sub = None
                     break
                 sub.extend(got)
-        elif op is _sre_parse.SUBPATTERN:
+        elif op is _sre_parse.SUBPATTERN and not av[1] & re.IGNORECASE:  # (?i:...) is not literal
             sub = _literals(list(av[-1]))
         elif op in (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT) and av[0] >= 1:
             sub = _literals(list(av[2]))

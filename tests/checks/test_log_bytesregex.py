@@ -13,7 +13,7 @@ from checks.logtail.matcher import MEMMEM_MIN, PATTERN_FLAGS, Matcher, compile_p
 
 PATTERNS = [r"\d{4}ms", r"slow response \d{4}ms", r"(?i)\b(error|fatal|panic)\b", r"^WARN\b", r"失败\d+",
             r"(timeout|refused) after \d+ms", r"[a-z]+ ERROR", r"\d+ms", r"凭证.*失败", r"ERROR", r"\bid=\d{3}\b",
-            r"(?i)Slow Response", r"ms\b", r"x{2,}y"]
+            r"(?i)Slow Response", r"ms\b", r"x{2,}y", r"(?i:error) id="]
 PIECES = [b"ERROR", b"error", b"Fatal", b"panic", b" ", b"ms", b"1234", b"12", b"9", b"slow response ",
           b"timeout after ", b"WARN", b"id=", b"abc", b"xx", b"y", b"\n", b"\r\n", b"\t",
           "失败".encode(), "失败".encode("gbk"), "凭证".encode("gbk"), "凭证".encode(), "１２３４".encode(),
@@ -93,3 +93,10 @@ def test_required_literals_inside_groups() -> None:
     assert required_literals(r"(?:ab|cd)+xyz") == ["xyz"]
     assert required_literals(r"(voucher|seal)+ failed: (\d+)") == [" failed: "]
     assert required_literals(r"(a|b)\d") is None  # the parser turns a|b into a class
+    assert required_literals(r"(?i:error) at x") == [" at x"]  # a scoped (?i) is no literal
+
+
+def test_scoped_ignore_case_is_found() -> None:
+    data = b"ERROR at x\nerror at y\nError at x\n"
+    for pattern in (r"(?i:error) at x", r"(?i:error) at", r"(?i:error).*x"):
+        assert matched(data, pattern, "utf-8") == reference(data, pattern, "utf-8") != set()

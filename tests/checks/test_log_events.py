@@ -12,7 +12,7 @@ from checks.base import StateStore
 from checks.log import LogCheck
 from checks.logtail.reader import CHUNK
 from checks.model import Status
-from checks.options import build
+from checks.options import ConfigError, build
 
 
 def make(tmp_path: Path, **opts: Any) -> LogCheck:
@@ -131,9 +131,14 @@ def test_event_start_continues_into_the_next_run(tmp_path: Path, log: Path) -> N
     assert counts(check) == (1, 0)
 
 
-def test_bad_event_start_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match=r"event_start|not a valid regex"):
-        make(tmp_path, event_start="[unclosed")
+@pytest.mark.parametrize(("opts", "message"), [
+    ({"event_start": "[unclosed"}, "not a valid regex"),
+    ({"event_start": "^€ ", "encoding": "gbk"}, "event_start: cannot be matched on gbk bytes"),
+    ({"missing_grace": "-1s"}, "missing_grace"),
+])
+def test_bad_options_are_refused(tmp_path: Path, opts: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make(tmp_path, **opts)
 
 
 def test_log_missing_inside_the_grace_after_a_rename(tmp_path: Path, log: Path) -> None:
