@@ -7,7 +7,10 @@ lines that hit are decoded and confirmed with the real regex. In UTF-8 a literal
 In GBK/GB18030 a character's second byte can be an ASCII letter, so a hit is exact only when it
 provably starts on a character boundary (line start, or after a byte that always ends a
 character); other hits are decoded and confirmed.
-A pattern with no required literal (e.g. `\\d{3} ms`) falls back to decoding the whole block.
+A regex that checks.logtail.bytesregex can rewrite on bytes is confirmed on the raw line without
+decoding; if its longest literal is short (`\\d{4}ms`) the rewritten regex runs over the whole
+block in C instead of a literal search, if long it is matched where `memmem` finds the literal.
+A pattern with no required literal and no rewrite (e.g. `\\d+.*ms`) decodes the whole block.
 """
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
 """Read one file from its saved offset in big chunks and count the events in what is new.
 
 Memory is bounded by the chunk size whatever the file size. An unfinished last line is left for
-the next run unless it is already longer than max_line_length (then it is cut, not dropped). With
-multiline on, indented lines, `Caused by:` and `... N more` belong to the event above them, so a
-stack trace under an ERROR line is one event: events are keyed by the offset of their head line.
+the next run unless it is already longer than max_line_length (then it is cut, not dropped); the
+next piece of a cut line is read together with the line so far (up to CARRY bytes), so a pattern
+across the cut is found. With multiline on, indented lines, `Caused by:`, `... N more` and Java
+exception headers belong to the event above them (or, with `event_start`, every line that does not
+match it), so a stack trace under an ERROR line is one event: events are keyed by the offset of
+their head line, which is also what keeps a cut line from counting twice.
 """
 from __future__ import annotations
 
