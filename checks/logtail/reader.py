@@ -20,7 +20,7 @@ from checks.logtail.matcher import CRITICAL, WARNING, Matcher, continuation_rule
 
 CHUNK = 1 << 20
 CARRY = 64 * 1024
-ENC_SAMPLE = 16 * 1024  # bytes of each chunk checked for undecodable bytes
+ENC_SAMPLE = 4 * 1024  # bytes of each chunk checked for undecodable bytes (all of a small read)
 SAMPLE_CHARS = 300
 
 
@@ -99,8 +99,9 @@ class FileReader:
                         if len(data) - back < self.max_line:
                             break  # unfinished line: wait for its end
                         end = len(data)
-                    stop = end if end - back <= ENC_SAMPLE else data.rfind(b"\n", back, back + ENC_SAMPLE) + 1
-                    tally.encoding_check(fs, self.matcher.encoding, data[back:stop])  # whole lines
+                    stop = end if end - back <= ENC_SAMPLE else (
+                        data.rfind(b"\n", back, back + ENC_SAMPLE) + 1 or back + ENC_SAMPLE)
+                    tally.encoding_check(fs, self.matcher.encoding, data[back:stop])  # whole lines if it can
                     self._block(fs, data, end, pos - back, cut, tally)
                     pos += end - back
             finally:

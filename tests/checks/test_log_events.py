@@ -223,3 +223,13 @@ def test_utf8_file_with_gbk_lines_is_reported(tmp_path: Path, log: Path) -> None
     out = check.run()
     assert out.status == Status.WARNING and "utf-8" in out.summary
     assert os.path.basename(out.details["encoding_errors"][0]["path"]) == "app.log"
+
+
+def test_encoding_checked_in_long_lines_and_big_reads(tmp_path: Path, log: Path) -> None:
+    check = make(tmp_path, encoding="gbk")
+    check.run()
+    write(log, b"x" * (3 * CHUNK) + b"\n")  # a big ASCII read first: samples find nothing
+    assert check.run().status == Status.OK
+    write(log, ("<报文>" + "凭证" * 4000 + "</报文>\n").encode())  # one 24 KiB UTF-8 line
+    out = check.run()
+    assert out.status == Status.WARNING and "无法按 gbk 解码" in out.summary
