@@ -274,16 +274,13 @@ class Matcher:
             match = rx.match
             i = find(needle, 0, end)
             while i != -1:
-                if match(data, i, end) is None:
-                    i = find(needle, i + 1, end)
-                    continue
-                ls = rfind(b"\n", 0, i) + 1
-                if hits.get(ls, -1) < known:
-                    hits[ls] = known
-                i = hay.find(b"\n", i, end)  # the line is found: go on from its end
-                if i == -1:
-                    break
-                i = find(needle, i, end)
+                m = match(data, i, end)
+                if m is not None:
+                    ls = rfind(b"\n", 0, i) + 1
+                    if hits.get(ls, -1) < known:
+                        hits[ls] = known
+                    i = m.end() - 1 if m.end() > i else i
+                i = find(needle, i + 1, end)
         for chunk, known in self.chunked:
             line_end = -1
             for m in chunk.finditer(data, 0, end):
