@@ -234,3 +234,17 @@ def test_encoding_checked_in_long_lines_and_big_reads(tmp_path: Path, log: Path)
     write(log, ("<报文>" + "凭证发送失败，回执【已处理】单号=１２３" * 600 + "</报文>\n").encode())
     out = check.run()
     assert out.status == Status.WARNING and "无法按 gbk 解码" in out.summary
+
+
+def test_log_missing_after_the_grace_is_a_warning(tmp_path: Path, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    check = make(tmp_path, missing_grace="30s")
+    check.run()
+    log.rename(log.with_name("app.log.1"))
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 29)
+    assert check.run().status == Status.OK
+    monkeypatch.setattr(time, "time", lambda: real() + 31)
+    out = check.run()
+    assert out.status == Status.WARNING and "未找到日志文件" in out.summary
