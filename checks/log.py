@@ -245,13 +245,17 @@ class LogCheck(Check):
 
 
 def _bad_encoding(active: list[FileState], bad_bytes: dict[str, list[int]]) -> list[tuple[str, int, int]]:
-    """Files first seen this run with bytes their encoding cannot decode (each reported once)."""
+    """Files whose samples (this run's added to earlier runs') now hold enough bytes their
+    encoding cannot decode, and that were not reported before: (path, bad, sampled)."""
     out = []
     for fs in active:
         bad, sampled = bad_bytes.get(fs.path, (0, 0))
-        if bad >= ENCODING_WARN_BYTES and not fs.enc_warned:
+        if fs.enc_warned or not sampled:
+            continue
+        fs.enc_bad, fs.enc_sampled = fs.enc_bad + bad, fs.enc_sampled + sampled
+        if fs.enc_bad >= ENCODING_WARN_BYTES:
             fs.enc_warned = True
-            out.append((fs.path, bad, sampled))
+            out.append((fs.path, fs.enc_bad, fs.enc_sampled))
     return out
 
 

@@ -46,6 +46,8 @@ class FileState:
     tail_head: int = -1   # event head of the line just before `offset`
     open_line: int = -1   # start of a line cut at max_line_length whose rest begins at `offset`
     gone_at: float = 0.0
+    enc_bad: int = 0          # undecodable bytes found in samples so far, and bytes sampled
+    enc_sampled: int = 0
     enc_warned: bool = False  # undecodable bytes were reported once for this file
     # Per run, not saved:
     primary: bool = field(default=True, compare=False)
@@ -55,7 +57,8 @@ class FileState:
     run_start: int = field(default=0, compare=False)    # offset where this run began reading
 
     _SAVED = ("path", "dev", "ino", "offset", "fp", "fp_len", "size", "event_head", "event_sev",
-              "tail_head", "open_line", "gone_at", "enc_warned")
+              "tail_head", "open_line", "gone_at", "enc_bad", "enc_sampled",
+              "enc_warned")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._SAVED}  # all plain values: no asdict deep copy

@@ -248,3 +248,13 @@ def test_log_missing_after_the_grace_is_a_warning(tmp_path: Path, log: Path, mon
     monkeypatch.setattr(time, "time", lambda: real() + 31)
     out = check.run()
     assert out.status == Status.WARNING and "未找到日志文件" in out.summary
+
+
+def test_a_few_bad_bytes_a_run_add_up(tmp_path: Path, log: Path) -> None:
+    check = make(tmp_path, encoding="gbk")
+    check.run()
+    statuses = []
+    for n in range(12):  # one line a run, 2 undecodable bytes each: reported once they add up to 16
+        write(log, b"2026 INFO \x80 \xff id=%d\n" % n)
+        statuses.append(check.run().status)
+    assert statuses == [Status.OK] * 7 + [Status.WARNING] + [Status.OK] * 4
