@@ -20,6 +20,9 @@ from checks.logtail.matcher import CRITICAL, WARNING, Matcher, continuation_rule
 
 CHUNK = 1 << 20
 CARRY = 64 * 1024
+# An event ends this far after its first line: a `multiline`/`event_start` rule that matches every
+# line (a misconfigured event_start) cannot make a whole log one event counted once.
+MAX_EVENT_BYTES = 256 * 1024
 ENC_SAMPLE = 4 * 1024  # bytes of each chunk checked for undecodable bytes (all of a small read)
 SAMPLE_CHARS = 300
 
@@ -154,6 +157,8 @@ class FileReader:
                 head = open_head
             elif cont is not None and cont(data, ls):
                 head = head_of(ls)
+                if base + ls - head > MAX_EVENT_BYTES:
+                    head = base + ls  # too far from its first line: a new event
             else:
                 head = base + ls
             known[0], known[1] = ls, head

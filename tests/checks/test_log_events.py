@@ -258,3 +258,13 @@ def test_a_few_bad_bytes_a_run_add_up(tmp_path: Path, log: Path) -> None:
         write(log, b"2026 INFO \x80 \xff id=%d\n" % n)
         statuses.append(check.run().status)
     assert statuses == [Status.OK] * 7 + [Status.WARNING] + [Status.OK] * 4
+
+
+def test_an_event_start_that_never_matches_cannot_swallow_the_log(tmp_path: Path, log: Path) -> None:
+    check = make(tmp_path, event_start="NEVER")
+    check.run()
+    line = b"2026-11-25 10:00:00 ERROR voucher send failed " + b"x" * 150 + b"\n"
+    write(log, line * 4000)  # 800 KiB of continuation lines
+    first = counts(check)[0]
+    write(log, line * 4000)
+    assert 3 <= first <= 4 and 3 <= counts(check)[0] <= 4  # one event per 256 KiB at least
