@@ -171,7 +171,7 @@ def test_every_line_counted_once_under_rotation(tmp_path: Path, monkeypatch: pyt
     check = LogCheck(build(LogCheck.Options, {"paths": [str(log)], "patterns": {"critical": ["ERROR"]}},
                            "test"), state=StateStore(tmp_path / "state.json"))
     check.run()
-    seconds = max(4.0, every * 4)
+    seconds = max(4.0, every * 5)
     writer = subprocess.Popen([sys.executable, "-c", SEQ_WRITER, str(log), str(seconds), str(delay)],
                               stdout=subprocess.PIPE, text=True)
     statuses: list[str] = []
