@@ -17,8 +17,16 @@ from typing import Any, ClassVar, Literal, Optional
 
 from checks.base import Check, Outcome
 from checks.logtail.access import LOCAL, FileAccess
-from checks.logtail.files import FileState, Reconciler, discover
-from checks.logtail.matcher import CRITICAL, SEVERITIES, WARNING, Matcher, check_encoding, compile_patterns
+from checks.logtail.files import FileState, Reconciler, discover, discover_moved
+from checks.logtail.matcher import (
+    CRITICAL,
+    PATTERN_FLAGS,
+    SEVERITIES,
+    WARNING,
+    Matcher,
+    check_encoding,
+    compile_patterns,
+)
 from checks.logtail.reader import FileReader, Tally
 from checks.model import Metric, Status, worst
 from checks.options import Duration, Size, Threshold
@@ -31,6 +39,8 @@ MAX_FILE_DETAILS = 20
 ANY_EVENT = Threshold("0")  # the range of fine counts: a single event alerts
 MAX_BYTES_PER_RUN = Size(64 * 1024 * 1024)
 MAX_LINE_LENGTH = Size(8 * 1024)
+MISSING_GRACE = Duration(60)
+ENCODING_WARN_BYTES = 16  # undecodable bytes in a file's sample before it is reported
 
 
 def _default_patterns() -> dict[str, list[str]]:
@@ -58,6 +68,9 @@ class LogOptions:
     samples: int = 5
     silence: Optional[Duration] = None                  # no new line for this long -> WARNING
     allow_missing: bool = False                         # no file matched -> OK instead of WARNING
+    missing_grace: Duration = MISSING_GRACE             # no WARNING while a rotated file is being replaced
+    event_start: Optional[str] = None                   # regex of an event's first line; others continue it
+    olddir: list[str] = field(default_factory=list)     # logrotate olddir: where rotated files go
 
     def validate(self) -> None:
         if not self.paths:
@@ -67,18 +80,26 @@ class LogOptions:
             raise ValueError(f"patterns: unknown level {bad[0]!r} (use critical, warning)")
         if not any(self.patterns.values()):
             raise ValueError("patterns: at least one pattern")
-        for text in [*(p for ps in self.patterns.values() for p in ps), *self.ignore]:
+        for text in [*(p for ps in self.patterns.values() for p in ps), *self.ignore,
+                     *([self.event_start] if self.event_start is not None else [])]:
             try:
                 re.compile(text)
             except re.error as e:
                 raise ValueError(f"pattern {text!r} is not a valid regex: {e}") from None
         self.encoding = check_encoding(self.encoding)
+        if self.event_start is not None:  # matched on the raw bytes of each line
+            try:
+                re.compile(self.event_start.encode(self.encoding))
+            except (UnicodeEncodeError, re.error) as e:
+                raise ValueError(f"event_start: cannot be matched on {self.encoding} bytes: {e}") from None
         if not 256 <= self.max_line_length <= 1024 * 1024:
             raise ValueError("max_line_length: between 256B and 1MiB")
         if self.max_bytes_per_run < 64 * 1024:
             raise ValueError("max_bytes_per_run: at least 64KiB")
         if not 0 <= self.samples <= 10:  # details stay well under the 16 KiB wire limit
             raise ValueError("samples: between 0 and 10")
+        if self.missing_grace < 0:
+            raise ValueError("missing_grace: must not be negative")
         if self.silence is not None and self.silence <= 0:
             raise ValueError("silence: must be positive")
 
@@ -91,11 +112,11 @@ class LogCheck(Check):
         super().__init__(options, state=state)
         self.access = access  # local files by default; the agentless poller passes an SSH one
         o = options
-        flags = re.IGNORECASE if o.ignore_case else 0
+        flags = PATTERN_FLAGS | (re.IGNORECASE if o.ignore_case else 0)
         matcher = Matcher(compile_patterns(o.patterns, o.encoding, o.ignore_case),
                           [re.compile(p, flags) for p in o.ignore], o.encoding, o.ignore_case)
         self.reader = FileReader(matcher, multiline=o.multiline, max_line=int(o.max_line_length),
-                                 access=access)
+                                 access=access, event_start=o.event_start)
 
     def run(self) -> Outcome:
         o: LogOptions = self.options
@@ -108,7 +129,11 @@ class LogCheck(Check):
         fresh = not known or saved.get("paths") != list(o.paths)
         prev_size = {fs.key: fs.size for fs in files}
 
-        cands = discover(o.paths, o.exclude, tuple(live), self.access)
+        last_live = max(live.values(), default=None)  # when a watched file was last there
+        cands = discover(o.paths, o.exclude, tuple(live), self.access, tuple(o.olddir))
+        if any(fs.key not in cands for fs in files):  # moved away: perhaps into an olddir
+            discover_moved([*live, *(c.path for c in cands.values() if c.primary)], o.exclude, cands,
+                           self.access)
         # Live paths are remembered for a while after they vanish: their rotated siblings may
         # still hold unread lines (between logrotate's rename and create, after a deletion).
         now = time.time()
@@ -149,18 +174,23 @@ class LogCheck(Check):
         if active_now:
             last_new = now
         lag = sum(max(0, fs.size - fs.offset) for fs in active)
+        bad_encoding = _bad_encoding(active, tally.bad_bytes)
+        # Between a rename and the new file's creation the log is briefly absent: not a fault.
+        rotating = not primaries and last_live is not None and now - last_live < o.missing_grace
 
         self.state.save({
             "v": STATE_VERSION, "paths": list(o.paths), "last_new": last_new,
             "files": [fs.to_dict() for fs in active], "gone": [g.to_dict() for g in gone],
             "live": live, "seen": sorted(map(list, rec.seen_now)),
         })
-        return self._outcome(o, tally, active, primaries, errors, per_read, bytes_read, lag,
-                             now - last_new, any(fs.behind for fs in active), fresh and not known)
+        outcome = self._outcome(o, tally, active, primaries, errors, per_read, bytes_read, lag,
+                                now - last_new, any(fs.behind for fs in active), fresh and not known,
+                                rotating)
+        return _with_encoding_warning(outcome, o.encoding, bad_encoding)
 
     def _outcome(self, o: LogOptions, tally: Tally, active: list[FileState], primaries: list[FileState],
                  errors: dict[str, str], per_read: dict[str, int], bytes_read: int, lag: int,
-                 quiet_for: float, capped: bool, first_run: bool) -> Outcome:
+                 quiet_for: float, capped: bool, first_run: bool, rotating: bool = False) -> Outcome:
         crit, warn = tally.counts[CRITICAL], tally.counts[WARNING]
         statuses = [evaluate(crit, None, o.critical_count), evaluate(warn, o.warning_count, None)]
         parts: list[str] = []
@@ -168,7 +198,9 @@ class LogCheck(Check):
             names = [os.path.basename(p) for p, c in tally.per_file.items() if c[1] or c[2]]
             where = ", ".join(names[:3]) + (f" 等 {len(names)} 个文件" if len(names) > 3 else "")
             parts.append(f"发现 {crit} 条严重错误, {warn} 条警告 ({where})")
-        if not primaries:
+        if not primaries and rotating:
+            parts.append(f"日志文件轮转中, 暂未出现: {', '.join(o.paths)}")
+        elif not primaries:
             if not o.allow_missing:
                 statuses.append(Status.WARNING)
             parts.append(f"未找到日志文件: {', '.join(o.paths)}")
@@ -210,6 +242,33 @@ class LogCheck(Check):
         if len(active) > MAX_FILE_DETAILS:
             details["files_omitted"] = len(active) - MAX_FILE_DETAILS
         return Outcome(worst(statuses), "; ".join(parts), metrics, details)
+
+
+def _bad_encoding(active: list[FileState], bad_bytes: dict[str, list[int]]) -> list[tuple[str, int, int]]:
+    """Files whose samples (this run's added to earlier runs') now hold enough bytes their
+    encoding cannot decode, and that were not reported before: (path, bad, sampled)."""
+    out = []
+    for fs in active:
+        bad, sampled = bad_bytes.get(fs.path, (0, 0))
+        if fs.enc_warned or not sampled:
+            continue
+        fs.enc_bad, fs.enc_sampled = fs.enc_bad + bad, fs.enc_sampled + sampled
+        if fs.enc_bad >= ENCODING_WARN_BYTES:
+            fs.enc_warned = True
+            out.append((fs.path, fs.enc_bad, fs.enc_sampled))
+    return out
+
+
+def _with_encoding_warning(outcome: Outcome, encoding: str, bad: list[tuple[str, int, int]]) -> Outcome:
+    if not bad:
+        return outcome
+    notes = [f"日志文件 {path} 含无法按 {encoding} 解码的字节 (抽查 {_size(sampled)}, "
+             f"{bad_n / sampled:.1%} 无法解码), 请检查 encoding 配置"
+             for path, bad_n, sampled in bad]
+    details = dict(outcome.details, encoding_errors=[
+        {"path": path, "bad_bytes": bad_n, "sampled_bytes": sampled} for path, bad_n, sampled in bad])
+    return Outcome(worst([outcome.status, Status.WARNING]), "; ".join([outcome.summary, *notes]),
+                   outcome.metrics, details)
 
 
 def _states(raw: Any) -> list[FileState]:

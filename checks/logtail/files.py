@@ -46,6 +46,9 @@ class FileState:
     tail_head: int = -1   # event head of the line just before `offset`
     open_line: int = -1   # start of a line cut at max_line_length whose rest begins at `offset`
     gone_at: float = 0.0
+    enc_bad: int = 0          # undecodable bytes found in samples so far, and bytes sampled
+    enc_sampled: int = 0
+    enc_warned: bool = False  # undecodable bytes were reported once for this file
     # Per run, not saved:
     primary: bool = field(default=True, compare=False)
     mtime: float = field(default=0.0, compare=False)
@@ -54,7 +57,8 @@ class FileState:
     run_start: int = field(default=0, compare=False)    # offset where this run began reading
 
     _SAVED = ("path", "dev", "ino", "offset", "fp", "fp_len", "size", "event_head", "event_sev",
-              "tail_head", "open_line", "gone_at")
+              "tail_head", "open_line", "gone_at", "enc_bad", "enc_sampled",
+              "enc_warned")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._SAVED}  # all plain values: no asdict deep copy
@@ -87,6 +91,7 @@ class Candidate:
     path: str
     st: os.stat_result
     primary: bool  # matched by the configured globs (siblings are only followed, never started)
+    foreign: bool = False  # found in a subdirectory by guess: followed only if already known
 
     @property
     def key(self) -> tuple[int, int]:
@@ -98,11 +103,13 @@ def is_compressed(path: str) -> bool:
 
 
 def discover(patterns: list[str], exclude: list[str], bases: tuple[str, ...] = (),
-             access: FileAccess = LOCAL) -> dict[tuple[int, int], Candidate]:
+             access: FileAccess = LOCAL, olddirs: tuple[str, ...] = ()
+             ) -> dict[tuple[int, int], Candidate]:
     """Glob matches (primary) and their rotated siblings `<name>.1`, `<name>-20261125`.
 
     `bases` are last run's live files: their siblings are still looked at while the live file
-    itself is briefly missing (between logrotate's rename and create).
+    itself is briefly missing (between logrotate's rename and create). Siblings are also looked
+    for in `olddirs` (logrotate's `olddir`, relative to the log's directory or absolute).
     """
     out: dict[tuple[int, int], Candidate] = {}
     primaries: list[str] = []
@@ -111,11 +118,27 @@ def discover(patterns: list[str], exclude: list[str], bases: tuple[str, ...] = (
             if _wanted(path, exclude) and _add(out, path, True, access):
                 primaries.append(path)
     for path in sorted(set(primaries).union(bases)):
-        esc = glob.escape(path)
+        folder, name = os.path.split(path)
+        for where in [folder, *(os.path.join(folder, d) for d in olddirs)]:
+            esc = glob.escape(os.path.join(where, name))
+            for sib in sorted(access.glob(esc + ".*") + access.glob(esc + "-*")):
+                if _wanted(sib, exclude):
+                    _add(out, sib, False, access)
+    return out
+
+
+def discover_moved(bases: list[str], exclude: list[str], out: dict[tuple[int, int], Candidate],
+                   access: FileAccess = LOCAL) -> None:
+    """Add the rotated siblings of `bases` found in direct subdirectories of their directory
+    (logrotate's `olddir` not configured here) as `foreign` candidates: followed if already known.
+    Called only when a file being followed was not found, so a listing per subdirectory is paid
+    only then."""
+    for path in sorted(set(bases)):
+        folder, name = os.path.split(path)
+        esc = glob.escape(folder) + "/*/" + glob.escape(name)
         for sib in sorted(access.glob(esc + ".*") + access.glob(esc + "-*")):
             if _wanted(sib, exclude):
-                _add(out, sib, False, access)
-    return out
+                _add(out, sib, False, access, foreign=True)
 
 
 def _wanted(path: str, exclude: list[str]) -> bool:
@@ -125,7 +148,8 @@ def _wanted(path: str, exclude: list[str]) -> bool:
     return not any(fnmatch.fnmatch(path, ex) or fnmatch.fnmatch(name, ex) for ex in exclude)
 
 
-def _add(out: dict[tuple[int, int], Candidate], path: str, primary: bool, access: FileAccess) -> bool:
+def _add(out: dict[tuple[int, int], Candidate], path: str, primary: bool, access: FileAccess,
+         foreign: bool = False) -> bool:
     try:
         st = access.stat(path)
     except OSError:
@@ -136,7 +160,7 @@ def _add(out: dict[tuple[int, int], Candidate], path: str, primary: bool, access
     if key in out:
         out[key].primary = out[key].primary or primary
         return False
-    out[key] = Candidate(path, st, primary)
+    out[key] = Candidate(path, st, primary, foreign)
     return True
 
 
@@ -221,7 +245,7 @@ class Reconciler:
         for c in sorted(cands.values(), key=lambda c: -c.st.st_size):
             fs = adopted.get(c.key)
             if fs is None:
-                if not c.primary and (c.key in self.seen or c.key in copies or self.fresh_start
+                if not c.primary and (c.foreign or c.key in self.seen or c.key in copies or self.fresh_start
                                       or self._copy_of_known(c, active, [*replaced, *self.gone])):
                     self.seen_now.add(c.key)  # its content was (or will be) read as the live file
                     continue

@@ -7,7 +7,10 @@ lines that hit are decoded and confirmed with the real regex. In UTF-8 a literal
 In GBK/GB18030 a character's second byte can be an ASCII letter, so a hit is exact only when it
 provably starts on a character boundary (line start, or after a byte that always ends a
 character); other hits are decoded and confirmed.
-A pattern with no required literal (e.g. `\\d{3} ms`) falls back to decoding the whole block.
+A regex that checks.logtail.bytesregex can rewrite on bytes is confirmed on the raw line without
+decoding; if its longest literal is short (`\\d{4}ms`) the rewritten regex runs over the whole
+block in C instead of a literal search, if long it is matched where `memmem` finds the literal.
+A pattern with no required literal and no rewrite (e.g. `\\d+.*ms`) decodes the whole block.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from checks.logtail.bytesregex import chunk_finder, to_bytes
+
 try:  # the regex parser moved in 3.11; both are private but stable for our use
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - Python < 3.11
@@ -24,6 +29,9 @@ except ImportError:  # pragma: no cover - Python < 3.11
 
 CRITICAL = 2
 WARNING = 1
+# ASCII semantics for \d \w \b \s and case folding: what grep in the C locale and RE2 do, and
+# what lets a pattern run on the raw bytes (checks.logtail.bytesregex).
+PATTERN_FLAGS = re.ASCII
 SEVERITIES = {"critical": CRITICAL, "warning": WARNING}
 
 # How far a literal's byte hit can be trusted without decoding the line.
@@ -31,8 +39,24 @@ CONFIRM, EXACT, BOUNDARY, BOUNDARY_GB18030 = 0, 1, 2, 3
 # Double-byte encodings whose lead bytes are >= 0x80: a hit after a byte < 0x80 starts a character.
 _BOUNDARY_RULES = {"gbk": BOUNDARY, "gb2312": BOUNDARY, "big5": BOUNDARY, "gb18030": BOUNDARY_GB18030}
 
-# Java stack traces and other indented continuations belong to the event above them.
-CONTINUATION = re.compile(rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|common frames omitted)")
+# Java stack traces and other indented continuations belong to the event above them, and so does
+# the exception header logback/log4j write directly under the message of `log.error(msg, e)`:
+# a qualified class name ending in Exception/Error/Throwable, then `:` or the end of the line.
+CONTINUATION = re.compile(
+    rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|common frames omitted)"
+    rb"|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?:Exception|Error|Throwable)(?=[:\r\n]|\Z)")
+
+
+def continuation_rule(event_start: Optional[str], encoding: str
+                      ) -> Callable[[bytes, int], Any]:
+    """Is the line at `pos` a continuation? The built-in markers, or with `event_start` (a regex
+    every event's first line matches, as Filebeat's multiline.pattern with negate) any line that
+    does not match it."""
+    if event_start is None:
+        return CONTINUATION.match
+    start = re.compile(event_start.encode(encoding), re.MULTILINE)
+    match = start.match
+    return lambda data, pos: match(data, pos) is None
 
 # Upper -> lower for ASCII only: the same transform is applied to blocks and to needles.
 _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
@@ -98,6 +122,9 @@ class Pattern:
     regex: re.Pattern[str]
     needles: list[bytes]  # any match contains one of these (after lowering if icase); [] = none known
     exact: int            # EXACT: a needle hit is a match; BOUNDARY(_GB18030): if it starts a char
+    bregex: Optional[re.Pattern[bytes]] = None  # the same lines on raw bytes (checks.logtail.bytesregex)
+    chunk: Optional[re.Pattern[bytes]] = None   # finds the matches in a whole block, in C
+    anchor: Optional[tuple[bytes, re.Pattern[bytes]]] = None  # a literal, and the regex matching from it
 
 
 def check_encoding(name: str) -> str:
@@ -121,33 +148,45 @@ def required_literals(pattern: str, flags: int = 0) -> Optional[list[str]]:
 
 
 def _literals(items: list) -> Optional[list[str]]:
-    lit = _sre_parse.LITERAL
-    if len(items) == 1:
-        op, av = items[0]
-        if op is _sre_parse.BRANCH:  # a|b|c: one literal per branch, all needed
-            out: list[str] = []
-            for branch in av[1]:
-                sub = _literals(list(branch))
-                if not sub:
-                    return None
-                out.extend(sub)
-            return out
-        if op is _sre_parse.SUBPATTERN:  # (a|b) alone: look inside the group
-            return _literals(list(av[-1]))
-    best: list[int] = []
+    """The best set of literals one of which a match of this sequence contains: a run of plain
+    characters, or a group/alternation/repeat whose every branch has one; the set whose shortest
+    literal is longest wins (fewer literals on a tie)."""
+    options: list[list[str]] = []
     run: list[int] = []
     for op, av in [*items, (None, None)]:
-        if op is lit:
+        if op is _sre_parse.LITERAL:
             run.append(av)
             continue
-        if len(run) > len(best):
-            best = run
-        run = []
-    return ["".join(map(chr, best))] if best else None
+        if run:
+            options.append(["".join(map(chr, run))])
+            run = []
+        sub: Optional[list[str]] = None
+        if op is _sre_parse.BRANCH:  # a|b|c: one literal per branch, all needed
+            sub = []
+            for branch in av[1]:
+                got = _literals(list(branch))
+                if not got:
+                    sub = None
+                    break
+                sub.extend(got)
+        elif op is _sre_parse.SUBPATTERN and not av[1] & re.IGNORECASE:  # (?i:...) is not literal
+            sub = _literals(list(av[-1]))
+        elif op in (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT) and av[0] >= 1:
+            sub = _literals(list(av[2]))
+        if sub:
+            options.append(sub)
+    if not options:
+        return None
+    return max(options, key=lambda o: (min(map(len, o)), -len(o)))
+
+
+# A required literal shorter than this is too common to search for (`ms`, `id`): a pattern that
+# has one is searched with its compiled bytes regex over the whole block instead.
+SHORT_NEEDLE = 4
 
 
 def compile_patterns(patterns: dict[str, list[str]], encoding: str, ignore_case: bool) -> list[Pattern]:
-    flags = re.IGNORECASE if ignore_case else 0
+    flags = PATTERN_FLAGS | (re.IGNORECASE if ignore_case else 0)
     out: list[Pattern] = []
     for sev_name, texts in patterns.items():
         for text in texts:
@@ -157,9 +196,6 @@ def compile_patterns(patterns: dict[str, list[str]], encoding: str, ignore_case:
             needles: list[bytes] = []
             if lits:
                 for lit in lits:
-                    if icase and any(not c.isascii() and c.lower() != c.upper() for c in lit):
-                        needles = []  # non-ASCII case folding cannot be done on bytes
-                        break
                     try:
                         raw = lit.encode(encoding)
                     except UnicodeEncodeError:
@@ -169,7 +205,17 @@ def compile_patterns(patterns: dict[str, list[str]], encoding: str, ignore_case:
             exact = CONFIRM
             if needles and not icase and _is_plain(text):
                 exact = EXACT if encoding == "utf-8" else _BOUNDARY_RULES.get(encoding, CONFIRM)
-            out.append(Pattern(text, SEVERITIES[sev_name], regex, needles, exact))
+            raw_regex = to_bytes(text, flags, encoding)
+            bregex = re.compile(raw_regex[0], raw_regex[1]) if raw_regex is not None else None
+            chunk = anchor = None
+            found = chunk_finder(text, flags, encoding) if exact == CONFIRM and bregex is not None else None
+            if found is not None:
+                needles = []
+                if len(found[1]) < SHORT_NEEDLE:
+                    chunk = found[0]
+                else:
+                    anchor = (found[1].translate(_LOWER) if icase else found[1], found[0])
+            out.append(Pattern(text, SEVERITIES[sev_name], regex, needles, exact, bregex, chunk, anchor))
     return out
 
 
@@ -186,13 +232,18 @@ class Matcher:
         self.patterns = sorted(patterns, key=lambda p: -p.severity)
         self.ignore = ignore
         self.encoding = encoding
-        self.lower = ignore_case or any(p.regex.flags & re.IGNORECASE for p in patterns)
+        self.utf8 = encoding == "utf-8"
+        self.lower = any((p.needles or p.anchor) and p.regex.flags & re.IGNORECASE for p in patterns)
         self.fast = [(n, p.severity, p.exact) for p in self.patterns for n in p.needles]
+        # A bytes-regex hit is a match in UTF-8; in GBK/GB18030 it may start inside a character.
+        self.chunked = [(p.chunk, p.severity if self.utf8 else 0) for p in self.patterns if p.chunk]
+        self.anchored = [(*p.anchor, p.severity if self.utf8 else 0) for p in self.patterns if p.anchor]
         self.top = max((p.severity for p in self.patterns), default=0)
         self.trusted = self.top if not self.ignore else CRITICAL + 1
-        self.slow = [p for p in self.patterns if not p.needles]
-        # When every pattern is an exact literal and nothing is ignored, lines need no decoding.
-        self.all_exact = not self.ignore and not self.slow and all(p.exact == EXACT for p in self.patterns)
+        self.slow = [p for p in self.patterns if not p.needles and p.chunk is None and p.anchor is None]
+        # When every hit is certain and nothing is ignored, lines need no decoding.
+        self.all_exact = not self.ignore and not self.slow and all(
+            p.exact == EXACT or ((p.chunk or p.anchor) is not None and self.utf8) for p in self.patterns)
         # Confirming a plain word is a substring test, cheaper than a regex search.
         self._confirm = [(p, p.text if _is_plain(p.text) and not p.regex.flags & re.IGNORECASE else None)
                          for p in self.patterns]
@@ -202,7 +253,7 @@ class Matcher:
         hits: dict[int, int] = {}
         hay = data.translate(_LOWER) if self.lower else data
         rfind = hay.rfind
-        memmem = _memmem() if end >= MEMMEM_MIN else None
+        memmem = _memmem() if end >= MEMMEM_MIN and (self.fast or self.anchored) else None
         find = _memmem_finder(hay, end, memmem) if memmem is not None else hay.find
         for needle, sev, rule in self.fast:
             i = find(needle, 0, end)
@@ -219,6 +270,28 @@ class Matcher:
                 if hits.get(ls, -1) < known:
                     hits[ls] = known
                 i = find(needle, i + step, end)
+        for needle, rx, known in self.anchored:
+            match = rx.match
+            i = find(needle, 0, end)
+            while i != -1:
+                m = match(data, i, end)
+                if m is not None:
+                    ls = rfind(b"\n", 0, i) + 1
+                    if hits.get(ls, -1) < known:
+                        hits[ls] = known
+                    i = m.end() - 1 if m.end() > i else i
+                i = find(needle, i + 1, end)
+        for chunk, known in self.chunked:
+            line_end = -1
+            for m in chunk.finditer(data, 0, end):
+                if m.start() < line_end:
+                    continue  # another match on a line already found
+                ls = data.rfind(b"\n", 0, m.start()) + 1
+                line_end = data.find(b"\n", m.start(), end)  # a match never spans a newline
+                if line_end == -1:
+                    line_end = end
+                if hits.get(ls, -1) < known:
+                    hits[ls] = known
         if self.slow:
             for ls in self._decoded_hits(data, end):
                 hits.setdefault(ls, 0)
@@ -246,13 +319,25 @@ class Matcher:
         """Severity of one line (0: no match or ignored) and its text when it was decoded."""
         if self.all_exact or (known >= self.top and not self.ignore):
             return known, None
-        text = self.decode(line[:-1] if line.endswith(b"\r") else line)  # CRLF: `$` still anchors
+        if line.endswith(b"\r"):
+            line = line[:-1]  # CRLF: `$` still anchors
+        raw_ok = self.utf8 or line.isascii()  # the bytes regex gives the decoded text's answer
+        text: Optional[str] = None
         sev = known
         for p, plain in self._confirm:
             if p.severity <= sev:
                 break
-            if (plain in text) if plain is not None else p.regex.search(text):
+            if raw_ok and p.bregex is not None:
+                hit = p.bregex.search(line) is not None
+            else:
+                if text is None:
+                    text = self.decode(line)
+                hit = (plain in text) if plain is not None else p.regex.search(text) is not None
+            if hit:
                 sev = p.severity
-        if sev and self.ignore and any(r.search(text) for r in self.ignore):
-            return 0, text
+        if sev and self.ignore:
+            if text is None:
+                text = self.decode(line)
+            if any(r.search(text) for r in self.ignore):
+                return 0, text
         return sev, text

@@ -1,22 +1,29 @@
 """Read one file from its saved offset in big chunks and count the events in what is new.
 
 Memory is bounded by the chunk size whatever the file size. An unfinished last line is left for
-the next run unless it is already longer than max_line_length (then it is cut, not dropped). With
-multiline on, indented lines, `Caused by:` and `... N more` belong to the event above them, so a
-stack trace under an ERROR line is one event: events are keyed by the offset of their head line.
+the next run unless it is already longer than max_line_length (then it is cut, not dropped); the
+next piece of a cut line is read together with the line so far (up to CARRY bytes), so a pattern
+across the cut is found. With multiline on, indented lines, `Caused by:`, `... N more` and Java
+exception headers belong to the event above them (or, with `event_start`, every line that does not
+match it), so a stack trace under an ERROR line is one event: events are keyed by the offset of
+their head line, which is also what keeps a cut line from counting twice.
 """
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from checks.logtail.access import LOCAL, FileAccess
 from checks.logtail.files import FileState
-from checks.logtail.matcher import CONTINUATION, CRITICAL, WARNING, Matcher
+from checks.logtail.matcher import CRITICAL, WARNING, Matcher, continuation_rule
 
 CHUNK = 1 << 20
+CARRY = 64 * 1024
+# An event ends this far after its first line: a `multiline`/`event_start` rule that matches every
+# line (a misconfigured event_start) cannot make a whole log one event counted once.
+MAX_EVENT_BYTES = 256 * 1024
+ENC_SAMPLE = 4 * 1024  # bytes of each chunk checked for undecodable bytes (all of a small read)
 SAMPLE_CHARS = 300
 
 
@@ -28,6 +35,7 @@ class Tally:
     counts: dict[int, int] = field(default_factory=lambda: {WARNING: 0, CRITICAL: 0})
     per_file: dict[str, list[int]] = field(default_factory=dict)  # path -> [_, warning, critical]
     samples: dict[int, list[dict[str, str]]] = field(default_factory=lambda: {WARNING: [], CRITICAL: []})
+    bad_bytes: dict[str, list[int]] = field(default_factory=dict)  # path -> [undecodable, sampled]
 
     def count(self, fs: FileState, sev: int, delta: int) -> None:
         self.counts[sev] += delta
@@ -42,6 +50,16 @@ class Tally:
             bucket.append({"file": os.path.basename(fs.path),
                            "severity": "critical" if sev == CRITICAL else "warning", "line": line})
 
+    def encoding_check(self, fs: FileState, encoding: str, raw: bytes) -> None:
+        """Count the bytes of `raw` that do not decode in the configured encoding."""
+        if raw.isascii():
+            bad = 0
+        else:  # backslashreplace turns each undecodable byte into one `\xNN`
+            bad = raw.decode(encoding, "backslashreplace").count("\\x") - raw.count(b"\\x")
+        seen = self.bad_bytes.setdefault(fs.path, [0, 0])
+        seen[0] += bad
+        seen[1] += len(raw)
+
     def sample_list(self) -> list[dict[str, str]]:
         crit = self.samples[CRITICAL]
         return (crit + self.samples[WARNING])[:max(self.sample_limit, 0)]
@@ -49,12 +67,15 @@ class Tally:
 
 class FileReader:
     def __init__(self, matcher: Matcher, *, multiline: bool, max_line: int,
-                 access: FileAccess = LOCAL) -> None:
+                 access: FileAccess = LOCAL, event_start: Optional[str] = None) -> None:
         self.access = access
         self.matcher = matcher
-        self.cont: Optional[Callable[[bytes, int], Optional[re.Match[bytes]]]] = (
-            CONTINUATION.match if multiline else None)
+        self.cont: Optional[Callable[[bytes, int], Any]] = (
+            continuation_rule(event_start, matcher.encoding) if multiline else None)
         self.max_line = max_line
+        # Bytes of a cut line read again with its next piece, so that a pattern across the cut
+        # is seen whole (the event is keyed by the line's start, so it still counts once).
+        self.carry = max(max_line, CARRY)
 
     def read(self, fs: FileState, budget: int, tally: Tally) -> int:
         """Consume new complete lines of `fs` (at most `budget` bytes); return bytes consumed."""
@@ -68,25 +89,33 @@ class FileReader:
             limit = min(st.st_size, start + budget)
             fs.behind = limit < st.st_size
             if pos < limit:
-                f.will_read(pos, limit)
+                f.will_read(pos - self._reread(fs, pos), limit)
             try:
                 while pos < limit:
-                    data = f.pread(min(CHUNK, limit - pos), pos)
-                    if not data:
+                    back = self._reread(fs, pos)
+                    data = f.pread(back + min(CHUNK, limit - pos), pos - back)
+                    if len(data) <= back:
                         break
                     end = data.rfind(b"\n") + 1
                     cut = end == 0
                     if cut:
-                        if len(data) < self.max_line:
+                        if len(data) - back < self.max_line:
                             break  # unfinished line: wait for its end
                         end = len(data)
-                    self._block(fs, data, end, pos, cut, tally)
-                    pos += end
+                    stop = end if end - back <= ENC_SAMPLE else (
+                        data.rfind(b"\n", back, back + ENC_SAMPLE) + 1 or back + ENC_SAMPLE)
+                    tally.encoding_check(fs, self.matcher.encoding, data[back:stop])  # whole lines if it can
+                    self._block(fs, data, end, pos - back, cut, tally)
+                    pos += end - back
             finally:
                 fs.offset = pos  # what was counted stays counted, even if a read failed
             return pos - start
         finally:
             f.close()
+
+    def _reread(self, fs: FileState, pos: int) -> int:
+        """Bytes before `pos` read again: after a cut, the line so far (up to `carry` bytes)."""
+        return min(pos - fs.open_line, self.carry) if 0 <= fs.open_line < pos else 0
 
     def _block(self, fs: FileState, data: bytes, end: int, base: int, cut: bool, tally: Tally) -> None:
         matcher, cont = self.matcher, self.cont
@@ -128,6 +157,8 @@ class FileReader:
                 head = open_head
             elif cont is not None and cont(data, ls):
                 head = head_of(ls)
+                if base + ls - head > MAX_EVENT_BYTES:
+                    head = base + ls  # too far from its first line: a new event
             else:
                 head = base + ls
             known[0], known[1] = ls, head

@@ -128,8 +128,8 @@ def test_java_stack_trace_is_one_event(tmp_path: Path, log: Path) -> None:
     check = make(tmp_path)
     check.run()
     write(log, trace)
-    # The first block: 2 events (the exception class line starts a new event, as Java writes it)
-    assert counts(check) == (3, 0)  # ERROR, exception line, WARN upgraded to critical by its trace
+    # The exception header under the message line belongs to it (logback's log.error(msg, e))
+    assert counts(check) == (2, 0)  # ERROR with its trace, WARN upgraded to critical by its trace
     flat = make(tmp_path / "flat", paths=[str(log)], multiline=False, **{"from": "start"})
     assert counts(flat) == (5, 1)
 
@@ -221,7 +221,7 @@ def test_copied_back_file_is_not_reread(tmp_path: Path, log: Path) -> None:
 
 
 def test_deleted_then_new_file_is_read_from_start(tmp_path: Path, log: Path) -> None:
-    check = make(tmp_path)
+    check = make(tmp_path, missing_grace=0)
     check.run()
     log.unlink()
     out = check.run()
