@@ -50,7 +50,9 @@ class HostOptions:
 class SpoolOptions:
     """Limits of the local spool."""
 
-    max_bytes: Size = 64 * 1024 * 1024
+    # Measured on disk (database + WAL); holds max_age of the typical load with margin
+    # (sizing table in docs/agent.md).
+    max_bytes: Size = 256 * 1024 * 1024
     max_age: Duration = 7 * 86400
     memory_results: int = 1000  # the in-memory queue used while the disk is full
 

@@ -32,7 +32,7 @@ def test_minimal_config_and_defaults(tmp_path: Path) -> None:
     assert cfg.host == "web01" and cfg.labels["unit"] == "某市财政局" and cfg.labels["room"] == "301"
     assert cfg.token == "t0k"
     assert [c.name for c in cfg.checks] == ["root-disk"] and cfg.checks[0].interval == 60
-    assert cfg.spool.max_bytes == 64 * 1024 * 1024 and cfg.spool.max_age == 7 * 86400
+    assert cfg.spool.max_bytes == 256 * 1024 * 1024 and cfg.spool.max_age == 7 * 86400
     assert cfg.send.batch_size == 500 and cfg.send.flush_interval == 2 and cfg.send.timeout == 10
     assert cfg.send.max_backoff == 300 and cfg.heartbeat == 30
     assert cfg.metrics.listen is None and cfg.log.level == "info"
