@@ -107,6 +107,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     from agent.logsetup import get_logger, route_stdlib_logging, setup_logging
 
     setup_logging()
+    from agent.filemodes import private_umask
+
+    private_umask()  # spool, state and lock files 0600 whatever the umask we were started with
     from agent.daemon import run_agent
 
     try:

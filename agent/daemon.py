@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from agent import __version__
 from agent.config import AgentConfig, listen_address, load_config
+from agent.filemodes import check_token_file, tighten
 from agent.logsetup import DEBUG, get_logger, set_level
 from agent.rejected import RejectedLog
 from agent.scheduler import Scheduler, Slot
@@ -64,6 +65,7 @@ class Agent:
             return 1
         if not self._lock_state_dir():
             return 1
+        self._restrict_files()
         self.spool = Spool(cfg.state_dir / "spool.db", max_bytes=cfg.spool.max_bytes,
                            max_age=cfg.spool.max_age, memory_results=cfg.spool.memory_results)
         self.sender = Sender(cfg, self.spool, self.stats, RejectedLog(cfg.state_dir / "rejected.jsonl"))
@@ -124,6 +126,14 @@ class Agent:
         signal.signal(signal.SIGINT, on_term)
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, on_hup)
+
+    def _restrict_files(self) -> None:
+        """Files an older agent (or another umask) left readable by others lose that."""
+        state_dir = self.cfg.state_dir
+        for path in [state_dir, state_dir / "checks", *state_dir.glob("*"), *state_dir.glob("checks/*")]:
+            tighten(path)
+        if self.cfg.collector.token_file:
+            check_token_file(self.cfg.collector.token_file)
 
     def _lock_state_dir(self) -> bool:
         """One agent per state_dir: two would send each other's spool."""

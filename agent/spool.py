@@ -277,6 +277,7 @@ class Spool:
     def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.path)
             db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
             try:
                 self._setup(db)
@@ -293,6 +294,7 @@ class Spool:
                         os.unlink(str(self.path) + suffix)
                     except OSError:
                         pass
+                _create_private(self.path)
                 db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None,
                                      check_same_thread=False)
                 self._setup(db)
@@ -497,6 +499,15 @@ class Spool:
         if self._throttle.ready(what, time.monotonic()):
             log.warning("spool %s %s failed (%s); keeping results in memory and retrying", self.path, what,
                         e)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would use 0644 less the umask); its
+    WAL and shared-memory files take the database's mode."""
+    try:
+        os.close(os.open(str(path), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _used_pages(db: sqlite3.Connection) -> int:
