@@ -192,3 +192,15 @@ main(["run", "--config", {str(cfg)!r}])
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == "[]"
     assert "configuration reloaded" in out.stderr
+
+
+@pytest.mark.parametrize(("host", "message"), [
+    (r'{name: "web\x0001"}', "host: name: control characters"),
+    (r'{name: web01, labels: {unit: "某市\x00财政局"}}', "host: labels.unit: control characters"),
+    (r'{name: web01, labels: {"ro\x07om": "301"}}', "control characters"),
+    ("{name: " + "w" * 129 + "}", "host: name: 1 to 128"),
+])
+def test_host_text_the_collector_would_refuse_is_refused_here(tmp_path: Path, host: str, message: str) -> None:
+    text = BASE.replace('host: {name: web01, labels: {unit: 某市财政局, room: "301", contact: 张三}}', f"host: {host}")
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(_write(tmp_path, text))
