@@ -385,18 +385,21 @@ class Spool:
     def _evict(self, db: sqlite3.Connection, target: int) -> tuple[int, int, int, list[int], int]:
         """Delete the oldest rows until `target` stored bytes are gone; returns (lost, removed,
         freed bytes, their seqs, rows left)."""
-        evicted, removed, freed, gone = 0, 0, 0, []
-        if target > 0:
-            for seq, size in db.execute("SELECT seq, size FROM results ORDER BY seq").fetchall():
+        freed, gone = 0, []
+        while freed < target:  # in chunks: the spool may hold a week of results
+            chunk = db.execute("SELECT seq, size FROM results WHERE seq > ? ORDER BY seq LIMIT 256",
+                               (gone[-1] if gone else 0,)).fetchall()
+            if not chunk:
+                break
+            for seq, size in chunk:
                 if freed >= target:
                     break
-                db.execute("DELETE FROM results WHERE seq=?", (seq,))
-                removed += 1
                 freed += size
                 gone.append(seq)
-                if seq not in self._acked_unsaved:  # an acked one is no loss
-                    evicted += 1
-        return evicted, removed, freed, gone, self._count - removed
+        if gone:
+            db.execute("DELETE FROM results WHERE seq <= ?", (gone[-1],))
+        evicted = sum(1 for seq in gone if seq not in self._acked_unsaved)  # an acked one is no loss
+        return evicted, len(gone), freed, gone, self._count - len(gone)
 
     def _shrink(self, budget: int) -> None:
         """A database file larger than its share whose rows fit (max_bytes lowered, the file of an
