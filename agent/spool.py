@@ -371,8 +371,6 @@ class Spool:
                 _rollback(db)
                 raise
             break
-        self._shrink(budget)
-        self._trim_wal()
         if evicted:
             log.warning("spool full (%d bytes max): dropped the %d oldest results", self.max_bytes, evicted)
         self._dropped_saved = dropped
@@ -381,6 +379,11 @@ class Spool:
         self._bytes += incoming - freed
         for seq in gone:
             self._acked_unsaved.pop(seq, None)
+        try:  # committed: trouble from here on must not make the caller keep the rows again
+            self._shrink(budget)
+            self._trim_wal()
+        except (sqlite3.Error, OSError) as e:
+            self._degrade("checkpoint", e)
 
     def _evict(self, db: sqlite3.Connection, target: int) -> tuple[int, int, int, list[int], int]:
         """Delete the oldest rows until `target` stored bytes are gone; returns (lost, removed,
@@ -488,7 +491,10 @@ class Spool:
             raise
         self._dropped_saved, self._dropped_unsaved = dropped, 0
         self._recount()
-        self._trim_wal()
+        try:
+            self._trim_wal()
+        except (sqlite3.Error, OSError) as e:
+            self._degrade("checkpoint", e)
         log.warning("spool: dropped %d results older than %gs", n, self.max_age)
 
     def _recovered(self) -> None:
