@@ -5,6 +5,7 @@ and textwrap) would stay in its memory for nothing.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional
 
@@ -105,6 +106,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     from agent.logconfig import setup_logging
 
     setup_logging()  # for `poll` also paramiko's records
+    from agent.filemodes import private_umask
+
+    private_umask()  # spool, state and lock files 0600 whatever the umask we were started with
     from agent.daemon import run_agent
 
     try:
@@ -118,5 +122,19 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """The `xunjian-agent` program: main(), then out at once. A thread stuck in a check (its
+    run abandoned at its timeout) or a library's non-daemon thread must not hold the process
+    after its work is done: output is flushed and the interpreter's exit (which would wait
+    for them) skipped. The spool and check state are closed by then."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

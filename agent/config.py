@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 from urllib.parse import urlsplit
 
+from checks.model import MAX_NAME_LEN
 from checks.options import ConfigError, Duration, Size, build, parse_duration
 from checks.spec import CheckSpec, parse_spec
+from checks.text import clean_text
 
 MAX_BATCH = 1000  # wire limit: results per request
 MAX_BATCH_BYTES = 4 * 1024 * 1024  # wire limit: request body
@@ -45,12 +47,22 @@ class HostOptions:
     name: Optional[str] = None
     labels: dict[str, str] = field(default_factory=dict)
 
+    def validate(self) -> None:
+        # They go into every batch: text the collector would refuse would hold up every result.
+        if self.name is not None and not 0 < len(self.name) <= MAX_NAME_LEN:
+            raise ValueError(f"name: 1 to {MAX_NAME_LEN} characters")
+        for where, text in [("name", self.name or ""), *((f"labels.{k}", f"{k}{v}") for k, v in self.labels.items())]:
+            if clean_text(text) != text:
+                raise ValueError(f"{where}: control characters (NUL, ...) are not allowed")
+
 
 @dataclass
 class SpoolOptions:
     """Limits of the local spool."""
 
-    max_bytes: Size = 64 * 1024 * 1024
+    # Measured on disk (database + WAL); holds max_age of the typical load with margin
+    # (sizing table in docs/agent.md).
+    max_bytes: Size = 256 * 1024 * 1024
     max_age: Duration = 7 * 86400
     memory_results: int = 1000  # the in-memory queue used while the disk is full
 

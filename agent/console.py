@@ -1,15 +1,26 @@
-"""`xunjian-agent check`: run every enabled check once and show the results."""
+"""`xunjian-agent check`: run every enabled check once and show the results.
+
+The checks run in a child process that sends each result back as one JSON line. A call stuck
+in the kernel (statvfs or a read on a dead NFS or FUSE mount) cannot be ended, not even by
+SIGKILL, and a process is not gone before all its threads are: so the stuck thread lives in the
+child, and this process prints and exits when its checks' timeouts are up, whatever the child
+does. The child is killed on the way out (it dies once the call returns).
+"""
 from __future__ import annotations
 
 import json
+import math
+import os
+import signal
 import threading
 import time
 import unicodedata
+from typing import Any, Optional
 
 from agent.config import AgentConfig
 from agent.scheduler import state_path
 from checks.base import Outcome, StateStore
-from checks.model import Result, Status, utcnow, worst
+from checks.model import Metric, Result, Status, utcnow, worst
 from checks.runner import instantiate, run_check, timeout_result, to_result
 from checks.spec import CheckSpec
 
@@ -19,6 +30,89 @@ def run_once(cfg: AgentConfig) -> list[Result]:
     state. In turn, not in parallel: checks of one type share per-item guards (the disk check's
     hung-mount registry) that would see a parallel sibling as stuck."""
     return [_run_one(cfg, spec) for spec in cfg.enabled_checks]
+
+
+GRACE = 0.5  # seconds past the sum of the timeouts for the child's last line
+
+
+def run_isolated(cfg: AgentConfig) -> list[Result]:
+    """run_once in a child process; every check has its result by the sum of the timeouts
+    (+ GRACE) at the latest, a stuck child notwithstanding."""
+    specs = cfg.enabled_checks
+    if not hasattr(os, "fork") or not specs:
+        return run_once(cfg)
+    started = utcnow()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(read_fd)
+            # Not the caller's stdout/stderr: a stuck child would keep them open, and whoever
+            # reads this command's output would wait for it.
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            for spec in specs:
+                line = json.dumps(_run_one(cfg, spec).to_dict(), ensure_ascii=False, default=str) + "\n"
+                _write_all(write_fd, line.encode("utf-8"))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    try:
+        lines = _read_lines(read_fd, len(specs), time.monotonic() + sum(s.timeout for s in specs) + GRACE)
+    finally:
+        os.close(read_fd)
+        _let_go(pid)
+    results = [_from_wire(line) for line in lines]
+    for spec in specs[len(results):]:  # the child died or is stuck past its own timeouts
+        results.append(timeout_result(spec, cfg.host, started, (utcnow() - started).total_seconds()))
+    return results
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _read_lines(fd: int, count: int, deadline: float) -> list[bytes]:
+    import selectors
+
+    lines: list[bytes] = []
+    buf = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while len(lines) < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            *done, buf = buf.split(b"\n")
+            lines.extend(done)
+    return lines[:count]
+
+
+def _let_go(pid: int) -> None:
+    """Kill the child and reap it if it is gone; never wait for it (it may be stuck)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, os.WNOHANG)
+    except OSError:
+        pass
+
+
+def _from_wire(line: bytes) -> Result:
+    d: dict[str, Any] = json.loads(line)
+    metrics = [Metric.from_dict(m) for m in d["metrics"] if _finite(m.get("value"))]
+    return Result.from_dict({**d, "metrics": [m.to_dict() for m in metrics]})
+
+
+def _finite(value: Optional[float]) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _run_one(cfg: AgentConfig, spec: CheckSpec) -> Result:
@@ -86,7 +180,7 @@ def table(results: list[Result], summary_width: int = 70) -> str:
 
 
 def check_command(cfg: AgentConfig, as_json: bool) -> int:
-    results = run_once(cfg)
+    results = run_isolated(cfg)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
     else:

@@ -1,7 +1,10 @@
 """The running agent: scheduler + spool + sender + signals.
 
 SIGHUP reloads the config (an invalid one is refused and the old one keeps running); SIGTERM and
-SIGINT stop scheduling, wait briefly for running checks, try once to flush the spool and exit 0.
+SIGINT stop scheduling, wait briefly for running checks, spool what they finished, try once to
+flush the spool and exit 0, all within STOP_BUDGET seconds: a check stuck past its timeout or a
+send to a collector that does not answer is abandoned (nothing is lost: what is not acknowledged
+stays spooled).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any, Optional
 
 from agent import __version__
 from agent.config import AgentConfig, listen_address, load_config
+from agent.filemodes import check_token_file, tighten
 from agent.logconfig import set_level
 from agent.rejected import RejectedLog
 from agent.scheduler import Scheduler, Slot
@@ -26,8 +30,11 @@ from checks.options import ConfigError
 
 log = logging.getLogger("agent")
 
-STOP_WAIT = 3.0    # seconds running checks get at shutdown
-FLUSH_WAIT = 3.0   # seconds for the final send at shutdown
+STOP_BUDGET = 4.0  # seconds from SIGTERM to exit (systemd and operators expect a prompt stop)
+STOP_WAIT = 2.0    # of which running checks get at most this
+SENDER_WAIT = 0.5  # and the sender thread this to finish a request in flight
+FLUSH_WAIT = 3.0   # seconds for the final send at shutdown, within what is left of STOP_BUDGET
+CLOSE_RESERVE = 0.3  # kept for closing the spool and the metrics endpoint
 BATCH_WAIT = 1.0   # seconds a finished result waits for the rest of its turn before it is spooled
 
 
@@ -59,6 +66,7 @@ class Agent:
             return 1
         if not self._lock_state_dir():
             return 1
+        self._restrict_files()
         self.spool = Spool(cfg.state_dir / "spool.db", max_bytes=cfg.spool.max_bytes,
                            max_age=cfg.spool.max_age, memory_results=cfg.spool.memory_results)
         self.sender = Sender(cfg, self.spool, self.stats, RejectedLog(cfg.state_dir / "rejected.jsonl"))
@@ -87,12 +95,14 @@ class Agent:
         return 0
 
     def _shutdown(self) -> None:
+        deadline = time.monotonic() + STOP_BUDGET
         log.info("stopping: waiting for running checks, flushing %d spooled results", self.spool.depth)
         self.scheduler.stop(STOP_WAIT)
-        self._spool_pending()
-        self.sender.stop(timeout=self.cfg.send.timeout + 1)
+        self._spool_pending()  # committed before anything that may wait on the network
+        self.sender.stop(timeout=SENDER_WAIT)
+        left = min(FLUSH_WAIT, deadline - CLOSE_RESERVE - time.monotonic())
         if self.spool.depth:
-            if self.sender.flush(FLUSH_WAIT):
+            if left > 0.2 and self.sender.flush(left):
                 log.info("spool flushed")
             else:
                 log.info("%d results stay spooled for the next start", self.spool.depth)
@@ -117,6 +127,14 @@ class Agent:
         signal.signal(signal.SIGINT, on_term)
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, on_hup)
+
+    def _restrict_files(self) -> None:
+        """Files an older agent (or another umask) left readable by others lose that."""
+        state_dir = self.cfg.state_dir
+        for path in [state_dir, state_dir / "checks", *state_dir.glob("*"), *state_dir.glob("checks/*")]:
+            tighten(path)
+        if self.cfg.collector.token_file:
+            check_token_file(self.cfg.collector.token_file)
 
     def _lock_state_dir(self) -> bool:
         """One agent per state_dir: two would send each other's spool."""

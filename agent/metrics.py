@@ -41,8 +41,10 @@ def render(agent: Any) -> str:
            "Turns skipped because the previous run of the check was still running.",
            [(_labels(check=c), v) for c, v in sorted(stats.skipped.items())])
     family("xunjian_agent_spool_results", "gauge", "Results waiting in the spool.", [("", spool.depth)])
-    family("xunjian_agent_spool_bytes", "gauge", "Bytes of results waiting in the spool.",
+    family("xunjian_agent_spool_bytes", "gauge", "Bytes of results waiting in the spool (stored, compressed).",
            [("", spool.bytes)])
+    family("xunjian_agent_spool_disk_bytes", "gauge", "Bytes the spool takes on disk (database and WAL).",
+           [("", spool.disk_bytes)])
     family("xunjian_agent_spool_degraded", "gauge", "1 while the spool cannot write to disk.",
            [("", int(spool.degraded))])
     family("xunjian_agent_results_dropped_total", "counter", "Results dropped (spool full or too old).",

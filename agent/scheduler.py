@@ -220,13 +220,15 @@ class Scheduler:
         self._emit(slot, timeout_result(slot.spec, self.host, run.started, now - run.t0))
 
     def stop(self, wait: float) -> None:
-        """Stop scheduling, give running checks `wait` seconds, close what is idle."""
+        """Stop scheduling, give running checks `wait` seconds (a run already timed out is not
+        waited for: it was abandoned), close what is idle."""
         for slot in self.slots.values():
             slot.due = None
         deadline = time.monotonic() + wait
         for slot in list(self.slots.values()) + self._retiring:
-            if slot.run is not None:
-                slot.run.ended.wait(max(0.0, deadline - time.monotonic()))
+            run = slot.run
+            if run is not None and not run.timed_out:
+                run.ended.wait(max(0.0, min(deadline, run.deadline) - time.monotonic()))
         for slot in list(self.slots.values()) + self._retiring:
             if not slot.busy:
                 _close(slot)

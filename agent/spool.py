@@ -4,7 +4,12 @@
   highest value ever used), and written into the stored body, so a resend after a crash carries the
   same id and seq and the collector can dedup and detect gaps.
 - WAL + synchronous=FULL: a committed insert survives kill -9 and power loss.
-- Bounded by bytes and age; the oldest go first and are counted in `dropped_total` (persisted).
+- Bounded by age and by `max_bytes` measured on the files on disk (database + WAL), not on the
+  results' JSON: a write that would grow the database past its share is rolled back and done
+  again after dropping the oldest results; the WAL is truncated once it outgrows its share. The
+  oldest go first and are counted in `dropped_total` (persisted).
+- Bodies are stored zlib-compressed with a preset dictionary of the result's keys (about a
+  third of their JSON size); rows of an older agent, stored as text, are read as they are.
 - A full disk never crashes the agent: results wait in a small in-memory queue (also sendable) and
   are moved into SQLite once writes succeed again.
 """
@@ -16,6 +21,7 @@ import os
 import sqlite3
 import threading
 import time
+import zlib
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -38,16 +44,59 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
+# The WAL's share of max_bytes (at most WAL_SHARE_MAX): past it, the WAL is checkpointed and
+# truncated after the write that grew it.
+WAL_SHARE = 8
+WAL_SHARE_MAX = 1 << 20
+
+# Stored bodies: one codec byte, then the data. Text rows (an older agent's) have no codec byte.
+_DEFLATE_V1 = b"\x01"
+# Preset dictionary of what every result repeats (zlib looks back into it, so a 400-byte body
+# compresses as if it were the tail of a longer one). Never change it: stored rows need it; a new
+# dictionary needs a new codec byte.
+_ZDICT_V1 = (
+    '"metrics":[],"details":{},"warn":null,"crit":null,"min":null,"max":null,"unit":"%","unit":"s",'
+    '"unit":"B","files":[{"path":"/","samples":[],"line":"","exit_code":0,"elapsed":0.0,'
+    '"exec_seconds","used_percent:/","free_bytes:/","inodes_used_percent:/","critical_events",'
+    '"warning_events","processes","load1","cpu_percent","mem_used_percent","swap_used_percent",'
+    '"system":"os","system":"voucher","system":"seal","system":"mq","type":"disk","type":"log",'
+    '"type":"process","type":"system","type":"command","type":"tcp","type":"http","type":"cert",'
+    '"type":"sql","type":"mq","status":"WARNING","status":"CRITICAL","status":"UNKNOWN",'
+    '"summary":"未发现错误, 已用 ","status":"OK","started_at":"20","duration":0.0,'
+    '{"id":"0","seq":1,"host":"","check":"","type":"","system":"os","status":"OK","summary":"'
+).encode()
+
+
+def pack(body: str) -> bytes:
+    c = zlib.compressobj(6, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT_V1)
+    return _DEFLATE_V1 + c.compress(body.encode("utf-8")) + c.flush()
+
+
+def unpack(stored: str | bytes) -> str:
+    """A stored body as JSON text; raises ValueError when it cannot be read."""
+    if isinstance(stored, str):
+        return stored
+    if stored[:1] != _DEFLATE_V1:
+        raise ValueError(f"unknown spool codec {stored[:1]!r}")
+    try:
+        d = zlib.decompressobj(15, _ZDICT_V1)
+        return (d.decompress(stored[1:]) + d.flush()).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError) as e:
+        raise ValueError(f"unreadable spooled body: {e}") from None
+
+
 class Entry:
-    """One spooled result as the sender sees it: seq is None while it only lives in memory."""
+    """One spooled result as the sender sees it: seq is None while it only lives in memory.
+    `size` is its JSON size (what it adds to a request), `stored` what it takes in the spool."""
 
-    __slots__ = ("body", "id", "seq", "size")
+    __slots__ = ("body", "id", "seq", "size", "stored")
 
-    def __init__(self, seq: Optional[int], id: str, body: str) -> None:
+    def __init__(self, seq: Optional[int], id: str, body: str, stored: Optional[int] = None) -> None:
         self.seq = seq
         self.id = id
         self.body = body
         self.size = len(body.encode("utf-8"))
+        self.stored = self.size if stored is None else stored
 
 
 def encode(d: dict[str, Any]) -> str:
@@ -77,8 +126,9 @@ class Spool:
         self._dropped_unsaved = 0  # drops not yet written to meta
         self._dropped_saved = 0
         self._count = 0
-        self._bytes = 0
+        self._bytes = 0  # stored (compressed) bytes of the rows
         self._next_seq = 1
+        self._page_size = 4096
         self._throttle = Throttle(60.0)
         self.degraded = False
         self._open()
@@ -95,7 +145,23 @@ class Spool:
 
     @property
     def bytes(self) -> int:
+        """Stored (compressed) bytes of the results waiting."""
         return self._bytes - sum(self._acked_unsaved.values())
+
+    @property
+    def disk_bytes(self) -> int:
+        """What the spool takes on disk: the database and its WAL, as the file system says."""
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.stat(str(self.path) + suffix).st_size
+            except OSError:
+                pass
+        return total
+
+    @property
+    def wal_share(self) -> int:
+        return min(WAL_SHARE_MAX, self.max_bytes // WAL_SHARE)
 
     def put(self, result: Result) -> None:
         """Spool one result (assigning its seq); never raises for disk trouble."""
@@ -135,15 +201,19 @@ class Spool:
             if self._db is not None:
                 try:
                     rows = self._db.execute(
-                        "SELECT seq, id, body FROM results ORDER BY seq LIMIT ?",
+                        "SELECT seq, id, body, size FROM results ORDER BY seq LIMIT ?",
                         (limit + len(self._acked_unsaved),)).fetchall()
                 except (sqlite3.Error, OSError) as e:
                     self._degrade("read", e)
                     rows = []
-                for seq, rid, body in rows:
+                for seq, rid, stored, size in rows:
                     if seq in self._acked_unsaved:
                         continue
-                    e = Entry(seq, rid, body)
+                    try:
+                        e = Entry(seq, rid, unpack(stored), size)
+                    except ValueError as err:
+                        self._drop_unreadable(seq, size, err)
+                        continue
                     if out and total + e.size > max_bytes:
                         return out
                     out.append(e)
@@ -168,7 +238,7 @@ class Spool:
             mem_ids = {e.id for e in entries if e.seq is None}
             if mem_ids:
                 self._memory = deque(d for d in self._memory if d["id"] not in mem_ids)
-            pending = {e.seq: e.size for e in entries if e.seq is not None}
+            pending = {e.seq: e.stored for e in entries if e.seq is not None}
             self._acked_unsaved.update(pending)
             self._flush_acks()
 
@@ -208,6 +278,7 @@ class Spool:
     def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.path)
             db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
             try:
                 self._setup(db)
@@ -224,6 +295,7 @@ class Spool:
                         os.unlink(str(self.path) + suffix)
                     except OSError:
                         pass
+                _create_private(self.path)
                 db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None,
                                      check_same_thread=False)
                 self._setup(db)
@@ -235,10 +307,12 @@ class Spool:
     def _setup(self, db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
-        # Checkpoint early and cap the WAL file: the spool often lives on a small /var.
-        db.execute("PRAGMA wal_autocheckpoint=100")
-        db.execute("PRAGMA journal_size_limit=1048576")
         db.executescript(_SCHEMA)
+        self._page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+        # Checkpoint early and cap the WAL file within its share: the spool often lives on a small /var.
+        share = self.wal_share
+        db.execute(f"PRAGMA wal_autocheckpoint={max(2, share // 2 // (self._page_size + 24))}")
+        db.execute(f"PRAGMA journal_size_limit={share}")
         count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM results").fetchone()
         top = db.execute("SELECT COALESCE(MAX(seq), 0) FROM results").fetchone()[0]
         row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='results'").fetchone()
@@ -256,8 +330,8 @@ class Spool:
         try:
             for d in items:
                 d["seq"] = seq
-                body = encode(d)
-                rows.append((seq, d["id"], now, len(body.encode("utf-8")), body))
+                body = pack(encode(d))
+                rows.append((seq, d["id"], now, len(body), body))
                 seq += 1
             self._write(rows)
         except BaseException:
@@ -267,34 +341,37 @@ class Spool:
         self._next_seq = seq
         return [r[0] for r in rows]
 
-    def _write(self, rows: list[tuple[int, str, float, int, str]]) -> None:
-        """One transaction: evict the oldest to fit, insert `rows`, persist the drop counter."""
+    def _write(self, rows: list[tuple[int, str, float, int, bytes]]) -> None:
+        """One transaction: insert `rows`, evicting the oldest first when the database would
+        outgrow its share of max_bytes, and persist the drop counter.
+
+        Deleted rows leave their pages to the free list, which inserts reuse; so a write that
+        made the file grow past its share is rolled back and done again after deleting the
+        oldest rows, more each time, until the file keeps its size (or nothing is left to drop)."""
         assert self._db is not None
         db = self._db
         incoming = sum(r[3] for r in rows)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            evicted, removed, freed, gone = 0, 0, 0, []
-            room = self.max_bytes - incoming
-            if self._bytes > room:
-                for seq, size in db.execute("SELECT seq, size FROM results ORDER BY seq").fetchall():
-                    if self._bytes - freed <= room:
-                        break
-                    db.execute("DELETE FROM results WHERE seq=?", (seq,))
-                    removed += 1
-                    freed += size
-                    gone.append(seq)
-                    if seq not in self._acked_unsaved:  # an acked one is no loss
-                        evicted += 1
-            db.executemany("INSERT INTO results(seq, id, created, size, body) VALUES (?,?,?,?,?)", rows)
-            dropped = self._dropped_saved + self._dropped_unsaved + evicted
-            if dropped != self._dropped_saved:
-                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dropped_total', ?)",
-                           (dropped,))
-            db.execute("COMMIT")
-        except BaseException:
-            _rollback(db)
-            raise
+        budget = max(0, self.max_bytes - self.wal_share) // self._page_size
+        target = 0  # stored bytes of the oldest rows to delete before inserting
+        while True:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                evicted, removed, freed, gone, left = self._evict(db, target)
+                db.executemany("INSERT INTO results(seq, id, created, size, body) VALUES (?,?,?,?,?)", rows)
+                over = _used_pages(db) - budget
+                if over > 0 and left:
+                    _rollback(db)
+                    target = max(2 * target, 2 * over * self._page_size)
+                    continue
+                dropped = self._dropped_saved + self._dropped_unsaved + evicted
+                if dropped != self._dropped_saved:
+                    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dropped_total', ?)",
+                               (dropped,))
+                db.execute("COMMIT")
+            except BaseException:
+                _rollback(db)
+                raise
+            break
         if evicted:
             log.warning("spool full (%d bytes max): dropped the %d oldest results", self.max_bytes, evicted)
         self._dropped_saved = dropped
@@ -303,6 +380,58 @@ class Spool:
         self._bytes += incoming - freed
         for seq in gone:
             self._acked_unsaved.pop(seq, None)
+        try:  # committed: trouble from here on must not make the caller keep the rows again
+            self._shrink(budget)
+            self._trim_wal()
+        except (sqlite3.Error, OSError) as e:
+            self._degrade("checkpoint", e)
+
+    def _evict(self, db: sqlite3.Connection, target: int) -> tuple[int, int, int, list[int], int]:
+        """Delete the oldest rows until `target` stored bytes are gone; returns (lost, removed,
+        freed bytes, their seqs, rows left)."""
+        freed, gone = 0, []
+        while freed < target:  # in chunks: the spool may hold a week of results
+            chunk = db.execute("SELECT seq, size FROM results WHERE seq > ? ORDER BY seq LIMIT 256",
+                               (gone[-1] if gone else 0,)).fetchall()
+            if not chunk:
+                break
+            for seq, size in chunk:
+                if freed >= target:
+                    break
+                freed += size
+                gone.append(seq)
+        if gone:
+            db.execute("DELETE FROM results WHERE seq <= ?", (gone[-1],))
+        evicted = sum(1 for seq in gone if seq not in self._acked_unsaved)  # an acked one is no loss
+        return evicted, len(gone), freed, gone, self._count - len(gone)
+
+    def _shrink(self, budget: int) -> None:
+        """A database file larger than its share whose rows fit (max_bytes lowered, the file of an
+        older agent) is rewritten compactly. Rare: otherwise the file keeps its size and its free
+        pages are reused."""
+        assert self._db is not None
+        pages = int(self._db.execute("PRAGMA page_count").fetchone()[0])
+        if pages > budget and int(self._db.execute("PRAGMA freelist_count").fetchone()[0]):
+            self._db.execute("VACUUM")
+            log.info("spool %s: compacted from %d to %d pages to fit max_bytes", self.path, pages,
+                     int(self._db.execute("PRAGMA page_count").fetchone()[0]))
+
+    def _trim_wal(self) -> None:
+        """The WAL past its share: copy it into the database and truncate it."""
+        assert self._db is not None
+        try:
+            size = os.stat(str(self.path) + "-wal").st_size
+        except OSError:
+            return
+        if size > self.wal_share:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _drop_unreadable(self, seq: int, size: int, err: BaseException) -> None:
+        """A stored body that cannot be read back is dropped (with the next delete) and counted,
+        never sent garbled."""
+        log.warning("spool: result seq %d is unreadable (%s); dropped", seq, err)
+        self._acked_unsaved[seq] = size
+        self._dropped_unsaved += 1
 
     def _recount(self) -> None:
         assert self._db is not None
@@ -333,6 +462,10 @@ class Spool:
             except sqlite3.Error:
                 pass
         self._acked_unsaved.clear()
+        try:
+            self._trim_wal()
+        except (sqlite3.Error, OSError) as e:
+            self._degrade("checkpoint", e)
         if removed == len(seqs):
             self._count -= removed
             self._bytes -= freed
@@ -359,6 +492,10 @@ class Spool:
             raise
         self._dropped_saved, self._dropped_unsaved = dropped, 0
         self._recount()
+        try:
+            self._trim_wal()
+        except (sqlite3.Error, OSError) as e:
+            self._degrade("checkpoint", e)
         log.warning("spool: dropped %d results older than %gs", n, self.max_age)
 
     def _recovered(self) -> None:
@@ -372,6 +509,21 @@ class Spool:
         if self._throttle.ready(what, time.monotonic()):
             log.warning("spool %s %s failed (%s); keeping results in memory and retrying", self.path, what,
                         e)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would use 0644 less the umask); its
+    WAL and shared-memory files take the database's mode."""
+    try:
+        os.close(os.open(str(path), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _used_pages(db: sqlite3.Connection) -> int:
+    """Pages of the database that hold data (in a transaction: as it would be committed)."""
+    pages = int(db.execute("PRAGMA page_count").fetchone()[0])
+    return pages - int(db.execute("PRAGMA freelist_count").fetchone()[0])
 
 
 def _rollback(db: sqlite3.Connection) -> None:

@@ -90,6 +90,10 @@ class StateStore:
             self._memory = dict(data)
             return
         text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a file name that is not UTF-8 (surrogateescape): \u escapes round-trip
+            text = json.dumps(data, ensure_ascii=True, sort_keys=True)
         if text == self._text and not self._dirty:
             return
         self._text = text

@@ -1,5 +1,6 @@
 """Any Nagios plugin: exit code 0..3 is the status, the first output line the summary, perfdata
-after `|` the metrics.
+after `|` the metrics. Output is decoded and cleaned (checks/text.py): a NUL a plugin prints
+becomes U+FFFD.
 
 Runs without a shell by default (`command` as a list); `shell: true` passes a string to /bin/sh.
 The plugin is killed with its whole process group at `command_timeout`, which should stay below
@@ -18,6 +19,7 @@ from checks.model import MAX_METRICS, Metric, Status
 from checks.options import Duration, Size
 from checks.perfdata import PerfValue, parse_output
 from checks.procrun import Completed, run_bounded
+from checks.text import decode_text
 
 MAX_LONG_TEXT = 4096
 
@@ -44,17 +46,6 @@ class CommandOptions:
         if self.shell:
             return self.command if isinstance(self.command, str) else shlex.join(self.command)
         return shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
-
-
-def decode(raw: bytes) -> str:
-    """UTF-8, else GB18030 (plugins written for Chinese Windows-era tooling), never failing."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return raw.decode("gb18030")
-        except UnicodeDecodeError:
-            return raw.decode("utf-8", "replace")
 
 
 def run_local(o: CommandOptions) -> Completed:
@@ -90,7 +81,7 @@ class CommandCheck(Check):
 
     def _judge(self, done: Completed, name: str) -> Outcome:
         o: CommandOptions = self.options
-        stdout, stderr = decode(done.stdout), decode(done.stderr)
+        stdout, stderr = decode_text(done.stdout), decode_text(done.stderr)  # NUL never leaves the agent
         # Nagios reads stdout; stderr stands in only when the plugin printed nothing else.
         out = parse_output(stdout if stdout.strip() else stderr)
         details: dict[str, object] = {"exit_code": done.returncode, "elapsed": round(done.elapsed, 3)}

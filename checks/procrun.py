@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from checks import childmask
+
 # After the child exits, how long a grandchild holding our pipes may keep them open.
 EXIT_GRACE = 0.5
 
@@ -32,7 +34,8 @@ def run_bounded(args: list[str] | str, *, timeout: float, max_output: int, shell
                 env: Optional[dict[str, str]] = None, cwd: Optional[str] = None) -> Completed:
     t0 = time.monotonic()
     proc = subprocess.Popen(args, shell=shell, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            umask=childmask.CHILD_UMASK)
     bufs = {proc.stdout: bytearray(), proc.stderr: bytearray()}
     truncated = False
     timed_out = False

@@ -8,6 +8,7 @@ from checks.base import Check, Outcome, StateStore
 from checks.model import MAX_SUMMARY_LEN, Result, Status, utcnow
 from checks.registry import check_class
 from checks.spec import CheckSpec
+from checks.text import clean_text, clean_value
 
 
 def instantiate(spec: CheckSpec, state: Optional[StateStore] = None) -> Check:
@@ -25,10 +26,14 @@ def run_check(check: Check, spec: CheckSpec, host: str) -> Result:
 
 
 def to_result(outcome: Outcome, spec: CheckSpec, host: str, started, duration: float) -> Result:
-    summary = " ".join(outcome.summary.split())[:MAX_SUMMARY_LEN]
+    """The result of one run. Its text is cleaned here as well as where it entered (checks/text.py):
+    an exception message or a file name can carry a NUL or an undecodable byte too."""
+    summary = clean_text(" ".join(outcome.summary.split()))[:MAX_SUMMARY_LEN]
+    for m in outcome.metrics:
+        m.name, m.unit = clean_text(m.name), clean_text(m.unit)
     return Result(host=host, check=spec.name, system=spec.system, status=outcome.status,
                   summary=summary, started_at=started, duration=duration,
-                  metrics=outcome.metrics, type=spec.type, details=outcome.details)
+                  metrics=outcome.metrics, type=spec.type, details=clean_value(outcome.details))
 
 
 def timeout_result(spec: CheckSpec, host: str, started, elapsed: float) -> Result:

@@ -20,6 +20,7 @@ from typing import Any, Optional
 from checks.base import Check, Outcome
 from checks.model import Metric, Status
 from checks.options import Duration, Threshold
+from checks.text import clean_text
 from checks.thresholds import as_text, evaluate
 
 _CONNECT_FAILURES = ("connection refused", "could not connect", "can't connect", "unable to open",
@@ -241,7 +242,7 @@ def _number(value: Any) -> float:
 
 def _first_line(e: Exception) -> str:
     orig = getattr(e, "orig", None)
-    text = str(orig if orig is not None else e).strip()
+    text = clean_text(str(orig if orig is not None else e)).strip()  # a server's message is outside text
     return (text.splitlines() or [type(e).__name__])[0][:300]
 
 

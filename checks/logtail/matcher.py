@@ -27,6 +27,8 @@ try:  # the regex parser moved in 3.11; both are private but stable for our use
 except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
+from checks.text import clean_text
+
 CRITICAL = 2
 WARNING = 1
 # ASCII semantics for \d \w \b \s and case folding: what grep in the C locale and RE2 do, and
@@ -313,7 +315,8 @@ class Matcher:
         return sorted(starts)
 
     def decode(self, line: bytes) -> str:
-        return line.decode(self.encoding, "replace")
+        """A line as samples and regexes see it: a binary byte (NUL) becomes U+FFFD."""
+        return clean_text(line.decode(self.encoding, "replace"))
 
     def classify(self, line: bytes, known: int) -> tuple[int, Optional[str]]:
         """Severity of one line (0: no match or ignored) and its text when it was decoded."""

@@ -12,20 +12,13 @@ import tempfile
 from typing import Optional
 
 from checks.procrun import run_bounded
+from checks.text import decode_output
 
 MAX_OUTPUT = 8 * 1024 * 1024  # DISPLAY QSTATUS(*) of 5,000 queues is ~2.4 MB
 
 
 class CommandFailed(Exception):
     """The command gave no output to parse (message in Chinese)."""
-
-
-def decode(data: bytes) -> str:
-    """UTF-8, else GB18030: Chinese servers often run with a GBK locale."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("gb18030", "replace")
 
 
 def run(argv: list[str], *, stdin: Optional[str], timeout: float,
@@ -56,8 +49,8 @@ def run(argv: list[str], *, stdin: Optional[str], timeout: float,
             os.unlink(tmp)
     if done.timed_out:
         raise CommandFailed(f"命令超时 ({timeout:g} 秒): {' '.join(argv)}")
-    out = decode(done.stdout)
+    out = decode_output(done.stdout)
     if done.returncode != 0 and not out.strip():
-        tail = decode(done.stderr).strip().splitlines()[-1:] or [f"退出码 {done.returncode}"]
+        tail = decode_output(done.stderr).strip().splitlines()[-1:] or [f"退出码 {done.returncode}"]
         raise CommandFailed(f"命令失败: {' '.join(argv)}: {tail[0][:200]}")
     return out, done.truncated

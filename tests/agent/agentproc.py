@@ -43,11 +43,12 @@ class AgentProc:
         self.log_path = log_path
         self.proc: Optional[subprocess.Popen[bytes]] = None
 
-    def start(self) -> AgentProc:
+    def start(self, umask: int = -1) -> AgentProc:
+        """`umask`: the one the agent is started with (-1: this process's)."""
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--config", str(self.config)],
-                                         cwd=str(ROOT), env=env, stdout=log, stderr=log)
+                                         cwd=str(ROOT), env=env, stdout=log, stderr=log, umask=umask)
         return self
 
     @property

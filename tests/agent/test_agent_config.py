@@ -32,7 +32,7 @@ def test_minimal_config_and_defaults(tmp_path: Path) -> None:
     assert cfg.host == "web01" and cfg.labels["unit"] == "某市财政局" and cfg.labels["room"] == "301"
     assert cfg.token == "t0k"
     assert [c.name for c in cfg.checks] == ["root-disk"] and cfg.checks[0].interval == 60
-    assert cfg.spool.max_bytes == 64 * 1024 * 1024 and cfg.spool.max_age == 7 * 86400
+    assert cfg.spool.max_bytes == 256 * 1024 * 1024 and cfg.spool.max_age == 7 * 86400
     assert cfg.send.batch_size == 500 and cfg.send.flush_interval == 2 and cfg.send.timeout == 10
     assert cfg.send.max_backoff == 300 and cfg.heartbeat == 30
     assert cfg.metrics.listen is None and cfg.log.level == "info"
@@ -143,3 +143,15 @@ def test_a_running_agent_loads_no_error_helpers_or_yaml_c_extension(tmp_path: Pa
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "[]"]
+
+
+@pytest.mark.parametrize(("host", "message"), [
+    (r'{name: "web\x0001"}', "host: name: control characters"),
+    (r'{name: web01, labels: {unit: "某市\x00财政局"}}', "host: labels.unit: control characters"),
+    (r'{name: web01, labels: {"ro\x07om": "301"}}', "control characters"),
+    ("{name: " + "w" * 129 + "}", "host: name: 1 to 128"),
+])
+def test_host_text_the_collector_would_refuse_is_refused_here(tmp_path: Path, host: str, message: str) -> None:
+    text = BASE.replace('host: {name: web01, labels: {unit: 某市财政局, room: "301", contact: 张三}}', f"host: {host}")
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(_write(tmp_path, text))
