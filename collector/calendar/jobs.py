@@ -1,0 +1,25 @@
+"""The calendar-coverage job: tell the admins once that a year's holiday data is missing."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from alerts.notify import Notification
+from collector.calendar.service import coverage
+from collector.notifications import service as notifications
+
+
+def announce_uncovered(*, db: Session, rt: Any, now: datetime) -> dict[str, int]:
+    """One notification per missing year, ever: the outbox's dedup key holds across runs and processes."""
+    cov = coverage(rt.calendar, now)
+    queued = 0
+    for year in cov.uncovered:
+        rows = notifications.enqueue(
+            db=db, config=rt.notify, now=now, dedup_key=f"calendar_uncovered:{year}",
+            notification=Notification(kind="calendar_uncovered", severity="warning",
+                                      title=f"缺少 {year} 年法定节假日安排, 服务单响应时限将按周一至周五计算",
+                                      text=cov.message))
+        queued += len(rows)
+    return {"queued": queued}
