@@ -70,12 +70,13 @@ def _zh_day(d: date) -> str:
 
 
 class _Line:
-    def __init__(self, number: int, text: str) -> None:
+    def __init__(self, number: int, text: str, quote: str) -> None:
         self.number = number
-        self.text = text
+        self.text = text  # NFKC-normalised, what is parsed
+        self.quote = quote  # as pasted, for messages
 
     def error(self, message: str) -> NoticeError:
-        quoted = self.text.strip()
+        quoted = self.quote.strip()
         if len(quoted) > 80:
             quoted = quoted[:80] + "…"
         return NoticeError(f"第 {self.number} 行「{quoted}」: {message}")
@@ -85,9 +86,9 @@ def _lines(text: str) -> list[_Line]:
     out: list[_Line] = []
     for n, raw in enumerate(text.splitlines(), start=1):
         line = unicodedata.normalize("NFKC", raw)
-        for part in _ITEM_START.split(line):
-            if part.strip():
-                out.append(_Line(n, part))
+        parts = [p for p in _ITEM_START.split(line) if p.strip()]
+        for part in parts:
+            out.append(_Line(n, part, raw if len(parts) == 1 else part))
     return out
 
 
@@ -142,7 +143,7 @@ def _days_off(clause: str, year: int, line: _Line) -> list[date]:
         end_m = dates[1]
         end = _date_at(end_m, int(end_m.group("y") or start.year), start.month, line)
         if end < start:
-            if not (dates[0].group("y") or end_m.group("y")):
+            if not (dates[0].group("y") or end_m.group("y")) and start.month == 12 and end.month == 1:
                 raise line.error(f"放假区间 {start.month}月{start.day}日至{end.month}月{end.day}日跨年了; 跨年的区间"
                                  f"请写明年份 (如 {start.year - 1}年12月31日至{start.year}年1月2日)")
             raise line.error(f"放假区间结束 ({end}) 早于开始 ({start})")
@@ -166,7 +167,7 @@ def _work_days(clause: str, year: int, line: _Line) -> list[date]:
         month = d.month
         _near_year(d, year, line)
         if d.weekday() < 5:
-            raise line.error(f"上班日 {_zh_day(d)} 不是周末; 调休上班只能是周六或周日")
+            raise line.error(f"上班日 {_zh_day(d)}不是周末; 调休上班只能是周六或周日")
         out.append(d)
     if not out:
         raise line.error("「上班」前没有日期")
