@@ -42,15 +42,14 @@ def parse_text(text: str, *, year: Optional[int] = None, source: str = "") -> Pa
         raise ScheduleError(f"内容过长 ({len(text)} 字符, 上限 {MAX_TEXT})")
     if not text.strip():
         raise ScheduleError("内容为空: 请粘贴国务院办公厅放假通知, 或 YAML 格式的节假日安排")
-    if looks_like_notice(text):
-        return Parsed(parse_notice(text, year=year).schedule(), "notice", text)
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ScheduleError(f"既不是放假通知 (没有找到「一、元旦：…放假」这样的条目), 也不是有效的 YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ScheduleError("既不是放假通知 (没有找到「一、元旦：…放假」这样的条目), 也不是 YAML 节假日安排 "
-                            "(year / holidays / workdays)")
+    except yaml.YAMLError:
+        data = None
+    if not (isinstance(data, dict) and ("year" in data or "holidays" in data)):
+        if not looks_like_notice(text) and text.lstrip().startswith(("year", "holidays", "{", "#")):
+            raise ScheduleError("看起来是 YAML 节假日安排, 但不是有效的 YAML 映射 (year / holidays / workdays)")
+        return Parsed(parse_notice(text, year=year).schedule(), "notice", text)
     sched = parse_schedule(data, source or "导入的 YAML")
     if year is not None and sched.year != year:
         raise ScheduleError(f"文件写的是 {sched.year} 年, 但指定了 --year {year}")

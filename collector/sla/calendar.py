@@ -258,9 +258,9 @@ class WorkCalendar:
             return
         self._warned.add(year)
         log.warning(
-            "no holiday schedule for %d: falling back to Mon–Fri; load the State Council schedule with "
-            "WorkCalendar.load_schedule() / sla.calendar.schedules in the collector config "
-            "(缺少 %d 年法定节假日安排，暂按周一至周五计算工作日，请加载国务院办公厅发布的放假通知)",
+            "no holiday schedule for %d: falling back to Mon–Fri; import the State Council notice with "
+            "`xunjian-collector calendar import` or the console's /console/calendar (docs/calendar.md) "
+            "(缺少 %d 年法定节假日安排，暂按周一至周五计算工作日，请导入国务院办公厅发布的放假通知)",
             year, year)
 
     # -- questions -------------------------------------------------------------------------------
