@@ -28,7 +28,7 @@ from collector.tickets.jobs import check_sla
 from collector.tickets.models import Ticket
 from collector.tickets.sla import set_due
 from collector.users import service as users
-from tests.collector.console.conftest import Browser, csrf_of
+from tests.collector.console.conftest import Browser
 from tests.collector.test_tickets_workflow import taken_at
 from tests.helpers.net import closed_port
 
