@@ -30,6 +30,7 @@ from collector.tickets.sla import set_due
 from collector.users import service as users
 from tests.collector.console.conftest import Browser
 from tests.collector.test_tickets_workflow import taken_at
+from tests.conftest import bin_path, run_cli
 from tests.helpers.net import closed_port
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -248,3 +249,26 @@ def test_cli_import_and_show(api, tmp_path, capsys, monkeypatch):
     assert y2025["source"] == "package" and y2025["workdays"] == ["2025-01-26", "2025-02-08", "2025-04-27",
                                                                   "2025-09-28", "2025-10-11"]
     assert "2025-01-28" in y2025["holidays"] and "2025-02-01" not in y2025["holidays"]  # a Saturday: not listed
+
+
+def test_an_import_by_another_os_process_reaches_the_running_app(api, tmp_path):
+    """`xunjian-collector calendar import` run as its own process; the app (already running, its
+    calendar cached) sees the year and the recomputed ticket without a restart."""
+    rt = runtime(api.app.state.settings)
+    with api.app.state.sessionmaker() as db:
+        rt = runtime(api.app.state.settings, db)
+        t = email_case(db, rt, now=cst(2026, 12, 31, 16, 5), reported=cst(2026, 12, 31, 16, 0))
+        db.commit()
+        tid = t.id
+    assert rt.calendar.is_workday(datetime(2027, 1, 1).date())  # the fallback, cached in this process
+    notice = tmp_path / "notice-2027.txt"
+    notice.write_text(NOTICE_2027, encoding="utf-8")
+    out = run_cli(bin_path("xunjian-collector"), "calendar", "import", str(notice), "--db",
+                  api.app.state.settings.db_url)
+    assert "放假 元旦: 1月1日(周五) 至 1月3日(周日), 共 3 天" in out
+    assert "2027-01-01 10:00 → 2027-01-04 10:00" in out
+    detail = api.get(f"/api/v1/tickets/{tid}")
+    assert detail["response_due_at"] == "2027-01-04T10:00:00+08:00" and detail["calendar_fallback"] is False
+    [event] = [e for e in detail["timeline"] if e["kind"] == "calendar_recomputed"]
+    assert event["actor"].startswith("cli:")
+    assert not rt.calendar.is_workday(datetime(2027, 1, 1).date())
