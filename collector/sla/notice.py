@@ -174,8 +174,11 @@ def _work_days(clause: str, year: int, line: _Line) -> list[date]:
     return out
 
 
-def parse_notice(text: str, *, year: int | None = None) -> ParsedNotice:
-    """Parse a pasted notice; raises NoticeError naming the line that does not add up."""
+def parse_notice(text: str, *, year: int | None = None, complete: bool = True) -> ParsedNotice:
+    """Parse a pasted notice; raises NoticeError naming the line that does not add up.
+
+    `complete`: every one of the seven holidays must have its item (a paste cut short would otherwise
+    leave, say, Spring Festival on the Mon–Fri rule without anyone noticing)."""
     if not text or not text.strip():
         raise NoticeError("通知内容为空")
     y = _year_of(text, year)
@@ -226,6 +229,11 @@ def parse_notice(text: str, *, year: int | None = None) -> ParsedNotice:
     if not notice.holidays:
         raise NoticeError(f"没有读到任何放假安排 ({y} 年): 请粘贴通知正文, 其中每项形如"
                           f"「一、元旦：1月1日放假，共1天。」")
+    named = {n for item in notice.items for n in item.split("、")}
+    missing = [n for n in HOLIDAY_NAMES if n not in named]
+    if complete and missing:
+        raise NoticeError(f"通知缺少 {'、'.join(missing)} 的放假安排 (是否只粘贴了一部分?); 国务院办公厅的通知"
+                          f"每年都列出元旦、春节、清明节、劳动节、端午节、中秋节和国庆节")
     return notice
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +40,11 @@ CST = ZoneInfo("Asia/Shanghai")
 NOTICE_2027 = """国务院办公厅关于2027年部分节假日安排的通知
 一、元旦：1月1日（周五）至3日（周日）放假，共3天。
 二、春节：2月5日（周五）至13日（周六）放假调休，共9天。2月20日（周六）上班。
-三、国庆节：10月1日（周五）至7日（周四）放假调休，共7天。9月26日（周日）、10月9日（周六）上班。
+三、清明节：4月3日（周六）至5日（周一）放假，共3天。
+四、劳动节：5月1日（周六）至5日（周三）放假调休，共5天。4月25日（周日）、5月8日（周六）上班。
+五、端午节：6月9日（周三）放假，共1天。
+六、中秋节：9月15日（周三）放假，共1天。
+七、国庆节：10月1日（周五）至7日（周四）放假调休，共7天。9月26日（周日）、10月9日（周六）上班。
 """
 
 
@@ -109,6 +113,12 @@ def test_coverage_around_the_year_boundary(api):
         page = admin.get(path).text
         assert "calendar-banner" in page and "缺少 2027 年的法定节假日安排" in page and "还有 60 天" in page
     assert "calendar-banner" not in viewer.get("/console/").text
+
+    # the boundary is Shanghai's midnight, not UTC's: 2026-12-31 15:59 UTC is still 2026 there
+    app.state.clock = lambda: datetime(2026, 12, 31, 15, 59, tzinfo=timezone.utc)
+    assert scrape(client) == {"2026": 1.0, "2027": 0.0} and "还有 1 天" in admin.get("/console/").text
+    app.state.clock = lambda: datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc)
+    assert scrape(client) == {"2027": 0.0, "2028": 0.0}
 
     app.state.clock = lambda: cst(2027, 1, 5, 9, 0)  # the year has begun without data
     assert scrape(client) == {"2027": 0.0, "2028": 0.0}

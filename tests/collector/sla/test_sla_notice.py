@@ -57,11 +57,13 @@ def test_full_and_half_width_punctuation_and_the_year_given() -> None:
             "1月26日(周日)、2月8日(周六)上班。")
     full = ("二、春节：1月28日（农历除夕、周二）至2月4日（农历正月初七、周二）放假调休，共8天。"
             "1月26日（周日）、2月8日（周六）上班。")
-    a, b = parse_notice(half, year=2025), parse_notice(full, year=2025)
+    a, b = parse_notice(half, year=2025, complete=False), parse_notice(full, year=2025, complete=False)
     assert a.holidays == b.holidays and a.workdays == b.workdays and len(a.holidays) == 8
     assert looks_like_notice(full) and not looks_like_notice("year: 2027\nholidays: []\n")
     with pytest.raises(NoticeError, match="看不出年份"):
         parse_notice(full)
+    with pytest.raises(NoticeError, match="缺少 元旦、清明节、劳动节、端午节、中秋节、国庆节 的放假安排"):
+        parse_notice(full, year=2025)  # a paste cut short
     with pytest.raises(NoticeError, match="标题写的是 2025 年, 但指定了 --year 2026"):
         parse_notice("国务院办公厅关于2025年部分节假日安排的通知\n" + full, year=2026)
 
@@ -106,7 +108,7 @@ def test_imported_years_come_before_the_package_and_mark_the_fallback() -> None:
     assert cal.is_workday(date(2027, 1, 1))  # Friday on the fallback
     text = ("国务院办公厅关于2027年部分节假日安排的通知\n"
             "一、元旦：2026年12月31日至2027年1月3日放假调休，共4天。2027年1月9日（周六）上班。\n")
-    cal.set_imported([parse_notice(text).schedule()], generation=7)
+    cal.set_imported([parse_notice(text, complete=False).schedule()], generation=7)
     assert cal.generation == 7 and cal.is_covered(2027) and cal.source_of(2027)[0] == "import"
     assert not cal.is_workday(date(2027, 1, 1)) and cal.is_workday(date(2027, 1, 9))
     assert not cal.is_workday(date(2026, 12, 31))  # the notice's December day overrides the package
