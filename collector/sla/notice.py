@@ -8,7 +8,10 @@ weekend days worked instead (调休), e.g.
 Full-width and half-width punctuation are both read (NFKC). Every figure the notice states is checked
 against the dates: a weekday in brackets, 共N天 / 放假N天 against the range, 上班 days on a weekend, a range
 that runs backwards or wraps into another year without saying so. An error names the line and quotes
-it. A later extension notice pasted after the items (延长2020年春节假期至2月2日…) extends that holiday.
+it. A notice must name all seven holidays. A later notice pasted after the items is applied too: a
+change of one holiday (关于调整2019年劳动节假期安排的通知 replaces what the first said about 劳动节) or an
+extension (延长2020年春节假期至2月2日… extends that holiday). Reprints in traditional characters
+(國慶節, 放假調休) are read as well.
 
 Dates written with another year (2018年12月30日至2019年1月1日, in the 2019 notice) are kept: they are the
 previous December's part of the arrangement and apply to those days.
@@ -39,6 +42,8 @@ _EXTEND = re.compile(rf"延长\s*(?:(?P<y>\d{{4}})\s*年)?\s*(?P<name>{_NAMES})\
 _ADJUST = re.compile(rf"关于调整\s*(?:(?P<y>\d{{4}})\s*年)?\s*(?P<name>{_NAMES})\s*假期安排")
 _ADJUST_ITEM = re.compile(rf"^\s*[{_NUM}]+\s*、(?P<body>[^:]*放假.*)$")
 _WEEKDAY_ZH = "一二三四五六日"
+# The characters of the notice's fixed words that differ in traditional reprints (國務院辦公廳關於…).
+_SIMPLIFIED = str.maketrans("節勞動國慶調關於週農曆務辦廳", "节劳动国庆调关于周农历务办厅")
 
 
 class NoticeError(ScheduleError):
@@ -58,9 +63,13 @@ class ParsedNotice:
                         workdays=dict(sorted(self.workdays.items())), source=source or self.title)
 
 
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_SIMPLIFIED)
+
+
 def looks_like_notice(text: str) -> bool:
     """True for pasted notice text (as opposed to a YAML/JSON schedule)."""
-    t = unicodedata.normalize("NFKC", text)
+    t = _normal(text)
     return bool(_TITLE.search(t)) or any(_ITEM.match(line) and ("放假" in line)
                                          for line in t.splitlines())
 
@@ -85,7 +94,7 @@ class _Line:
 def _lines(text: str) -> list[_Line]:
     out: list[_Line] = []
     for n, raw in enumerate(text.splitlines(), start=1):
-        line = unicodedata.normalize("NFKC", raw)
+        line = _normal(raw)
         parts = [p for p in _ITEM_START.split(line) if p.strip()]
         for part in parts:
             out.append(_Line(n, part, raw if len(parts) == 1 else part))
@@ -93,7 +102,7 @@ def _lines(text: str) -> list[_Line]:
 
 
 def _year_of(text: str, given: int | None) -> int:
-    m = _TITLE.search(unicodedata.normalize("NFKC", text))
+    m = _TITLE.search(_normal(text))
     found = int(m.group(1)) if m else None
     if given is not None and found is not None and given != found:
         raise NoticeError(f"通知标题写的是 {found} 年, 但指定了 --year {given}")
@@ -182,7 +191,7 @@ def parse_notice(text: str, *, year: int | None = None, complete: bool = True) -
     if not text or not text.strip():
         raise NoticeError("通知内容为空")
     y = _year_of(text, year)
-    m = _TITLE.search(unicodedata.normalize("NFKC", text))
+    m = _TITLE.search(_normal(text))
     notice = ParsedNotice(year=y, title=f"国务院办公厅关于{y}年部分节假日安排的通知" if m else
                           f"{y}年部分节假日安排 (粘贴的通知)")
     seen: dict[date, tuple[str, _Line]] = {}

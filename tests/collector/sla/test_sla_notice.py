@@ -93,6 +93,16 @@ def test_a_notice_that_does_not_add_up_is_refused_naming_the_line(line: str, wor
     assert f"第 {bad_line} 行「" in message and line.split("\n")[-1][:20] in message
 
 
+def test_a_reprint_in_traditional_characters() -> None:
+    simplified = parse_notice(NOTICES[2025])
+    text = NOTICES[2025].translate(str.maketrans("节劳动国庆调关于务办厅", "節勞動國慶調關於務辦廳"))
+    assert "國務院辦公廳關於2025年部分節假日安排" in text and "國慶節" in text and "放假調休" in text
+    traditional = parse_notice(text)
+    assert "國" not in "".join(traditional.holidays.values())
+    assert (traditional.year, traditional.holidays, traditional.workdays) == \
+        (2025, simplified.holidays, simplified.workdays)
+
+
 def test_nothing_recognisable_is_refused() -> None:
     with pytest.raises(NoticeError, match="没有读到任何放假安排"):
         parse_notice("国务院办公厅关于2027年部分节假日安排的通知\n（正文还没有发布）")
