@@ -17,7 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector import migrate
-from collector.calendar.jobs import announce_uncovered
+from collector.calendar.jobs import announce_uncovered, heal_fallback
 from collector.calendar.service import coverage, sync
 from collector.config import Settings
 from collector.db import SqliteCheckpointer, make_engine, make_sessionmaker, utcnow
@@ -53,6 +53,7 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
             db=db, now=now, rt=runtime(settings, db), public_url=settings.public_url or "")),
         Job("calendar-coverage", timedelta(hours=1), lambda db, now: announce_uncovered(
             db=db, rt=runtime(settings, db), now=now)),
+        Job("calendar-fallback", every, lambda db, now: heal_fallback(db=db, rt=runtime(settings, db), now=now)),
     ]
 
 

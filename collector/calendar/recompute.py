@@ -19,17 +19,22 @@ def _local(dt: datetime | None, rt: Any) -> str:
     return "-" if dt is None else dt.astimezone(rt.calendar.tz).strftime("%Y-%m-%d %H:%M")
 
 
-def recompute(*, db: Session, rt: Any, years: set[int], now: datetime, actor: str, reason: str,
-              result: ImportResult) -> None:
-    """Every active ticket not yet responded to whose due time falls in `years` (local time)."""
+def recompute(*, db: Session, rt: Any, years: set[int] | None, now: datetime, actor: str, reason: str,
+              result: ImportResult, fallback_only: bool = False) -> None:
+    """Every active ticket not yet responded to whose due time falls in `years` (local time; None: any),
+    or, with `fallback_only`, whose due time was computed on the Mon–Fri fallback."""
     q = (sa.select(Ticket).where(Ticket.status.in_(ACTIVE_STATUSES), Ticket.acknowledged_at.is_(None),
                                  Ticket.response_due_at.is_not(None))
          .order_by(Ticket.id).with_for_update())
+    if fallback_only:
+        q = q.where(Ticket.calendar_fallback.is_(True))
     for t in db.scalars(q):
         old_due, old_fallback = t.response_due_at, t.calendar_fallback
         assert old_due is not None
-        if old_due.astimezone(rt.calendar.tz).year not in years:
+        if years is not None and old_due.astimezone(rt.calendar.tz).year not in years:
             continue
+        if fallback_only and rt.calendar.on_fallback(t.reported_at, old_due):
+            continue  # still no data for its years: nothing better to compute
         set_due(t, rt, now)
         if t.response_due_at == old_due and t.calendar_fallback == old_fallback:
             continue

@@ -12,7 +12,6 @@ their history.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Optional
@@ -140,7 +139,7 @@ def preview(schedule: Schedule) -> list[str]:
 
 @dataclass
 class ImportResult:
-    row: CalendarImport
+    row: Optional[CalendarImport] = None  # None when the fallback job recomputes, not an import
     recomputed: list[tuple[str, str, str]] = field(default_factory=list)  # (number, old due, new due)
     unbreached: list[str] = field(default_factory=list)  # ticket numbers no longer breached
 
@@ -158,17 +157,11 @@ def import_schedule(*, db: Session, rt: Any, parsed: Parsed, actor: str, now: da
     db.flush()
     sync(db, rt.calendar)
     years = {sched.year} | {d.year for d in [*sched.holidays, *sched.workdays]}
-    result = ImportResult(row)
+    result = ImportResult(row=row)
     recompute(db=db, rt=rt, years=years, now=now, actor=actor, reason=f"导入 {sched.year} 年工作日历 ({row.source})",
               result=result)
     row.tickets_recomputed = len(result.recomputed)
     return result
-
-
-def as_json(result: ImportResult) -> str:
-    return json.dumps({"year": result.row.year, "id": result.row.id,
-                       "recomputed": [{"number": n, "old": o, "new": w} for n, o, w in result.recomputed],
-                       "unbreached": result.unbreached}, ensure_ascii=False)
 
 
 # -- coverage ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from collector import cli
 from collector.app import create_app
 from collector.calendar import service as calendar
-from collector.calendar.jobs import announce_uncovered
+from collector.calendar.jobs import announce_uncovered, heal_fallback
 from collector.calendar.models import CalendarImport
 from collector.config import Settings
 from collector.notifications.models import OutboxMessage
@@ -282,3 +282,33 @@ def test_an_import_by_another_os_process_reaches_the_running_app(api, tmp_path):
     [event] = [e for e in detail["timeline"] if e["kind"] == "calendar_recomputed"]
     assert event["actor"].startswith("cli:")
     assert not rt.calendar.is_workday(datetime(2027, 1, 1).date())
+
+
+def test_a_due_time_computed_on_a_stale_calendar_is_healed_by_the_job(api):
+    """A process that computed a due time on the fallback in the moment of an import (its calendar not
+    yet synced): the calendar-fallback job recomputes it; tickets whose years are still missing stay."""
+    with api.app.state.sessionmaker() as db:
+        rt = runtime(api.app.state.settings, db)
+        calendar.import_schedule(db=db, rt=rt, parsed=calendar.parse_text(NOTICE_2027), actor="root",
+                                 now=cst(2026, 12, 20, 9, 0))
+        db.commit()
+    stale = Settings(db_url=api.app.state.settings.db_url)  # its own calendar, never synced: 2027 on the fallback
+    with api.app.state.sessionmaker() as db:
+        late = email_case(db, runtime(stale), now=cst(2026, 12, 31, 16, 5), reported=cst(2026, 12, 31, 16, 0))
+        far = email_case(db, runtime(stale), now=cst(2028, 12, 29, 16, 5), reported=cst(2028, 12, 29, 16, 0))
+        assert late.calendar_fallback and late.response_due_at == cst(2027, 1, 1, 10, 0)
+        assert far.calendar_fallback
+        db.commit()
+        ids = (late.id, far.id)
+    with api.app.state.sessionmaker() as db:
+        assert heal_fallback(db=db, rt=runtime(api.app.state.settings, db), now=cst(2027, 1, 1, 9, 0)) == \
+            {"recomputed": 1}
+        db.commit()
+    late_api, far_api = (api.get(f"/api/v1/tickets/{i}") for i in ids)
+    assert late_api["response_due_at"] == "2027-01-04T10:00:00+08:00" and late_api["calendar_fallback"] is False
+    [event] = [e for e in late_api["timeline"] if e["kind"] == "calendar_recomputed"]
+    assert event["actor"] == "system" and "工作日历已更新" in event["text"]
+    assert far_api["calendar_fallback"] is True  # 2028/2029: still no data, still marked
+    with api.app.state.sessionmaker() as db:  # nothing left to do: the job is idle
+        assert heal_fallback(db=db, rt=runtime(api.app.state.settings, db), now=cst(2027, 1, 1, 9, 5)) == \
+            {"recomputed": 0}
