@@ -80,11 +80,6 @@ def sync(db: Session, calendar: WorkCalendar) -> bool:
     return True
 
 
-def latest(db: Session, year: int) -> Optional[CalendarImport]:
-    return db.scalar(sa.select(CalendarImport).where(CalendarImport.year == year)
-                     .order_by(CalendarImport.id.desc()).limit(1))
-
-
 def history(db: Session, limit: int = 50) -> list[CalendarImport]:
     return list(db.scalars(sa.select(CalendarImport).order_by(CalendarImport.id.desc()).limit(limit)))
 
