@@ -17,6 +17,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector import migrate
+from collector.calendar.jobs import announce_uncovered, heal_fallback
+from collector.calendar.service import coverage, sync
 from collector.config import Settings
 from collector.db import SqliteCheckpointer, make_engine, make_sessionmaker, utcnow
 from collector.events import Events
@@ -24,7 +26,7 @@ from collector.jobs.offline import detect_offline
 from collector.jobs.probe import probe_job
 from collector.jobs.runner import Job, JobRunner
 from collector.limits import SecurityHeaders, install_input_guards
-from collector.metrics import FleetCollector, IngestMetrics
+from collector.metrics import CalendarCollector, FleetCollector, IngestMetrics
 from collector.notifications.service import deliver_due
 from collector.reports.service import run_monthly
 from collector.rollups.retention import run_retention
@@ -40,15 +42,18 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
     every = timedelta(seconds=settings.job_interval_seconds)
     return [
         Job("agents-offline", every, lambda db, now: detect_offline(db=db, now=now, settings=settings)),
-        Job("sla-timers", every, lambda db, now: check_sla(db=db, rt=runtime(settings), now=now)),
+        Job("sla-timers", every, lambda db, now: check_sla(db=db, rt=runtime(settings, db), now=now)),
         Job("notifications", timedelta(seconds=min(5.0, settings.job_interval_seconds)),
             lambda db, now: deliver_due(factory=factory, config=runtime(settings).notify, now=now)),
         Job("rollups", timedelta(minutes=5),
-            lambda db, now: run_rollups(db=db, now=now, calendar=runtime(settings).calendar)),
+            lambda db, now: run_rollups(db=db, now=now, calendar=runtime(settings, db).calendar)),
         Job("retention", timedelta(hours=1), lambda db, now: run_retention(
             db=db, now=now, retention_days=settings.retention_days, tz=settings.timezone)),
         Job("monthly-report", timedelta(hours=1), lambda db, now: run_monthly(
-            db=db, now=now, rt=runtime(settings), public_url=settings.public_url or "")),
+            db=db, now=now, rt=runtime(settings, db), public_url=settings.public_url or "")),
+        Job("calendar-coverage", timedelta(hours=1), lambda db, now: announce_uncovered(
+            db=db, rt=runtime(settings, db), now=now)),
+        Job("calendar-fallback", every, lambda db, now: heal_fallback(db=db, rt=runtime(settings, db), now=now)),
     ]
 
 
@@ -67,6 +72,9 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     registry = CollectorRegistry(auto_describe=False)
     ingest_metrics = IngestMetrics(registry)
     registry.register(FleetCollector(read_factory))
+    clock_state: dict[str, Any] = {}  # the app's clock, read through app.state so tests can replace it
+    registry.register(CalendarCollector(read_factory, lambda: runtime(settings).calendar,
+                                        lambda: clock_state["app"].state.clock()))
     jobs = default_jobs(settings, factory)
     runner = JobRunner(factory, jobs, tick=min(5.0, settings.job_interval_seconds))
     probe = probe_job(factory, runner.me)  # test-only, from XUNJIAN_JOB_PROBE
@@ -109,6 +117,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     app.state.metrics = ingest_metrics
     app.state.events = Events()
     app.state.jobs = runner
+    app.state.clock = utcnow  # what "today" is for the calendar's coverage (banner, /healthz, /metrics)
+    clock_state["app"] = app
 
     from collector.alertmanager.views import router as alertmanager_router
     from collector.hosts.views import router as hosts_router
@@ -131,9 +141,15 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
+        cal = runtime(settings).calendar
         with read_factory() as db:
             db.execute(sa.text("SELECT 1"))
-        return {"status": "ok", "version": VERSION}
+            sync(db, cal)
+        body: dict[str, Any] = {"status": "ok", "version": VERSION}
+        cov = coverage(cal, app.state.clock())
+        if cov.uncovered:  # still 200: the collector works, on the Mon–Fri fallback for those years
+            body["calendar"] = {"uncovered_years": cov.uncovered, "message": cov.message}
+        return body
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics() -> Response:

@@ -135,6 +135,23 @@ def cmd_report_monthly(args: argparse.Namespace) -> int:
                        out=args.out)
 
 
+def cmd_calendar_import(args: argparse.Namespace) -> int:
+    from collector.calendar.cli import import_cmd
+
+    db, settings = _session(args)
+    with db:
+        return import_cmd(db=db, settings=settings, path=args.file, year=args.year, dry_run=args.dry_run,
+                          actor=args.actor)
+
+
+def cmd_calendar_show(args: argparse.Namespace) -> int:
+    from collector.calendar.cli import show_cmd
+
+    db, settings = _session(args)
+    with db:
+        return show_cmd(db=db, settings=settings, year=args.year, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xunjian-collector", description="巡检 Xunjian collector")
     p.add_argument("--version", action="version", version="xunjian-collector 0.1.0")
@@ -185,6 +202,20 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--format", choices=["xlsx", "pdf", "html"], default="xlsx")
     rm.add_argument("--out", required=True, help="output file")
     rm.set_defaults(fn=cmd_report_monthly)
+
+    c = sub.add_parser("calendar", help="the working calendar (holidays, 调休)").add_subparsers(
+        dest="calendar_cmd", required=True)
+    ci = c.add_parser("import", parents=[common], help="import a year: the State Council notice as published, "
+                      "or a YAML schedule; prints what it read, then stores it")
+    ci.add_argument("file", help="a text file, or - for stdin")
+    ci.add_argument("--year", type=int, help="the year, when the notice's title is not pasted")
+    ci.add_argument("--dry-run", action="store_true", help="print what would be imported, store nothing")
+    ci.add_argument("--actor", help="who imports (default cli:<login name>), kept in the audit record")
+    ci.set_defaults(fn=cmd_calendar_import)
+    cs = c.add_parser("show", parents=[common], help="a year as the SLA clocks see it")
+    cs.add_argument("--year", type=int, required=True)
+    cs.add_argument("--json", action="store_true")
+    cs.set_defaults(fn=cmd_calendar_show)
     return p
 
 

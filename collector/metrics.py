@@ -7,7 +7,8 @@ messages or paths that grow without end.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -128,6 +129,32 @@ class FleetCollector:
         for system in ("voucher", "seal", "mq", "os"):
             soon.add_metric([system], counts.get(system, 0))
         yield from (breaches, soon)
+
+
+class CalendarCollector:
+    """xunjian_calendar_year_covered{year}: 1 if the current / next year has holiday data, 0 on the fallback."""
+
+    def __init__(self, factory: sessionmaker[Session], calendar: Callable[[], Any],
+                 clock: Callable[[], datetime]) -> None:
+        self.factory = factory
+        self.calendar = calendar
+        self.clock = clock
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        from collector.calendar.service import coverage, sync
+
+        cal = self.calendar()
+        with self.factory() as db:
+            sync(db, cal)
+        covered = GaugeMetricFamily("xunjian_calendar_year_covered", "1 if the year has holiday data (package, "
+                                    "file or import), 0 if its due times fall back to Mon-Fri; current and next "
+                                    "year.", labels=["year"])
+        for year, ok in coverage(cal, self.clock()).covered.items():
+            covered.add_metric([str(year)], 1.0 if ok else 0.0)
+        yield covered
 
 
 def _disk(metrics: Any, host: str, used: GaugeMetricFamily, free: GaugeMetricFamily) -> None:

@@ -1,4 +1,5 @@
 """Every ORM model, imported once so that Base.metadata is complete (Alembic, tests)."""
+from collector.calendar.models import CalendarImport
 from collector.console.models import ConsoleSession, LoginFailure
 from collector.db import Base
 from collector.hosts.models import Host
@@ -12,5 +13,6 @@ from collector.tickets.models import Counter, Ticket, TicketEvent
 from collector.users.models import User
 from collector.visits.models import Visit
 
-__all__ = ["Base", "CheckState", "ConsoleSession", "Counter", "Host", "JobRun", "LoginFailure", "MaintenanceWindow",
-           "OutboxMessage", "Report", "ResultRollup", "ResultRow", "Ticket", "TicketEvent", "User", "Visit"]
+__all__ = ["Base", "CalendarImport", "CheckState", "ConsoleSession", "Counter", "Host", "JobRun", "LoginFailure",
+           "MaintenanceWindow", "OutboxMessage", "Report", "ResultRollup", "ResultRow", "Ticket", "TicketEvent", "User",
+           "Visit"]

@@ -1,10 +1,15 @@
 """Objects built once from the settings and shared by services: the SLA calendar and policy, and the
-notification channels and routes. Built lazily and cached per Settings object."""
+notification channels and routes. Built lazily and cached per Settings object.
+
+Given a database session, `runtime` also brings the calendar up to the years imported into the
+database (one indexed lookup when nothing changed), so an import made by another process counts at once."""
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
+
+from sqlalchemy.orm import Session
 
 from alerts.notify import NotifyConfig, build_notify
 from collector.config import Settings
@@ -22,7 +27,16 @@ _cache: dict[int, tuple[Settings, Runtime]] = {}
 _lock = threading.Lock()
 
 
-def runtime(settings: Settings) -> Runtime:
+def runtime(settings: Settings, db: Optional[Session] = None) -> Runtime:
+    rt = _build(settings)
+    if db is not None:
+        from collector.calendar.service import sync
+
+        sync(db, rt.calendar)
+    return rt
+
+
+def _build(settings: Settings) -> Runtime:
     key = id(settings)
     with _lock:
         hit = _cache.get(key)

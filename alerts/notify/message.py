@@ -12,13 +12,15 @@ from typing import Any, Optional
 
 from checks.model import SYSTEM_LABELS_ZH, Status
 
-KINDS = ("ticket_opened", "ticket_resolved", "sla_due_soon", "sla_breached", "report_ready", "digest", "test")
+KINDS = ("ticket_opened", "ticket_resolved", "sla_due_soon", "sla_breached", "report_ready", "calendar_uncovered",
+         "digest", "test")
 KIND_LABELS_ZH = {
     "ticket_opened": "新工单",
     "ticket_resolved": "工单已恢复",
     "sla_due_soon": "SLA 即将到期",
     "sla_breached": "SLA 已超时",
     "report_ready": "巡检报告已生成",
+    "calendar_uncovered": "工作日历缺失",
     "digest": "告警汇总",
     "test": "测试消息",
 }

@@ -31,7 +31,7 @@ def fault_key(fingerprint: str) -> str:
 
 def receive(*, db: Session, payload: dict[str, Any], now: datetime, settings: Settings) -> dict[str, int]:
     counts = {"opened": 0, "updated": 0, "resolved": 0, "ignored": 0, "suppressed": 0}
-    rt = runtime(settings)
+    rt = runtime(settings, db)
     for alert in payload.get("alerts") or []:
         if not isinstance(alert, dict) or not alert.get("fingerprint"):
             counts["ignored"] += 1

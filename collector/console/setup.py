@@ -69,6 +69,7 @@ class SecurityHeaders:
 def install(app: FastAPI) -> None:
     from collector.console import (
         views_auth,
+        views_calendar,
         views_dashboard,
         views_hosts,
         views_maintenance,
@@ -76,7 +77,8 @@ def install(app: FastAPI) -> None:
         views_tickets,
     )
 
-    for module in (views_auth, views_dashboard, views_tickets, views_hosts, views_maintenance, views_reports):
+    for module in (views_auth, views_dashboard, views_tickets, views_hosts, views_maintenance, views_reports,
+                   views_calendar):
         app.include_router(module.router)
     app.include_router(static_router)
     app.include_router(fallback_router)  # last: only paths no console page claimed

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 def dashboard(request: Request, db: SessionDep, me: PageUser) -> Response:
     now = utcnow()
     groups = fleet.host_rows(db=db)
-    tickets = fleet.open_tickets(db=db, rt=runtime(settings_of(request)), now=now)
+    tickets = fleet.open_tickets(db=db, rt=runtime(settings_of(request), db), now=now)
     hosts = [h for g in groups for h in g.hosts]
     totals = {
         "hosts": len(hosts), "offline": sum(1 for h in hosts if not h.host.online),

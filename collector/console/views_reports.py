@@ -56,7 +56,7 @@ def generate(request: Request, db: SessionDep, form: EngineerForm) -> Response:
     if not MONTH.match(month) or fmt not in dict(FORMATS):
         return _page(request, db, "请选择月份 (YYYY-MM) 和格式", 422)
     try:
-        report, _ = service.generate(db=db, month=month, unit=unit, fmt=fmt, rt=runtime(settings_of(request)),
+        report, _ = service.generate(db=db, month=month, unit=unit, fmt=fmt, rt=runtime(settings_of(request), db),
                                      now=utcnow(), actor=form.active.user.name, replace=True)
     except ValueError as e:
         return _page(request, db, str(e), 422)

@@ -94,7 +94,7 @@ def create(request: Request, db: SessionDep, form: EngineerForm) -> Response:
     if engineer is not None:
         data["engineer"] = engineer
     try:
-        t = workflow.create_manual(db=db, rt=runtime(settings), actor=form.active.user, now=utcnow(),
+        t = workflow.create_manual(db=db, rt=runtime(settings, db), actor=form.active.user, now=utcnow(),
                                    number_prefix=settings.tickets.number_prefix, tz=settings.timezone, data=data)
     except workflow.WorkflowError as e:
         db.rollback()
@@ -111,7 +111,7 @@ def _load(db: Session, ticket_id: int) -> Ticket:
 
 
 def _detail_page(request: Request, db: Session, t: Ticket, error: str = "", status: int = 200) -> Response:
-    rt = runtime(settings_of(request))
+    rt = runtime(settings_of(request), db)
     now = utcnow()
     sla = t.response_sla or (state_now(t, rt, now) if t.status == "open" else None)
     previous = service.get(db=db, ticket_id=t.previous_ticket_id) if t.previous_ticket_id else None
@@ -157,7 +157,7 @@ def act(request: Request, ticket_id: int, action: str, db: SessionDep, form: Eng
 
 
 def _apply(db: Session, t: Ticket, action: str, form: Any, request: Request) -> None:
-    rt = runtime(settings_of(request))
+    rt = runtime(settings_of(request), db)
     actor, now, note = form.active.user, utcnow(), form.get("note")[:2000]
     if action == "acknowledge":
         workflow.acknowledge(db=db, ticket=t, actor=actor, now=now, note=note, rt=rt)

@@ -45,12 +45,32 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def clock(request: Request) -> datetime:
+    """The app's clock (`app.state.clock`, replaceable in tests), for what depends on the date."""
+    return getattr(request.app.state, "clock", utcnow)()
+
+
+def calendar_banner(request: Request, active: Optional[auth.Active]) -> str:
+    """The missing-calendar warning for admins and engineers ("" when every near year is covered)."""
+    if active is None or not has_role(active.user, "engineer"):
+        return ""
+    from collector.calendar.service import coverage, sync
+    from collector.runtime import runtime
+
+    cal = runtime(settings_of(request)).calendar
+    with request.app.state.read_sessionmaker() as db:
+        sync(db, cal)
+    return coverage(cal, clock(request)).message
+
+
 def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     settings = settings_of(request)
     active: Optional[auth.Active] = getattr(request.state, "console", None)
     base = {"request": request, "me": active.user if active else None, "csrf": active.csrf if active else "",
             "can_edit": bool(active and has_role(active.user, "engineer")), "tz": settings.timezone,
-            "now": utcnow(), "path": request.url.path}
+            "now": utcnow(), "path": request.url.path,
+            "is_admin": bool(active and has_role(active.user, "admin")),
+            "calendar_banner": calendar_banner(request, active)}
     html = _env.get_template(template).render(**base, **ctx)
     return HTMLResponse(html, status_code=status)
 
@@ -158,7 +178,14 @@ def engineer_form(form: Annotated[Form, Depends(csrf_form)]) -> Form:
     return form
 
 
+def admin_form(form: Annotated[Form, Depends(csrf_form)]) -> Form:
+    if not has_role(form.active.user, "admin"):
+        raise ConsoleError(403, "只有管理员 (admin) 可以执行此操作。")
+    return form
+
+
 PostedForm = Annotated[Form, Depends(csrf_form)]
+AdminForm = Annotated[Form, Depends(admin_form)]
 EngineerForm = Annotated[Form, Depends(engineer_form)]
 
 

@@ -107,7 +107,7 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
                     db=tx.db, fault_key=fault, at=r.started_at, number_prefix=settings.tickets.number_prefix,
                     tz=settings.timezone, fields=auto_fields(host, r, d.severity), known_inactive=fault not in found)
                 if created:
-                    workflow.after_auto_open(db=tx.db, rt=runtime(settings), ticket=ticket, now=now)
+                    workflow.after_auto_open(db=tx.db, rt=runtime(settings, tx.db), ticket=ticket, now=now)
                     changes.opened.append(ticket)
                 else:
                     tickets.add_occurrence(db=tx.db, ticket=ticket, at=r.started_at, status=int(r.status),
@@ -118,7 +118,7 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
             elif d.action == Action.RESOLVE and ticket is not None:
                 tickets.resolve_recovered(db=tx.db, ticket=ticket, at=r.started_at,
                                           note=f"检查 {check} 已恢复正常: {r.summary}")
-                workflow.announce_resolved(db=tx.db, rt=runtime(settings), ticket=ticket, now=now)
+                workflow.announce_resolved(db=tx.db, rt=runtime(settings, tx.db), ticket=ticket, now=now)
                 changes.resolved.append(ticket)
                 ticket = None
             elif d.action == Action.RECOVERED and ticket is not None:

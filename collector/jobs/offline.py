@@ -46,7 +46,7 @@ def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[An
                 "customer_unit": host.unit, "room": host.room, "labels": dict(host.labels or {}),
             })
         if created:
-            workflow.after_auto_open(db=db, rt=runtime(settings), ticket=ticket, now=now)
+            workflow.after_auto_open(db=db, rt=runtime(settings, db), ticket=ticket, now=now)
             opened.append(ticket)
     return opened
 
@@ -55,5 +55,5 @@ def agent_back(*, db: Session, host: Host, now: datetime, settings: Settings, ch
     ticket = tickets.active_for_fault(db=db, fault_key=agent_fault_key(host.name))
     if ticket is not None:
         tickets.resolve_recovered(db=db, ticket=ticket, at=now, note=f"巡检代理 {host.name} 已恢复上报")
-        workflow.announce_resolved(db=db, rt=runtime(settings), ticket=ticket, now=now)
+        workflow.announce_resolved(db=db, rt=runtime(settings, db), ticket=ticket, now=now)
         changes.resolved.append(ticket)

@@ -15,7 +15,7 @@ from collector.runtime import runtime
 
 def monthly(*, db: Session, settings: Settings, month: str, unit: str, fmt: str, out: str) -> int:
     with reader(db) as rd:  # never hold the SQLite write lock of a running collector while rendering
-        content = service.render(db=rd, month=month, unit=unit, fmt=fmt, rt=runtime(settings), now=utcnow())
+        content = service.render(db=rd, month=month, unit=unit, fmt=fmt, rt=runtime(settings, rd), now=utcnow())
     Path(out).write_bytes(content)
     print(f"已生成 {month} {unit or '全部单位'} 系统服务月报: {out} ({len(content)} 字节)", file=sys.stderr)
     return 0

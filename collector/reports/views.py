@@ -51,7 +51,7 @@ def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: E
     except ValueError as e:  # e.g. year 0000 (found by the OpenAPI fuzz test)
         raise HTTPException(422, str(e)) from None
     report, _ = service.generate(db=db, month=body.month, unit=body.unit, fmt=body.format,
-                                 rt=runtime(settings), now=utcnow(), actor=user.name, replace=True)
+                                 rt=runtime(settings, db), now=utcnow(), actor=user.name, replace=True)
     if report is None:
         raise HTTPException(409, "报告正在由其他进程生成, 请稍后再试")
     return report_out(report, settings.timezone)
@@ -64,7 +64,7 @@ def view(db: SessionDep, settings: SettingsDep, user: Viewer, month: str, unit: 
         month_range(month)
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    content = service.render(db=db, month=month, unit=unit, fmt="html", rt=runtime(settings), now=utcnow())
+    content = service.render(db=db, month=month, unit=unit, fmt="html", rt=runtime(settings, db), now=utcnow())
     return HTMLResponse(content.decode("utf-8"))
 
 

@@ -4,9 +4,13 @@ Working time is Mon–Fri in the configured daily periods (default 08:00–12:00
 Asia/Shanghai), minus Chinese public holidays, plus the weekend days that become working days
 (调休). Where the answer for a date comes from, first match wins:
 
-1. an operator-loaded schedule file for that year (`load_schedule`), date by date;
-2. the `chinese_calendar` package (its data ends with 2026);
-3. Mon–Fri, with one loud WARNING per year: the collector must never crash on a missing year.
+1. a year imported into the database (`xunjian-collector calendar import`, the console's 工作日历 page),
+   handed to the calendar with `set_imported`, date by date (a notice's days of the December before
+   its year included);
+2. an operator-loaded schedule file for that year (`load_schedule`), date by date;
+3. the `chinese_calendar` package (its data ends with 2026);
+4. Mon–Fri, with one loud WARNING per year: the collector must never crash on a missing year. Due
+   times computed on it are marked as such (`on_fallback`).
 
 Besides the questions an engineer asks (`is_workday`, `working_intervals`, ...), the calendar keeps
 per-year prefix sums of working microseconds so that `collector.sla.clock` can add and measure
@@ -127,6 +131,9 @@ class WorkCalendar:
         self.day_us = sum(e - s for s, e in self._spans)
         self._package = _package_years() if use_package else None
         self._schedules: dict[int, Schedule] = {}
+        self._imported: dict[int, Schedule] = {}
+        self._overrides: dict[date, bool] = {}  # imported days: True = working day
+        self.generation: int | None = None  # of the imported set (collector.calendar.store)
         self._years: dict[int, _Year] = {}
         self._warned: set[int] = set()
         self._lock = threading.Lock()
@@ -182,9 +189,63 @@ class WorkCalendar:
                  sched.year, source, len(sched.holidays), len(sched.workdays))
         return sched
 
+    def set_imported(self, schedules: Iterable[Schedule], generation: int | None = None) -> None:
+        """Use these imported years (replacing the previous imported set) ahead of files and package."""
+        by_year = {s.year: s for s in schedules}
+        overrides: dict[date, bool] = {}
+        # A notice may name days of the December before its year (2019's names 2018-12-29..31); a
+        # year's own days are applied last, so they win over a neighbour's spill-over.
+        for own in (False, True):
+            for sched in by_year.values():
+                for d, flag in [*((d, False) for d in sched.holidays), *((d, True) for d in sched.workdays)]:
+                    if (d.year == sched.year) == own:
+                        overrides[d] = flag
+        with self._lock:
+            self._imported = by_year
+            self._overrides = overrides
+            self._years.clear()
+            self._warned.difference_update(by_year)
+            self.generation = generation
+
+    def imported_years(self) -> list[int]:
+        return sorted(self._imported)
+
+    def is_covered(self, year: int) -> bool:
+        """True if `year` has real holiday data (imported, file or package), False on the Mon–Fri fallback."""
+        return year in self._imported or year in self._schedules or self._covered_by_package(year)
+
+    def source_of(self, year: int) -> tuple[str, str]:
+        """(kind, description) of where `year`'s days come from: import | file | package | fallback."""
+        if year in self._imported:
+            return "import", self._imported[year].source
+        if year in self._schedules:
+            return "file", self._schedules[year].source
+        if self._covered_by_package(year):
+            return "package", "chinese_calendar"
+        return "fallback", "周一至周五 (无节假日数据)"
+
+    def on_fallback(self, start: datetime, end: datetime) -> bool:
+        """True if any day from `start` to `end` (aware) lies in a year without holiday data."""
+        a, b = sorted((self.to_local(start).year, self.to_local(end).year))
+        return any(not self.is_covered(y) for y in range(a, b + 1))
+
+    def exceptions(self, year: int) -> tuple[list[date], list[date]]:
+        """(weekdays that are days off, weekend days that are working days) of `year`, as the clocks see it."""
+        off: list[date] = []
+        worked: list[date] = []
+        d = date(year, 1, 1)
+        while d.year == year:
+            work = self.is_workday(d)
+            if d.weekday() < 5 and not work:
+                off.append(d)
+            elif d.weekday() >= 5 and work:
+                worked.append(d)
+            d += timedelta(days=1)
+        return off, worked
+
     def covered_years(self) -> list[int]:
-        """Years with real holiday data (package or loaded file); others fall back to Mon–Fri."""
-        years = set(self._schedules)
+        """Years with real holiday data (imported, package or loaded file); others fall back to Mon–Fri."""
+        years = set(self._schedules) | set(self._imported)
         if self._package is not None:
             years.update(range(self._package[0], self._package[1] + 1))
         return sorted(years)
@@ -197,9 +258,9 @@ class WorkCalendar:
             return
         self._warned.add(year)
         log.warning(
-            "no holiday schedule for %d: falling back to Mon–Fri; load the State Council schedule with "
-            "WorkCalendar.load_schedule() / sla.calendar.schedules in the collector config "
-            "(缺少 %d 年法定节假日安排，暂按周一至周五计算工作日，请加载国务院办公厅发布的放假通知)",
+            "no holiday schedule for %d: falling back to Mon–Fri; import the State Council notice with "
+            "`xunjian-collector calendar import` or the console's /console/calendar (docs/calendar.md) "
+            "(缺少 %d 年法定节假日安排，暂按周一至周五计算工作日，请导入国务院办公厅发布的放假通知)",
             year, year)
 
     # -- questions -------------------------------------------------------------------------------
@@ -214,6 +275,11 @@ class WorkCalendar:
         return self._compute_workday(day)
 
     def _compute_workday(self, day: date) -> bool:
+        imported = self._overrides.get(day)
+        if imported is not None:
+            return imported
+        if day.year in self._imported:
+            return day.weekday() < 5
         sched = self._schedules.get(day.year)
         if sched is not None:
             if day in sched.workdays:

@@ -49,6 +49,8 @@ class Ticket(Base):
     recovered_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
     response_due_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
     response_sla: Mapped[Optional[str]] = mapped_column(sa.String(16))  # met | breached
+    # response_due_at was computed on the Mon–Fri fallback (a year without holiday data)
+    calendar_fallback: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     paused_seconds: Mapped[float] = mapped_column(sa.Float, default=0.0)
     pending_since: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
     pauses: Mapped[Any] = mapped_column(JSONType, default=list)

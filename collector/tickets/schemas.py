@@ -25,6 +25,7 @@ def ticket_out(t: Ticket, tz: str) -> dict[str, Any]:
         "acknowledged_at": iso(t.acknowledged_at, tz), "resolved_at": iso(t.resolved_at, tz),
         "closed_at": iso(t.closed_at, tz), "recovered_at": iso(t.recovered_at, tz),
         "response_due_at": iso(t.response_due_at, tz), "response_sla": t.response_sla,
+        "calendar_fallback": bool(t.calendar_fallback),
         "occurrences": t.occurrences, "last_occurrence_at": iso(t.last_occurrence_at, tz),
         "last_summary": t.last_summary, "satisfaction": t.satisfaction,
         "satisfaction_comment": t.satisfaction_comment, "previous_ticket_id": t.previous_ticket_id,

@@ -38,6 +38,8 @@ def set_due(ticket: Ticket, rt: Runtime, now: datetime) -> None:
     add = add_working_time if target.working else add_clock_time
     ticket.response_due_at = add(ticket.reported_at, target.duration, pauses=pauses_of(ticket), now=now,
                                  calendar=rt.calendar)
+    # Marked so nobody takes it for the contract's clock: a year without holiday data counts Mon–Fri.
+    ticket.calendar_fallback = rt.calendar.on_fallback(ticket.reported_at, ticket.response_due_at)
 
 
 def record_response(ticket: Ticket, at: datetime) -> None:

@@ -84,7 +84,7 @@ class TicketPatch(BaseModel):
 
 
 def _detail(t: Any, db: Any, settings: Any) -> dict[str, Any]:
-    rt = runtime(settings)
+    rt = runtime(settings, db)
     out = ticket_out(t, settings.timezone)
     out["sla_state"] = state_now(t, rt, utcnow()) if t.response_sla is None else t.response_sla
     out["timeline"] = [event_out(e, settings.timezone) for e in service.timeline(db=db, ticket_id=t.id)]
@@ -102,7 +102,7 @@ def create_ticket(body: TicketIn, db: SessionDep, settings: SettingsDep, user: E
     else:
         data.pop("engineer")
     try:
-        t = workflow.create_manual(db=db, rt=runtime(settings), actor=user, now=utcnow(),
+        t = workflow.create_manual(db=db, rt=runtime(settings, db), actor=user, now=utcnow(),
                                    number_prefix=settings.tickets.number_prefix, tz=settings.timezone, data=data)
     except workflow.WorkflowError as e:
         raise HTTPException(e.status, str(e)) from None
@@ -117,7 +117,7 @@ def patch_ticket(ticket_id: int, body: TicketPatch, db: SessionDep, settings: Se
         raise HTTPException(404, f"服务单 {ticket_id} 不存在")
     if body.version is not None and body.version != t.version:
         raise HTTPException(409, f"服务单已被他人修改 (版本 {t.version}), 请刷新后重试")
-    rt = runtime(settings)
+    rt = runtime(settings, db)
     now = utcnow()
     fields = body.model_dump(exclude_unset=True, exclude={"status", "assignee", "satisfaction", "note", "version",
                                                          "resolution"})

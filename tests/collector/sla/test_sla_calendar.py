@@ -139,7 +139,7 @@ def test_uncovered_year_warns_once_and_falls_back(cal, caplog):
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "no holiday schedule for 2028: falling back to Mon–Fri" in warnings[0].getMessage()
-    assert "load_schedule" in warnings[0].getMessage()
+    assert "xunjian-collector calendar import" in warnings[0].getMessage()  # names the fix
     assert 2028 not in cal.covered_years()
 
 

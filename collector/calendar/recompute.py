@@ -1,0 +1,55 @@
+"""Running clocks follow an import: due times recomputed, the reason on the timeline."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from collector.tickets import service as tickets
+from collector.tickets.models import ACTIVE_STATUSES, Ticket
+from collector.tickets.sla import set_due, state_now
+
+if TYPE_CHECKING:
+    from collector.calendar.service import ImportResult
+
+
+def _local(dt: datetime | None, rt: Any) -> str:
+    return "-" if dt is None else dt.astimezone(rt.calendar.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def recompute(*, db: Session, rt: Any, years: set[int] | None, now: datetime, actor: str, reason: str,
+              result: ImportResult, fallback_only: bool = False) -> None:
+    """Every active ticket not yet responded to whose due time falls in `years` (local time; None: any),
+    or, with `fallback_only`, whose due time was computed on the Mon–Fri fallback."""
+    q = (sa.select(Ticket).where(Ticket.status.in_(ACTIVE_STATUSES), Ticket.acknowledged_at.is_(None),
+                                 Ticket.response_due_at.is_not(None))
+         .order_by(Ticket.id).with_for_update())
+    if fallback_only:
+        q = q.where(Ticket.calendar_fallback.is_(True))
+    for t in db.scalars(q):
+        old_due, old_fallback = t.response_due_at, t.calendar_fallback
+        assert old_due is not None
+        if years is not None and old_due.astimezone(rt.calendar.tz).year not in years:
+            continue
+        if fallback_only and rt.calendar.on_fallback(t.reported_at, old_due):
+            continue  # still no data for its years: nothing better to compute
+        set_due(t, rt, now)
+        if t.response_due_at == old_due and t.calendar_fallback == old_fallback:
+            continue
+        text = f"{reason}: 响应时限 {_local(old_due, rt)} → {_local(t.response_due_at, rt)}"
+        state = state_now(t, rt, now)
+        if t.response_sla == "breached" and state != "breached":
+            # Breached only because the year was missing: the verdict goes with the wrong due time.
+            t.response_sla = None
+            t.escalated_at = None
+            text += ", 不再视为超时"
+            result.unbreached.append(t.number)
+        if t.due_soon_at is not None and state != "due_soon":
+            t.due_soon_at = None  # announced for the wrong time: announce again when it really is near
+        t.version += 1
+        tickets.add_event(db=db, ticket=t, at=now, actor=actor, kind="calendar_recomputed", text=text,
+                          data={"old_due": old_due.isoformat(), "new_due": t.response_due_at.isoformat()
+                                if t.response_due_at else None, "calendar_fallback": t.calendar_fallback})
+        result.recomputed.append((t.number, _local(old_due, rt), _local(t.response_due_at, rt)))
