@@ -59,7 +59,8 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
 
 def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool | None = None,
                clock: Callable[[], datetime] = utcnow) -> FastAPI:
-    """`clock` is the time ingest judges results by (their age, their skew); tests of a past month set it."""
+    """`clock` is the app's "now": ingest judges results' age and skew by it, and the calendar's coverage
+    (banner, /healthz, /metrics) its "today"; tests replace app.state.clock."""
     runtime(settings)  # refuse a bad SLA/calendar/notify config at start, not at the first ticket
     engine = make_engine(settings.db_url, background_checkpoints=True)
     checkpointer = SqliteCheckpointer(engine) if engine.dialect.name == "sqlite" else None
@@ -117,7 +118,6 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     app.state.metrics = ingest_metrics
     app.state.events = Events()
     app.state.jobs = runner
-    app.state.clock = utcnow  # what "today" is for the calendar's coverage (banner, /healthz, /metrics)
     clock_state["app"] = app
 
     from collector.alertmanager.views import router as alertmanager_router

@@ -1,7 +1,7 @@
 """working calendar imported into the database; due times marked when computed on the fallback
 
 Revision ID: 0008_calendar
-Revises: 0007
+Revises: 0008_agent_rejected
 Create Date: 2026-12-06 02:40:00
 
 calendar_imports keeps every import (who, when, the text as pasted); the newest row of a year is the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0008_calendar'
-down_revision = '0007'
+down_revision = '0008_agent_rejected'
 branch_labels = None
 depends_on = None
 
