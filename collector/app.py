@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector import migrate
+from collector.apidocs import docs_urls, install_private_docs
 from collector.config import Settings
 from collector.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from collector.events import Events
@@ -96,7 +97,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
         read_engine.dispose()
 
     app = FastAPI(title="巡检 Xunjian collector", version=VERSION, lifespan=lifespan,
-                  description="Inspection results in, service tickets (系统服务单) out.")
+                  description="Inspection results in, service tickets (系统服务单) out.",
+                  **docs_urls(settings.api.public_docs))
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = factory
@@ -125,6 +127,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     install_input_guards(app)
+    if not settings.api.public_docs:
+        install_private_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
