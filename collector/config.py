@@ -42,6 +42,8 @@ class ConsoleSettings(BaseModel):
     secure_cookie: Optional[bool] = None  # None: Secure when the request or public_url is https
     login_max_failures: int = Field(5, ge=1)
     login_window_minutes: float = Field(5, gt=0)
+    login_account_backoff_max_seconds: float = Field(60, ge=0, description="longest wait after a failure of an "
+                                                     "account with many recent failures from any addresses")
 
 
 class ApiSettings(BaseModel):

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from collector.console import auth
 from collector.console.web import (
@@ -33,10 +34,13 @@ def safe_next(value: Optional[str]) -> str:
     return "/console/"
 
 
-def _login_page(request: Request, next_path: str, error: str = "", name: str = "", status: int = 200) -> Response:
+def _login_page(request: Request, next_path: str, error: str = "", name: str = "", status: int = 200,
+                retry_after: float = 0) -> Response:
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", status=status, next=next_path, error=error, name=name, login_csrf=token)
     set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600)
+    if retry_after:
+        response.headers["Retry-After"] = str(max(1, round(retry_after)))
     return response
 
 
@@ -60,27 +64,43 @@ async def login(request: Request) -> Response:
     name = fields.get("username", "").strip()[:64]
     password = fields.get("password", "")
     next_path = safe_next(fields.get("next"))
-    settings = settings_of(request)
-    cfg = settings.console
+    cfg = settings_of(request).console
     ip = client_ip(request)
-    now = utcnow()
-    with request.app.state.sessionmaker() as db:
-        if auth.throttled(db=db, name=name, ip=ip, now=now, cfg=cfg):
-            return _login_page(request, next_path, name=name, status=429,
-                               error=f"登录失败次数过多, 请 {cfg.login_window_minutes:g} 分钟后再试。")
-        user = auth.check_password(db=db, name=name, password=password, ip=ip, now=now, cfg=cfg)
-        token = None
-        if user is not None:
-            auth.end(db=db, token=request.cookies.get(auth.COOKIE))  # never keep a session across logins
-            token = auth.start(db=db, user=user, now=now, cfg=cfg, ip=ip,
-                               user_agent=request.headers.get("user-agent", ""))
-        db.commit()
+    user_agent = request.headers.get("user-agent", "")
+    # The password check (scrypt, ~100 ms of CPU) and the database work run on a worker thread: on the
+    # event loop they would hold up every other request of this process, ingest included.
+    wait, token = await run_in_threadpool(_check_login, request, name, password, ip, user_agent)
+    if wait:
+        minutes = wait / 60
+        when = f"{minutes:.0f} 分钟" if wait >= 90 else f"{max(1, round(wait))} 秒"
+        return _login_page(request, next_path, name=name, status=429,
+                           error=f"登录失败次数过多, 请 {when}后再试。", retry_after=wait)
     if token is None:
         return _login_page(request, next_path, name=name, status=401, error="用户名或密码错误。")
     response = redirect(next_path)
     set_cookie(request, response, auth.COOKIE, token, max_age=int(cfg.absolute_hours * 3600))
     response.delete_cookie(LOGIN_COOKIE, path="/console")
     return response
+
+
+def _check_login(request: Request, name: str, password: str, ip: str, user_agent: str
+                 ) -> tuple[float, Optional[str]]:
+    """(seconds to wait when throttled, the new session's cookie value when the password matched)."""
+    cfg = settings_of(request).console
+    now = utcnow()
+    with request.app.state.sessionmaker() as db:
+        wait = auth.throttled(db=db, name=name, ip=ip, now=now, cfg=cfg)
+        if wait:
+            auth.audit(db=db, name=name, ip=ip, now=now, reason="throttled", user_agent=user_agent)
+            return wait, None
+        user = auth.check_password(db=db, name=name, password=password, ip=ip, now=now, cfg=cfg,
+                                   user_agent=user_agent)
+        token = None
+        if user is not None:
+            auth.end(db=db, token=request.cookies.get(auth.COOKIE))  # never keep a session across logins
+            token = auth.start(db=db, user=user, now=now, cfg=cfg, ip=ip, user_agent=user_agent)
+        db.commit()
+    return 0.0, token
 
 
 @router.post("/logout")
