@@ -31,6 +31,7 @@ from collector.reports.service import run_monthly
 from collector.rollups.retention import run_retention
 from collector.rollups.service import run_rollups
 from collector.runtime import runtime
+from collector.serving import quiet_disconnects
 from collector.tickets.jobs import check_sla
 
 log = logging.getLogger("xunjian.collector")
@@ -127,6 +128,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     install_input_guards(app)
+    quiet_disconnects(app)
     if not settings.api.public_docs:
         install_private_docs(app)
 

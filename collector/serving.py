@@ -93,6 +93,18 @@ def guard_of(server_state: Any) -> ConnectionGuard:
     return guard
 
 
+def quiet_disconnects(app: Any) -> None:
+    """A client that goes away in the middle of its body (one cut by the body timeout, or one that hung up)
+    ends its request without a traceback: nobody is left to answer, and it is no server error."""
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import Response
+
+    async def gone(request: Any, exc: Exception) -> Response:
+        return Response(status_code=400)  # never delivered: the connection is closed
+
+    app.add_exception_handler(ClientDisconnect, gone)
+
+
 class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with the head deadline, body timeout and connection caps above."""
 
