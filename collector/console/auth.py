@@ -17,7 +17,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -110,27 +110,41 @@ def throttled(*, db: Session, name: str, ip: str, now: datetime, cfg: ConsoleSet
     return max(0.0, (last + timedelta(seconds=backoff) - now).total_seconds())
 
 
-def check_password(*, db: Session, name: str, password: str, ip: str, now: datetime,
-                   cfg: ConsoleSettings, user_agent: str = "") -> Optional[User]:
-    """The user when name and password match; a failure is recorded for throttling and the audit."""
-    user = db.scalar(sa.select(User).where(User.name == name))
-    ok = verify_password(password, user.password_hash if user is not None else None)
-    if ok and user is not None and user.active:
-        db.execute(sa.delete(LoginFailure).where(LoginFailure.name == name, LoginFailure.ip == ip))
-        return user
-    db.add(LoginFailure(name=name[:64], ip=ip[:64], at=now))
-    db.execute(sa.delete(LoginFailure).where(LoginFailure.at <= now - timedelta(minutes=cfg.login_window_minutes)))
-    reason = "unknown_user" if user is None else "bad_password" if not ok else "disabled"
-    audit(db=db, name=name, ip=ip, now=now, reason=reason, user_agent=user_agent)
-    return None
+def login(*, read: Any, write: Any, name: str, password: str, ip: str, now: datetime, cfg: ConsoleSettings,
+          user_agent: str = "", old_cookie: Optional[str] = None) -> tuple[float, Optional[str]]:
+    """One login attempt on a worker thread: (seconds to wait when throttled, the new session's cookie value
+    when name and password match). `read`/`write` are the read and write session factories: the password
+    check (scrypt) runs between them, inside no transaction, so on SQLite it never holds the write lock
+    that ingest needs."""
+    with read() as db:
+        wait = throttled(db=db, name=name, ip=ip, now=now, cfg=cfg)
+        user = None if wait else db.scalar(sa.select(User).where(User.name == name))
+        user_id, stored, active = (user.id, user.password_hash, user.active) if user is not None else (0, None, False)
+    if wait:
+        audit(db=None, name=name, ip=ip, now=now, reason="throttled", user_agent=user_agent)
+        return wait, None
+    ok = verify_password(password, stored)
+    with write() as db:
+        if ok and active:
+            db.execute(sa.delete(LoginFailure).where(LoginFailure.name == name, LoginFailure.ip == ip))
+            end(db=db, token=old_cookie)  # never keep a session across logins
+            token = start(db=db, user=db.get(User, user_id), now=now, cfg=cfg, ip=ip, user_agent=user_agent)
+            db.commit()
+            return 0.0, token
+        db.add(LoginFailure(name=name[:64], ip=ip[:64], at=now))
+        db.execute(sa.delete(LoginFailure).where(LoginFailure.at <= now - timedelta(minutes=cfg.login_window_minutes)))
+        reason = "unknown_user" if user_id == 0 else "bad_password" if not ok else "disabled"
+        audit(db=db, name=name, ip=ip, now=now, reason=reason, user_agent=user_agent)
+        db.commit()
+    return 0.0, None
 
 
-def audit(*, db: Session, name: str, ip: str, now: datetime, reason: str, user_agent: str = "") -> None:
+def audit(*, db: Optional[Session], name: str, ip: str, now: datetime, reason: str, user_agent: str = "") -> None:
     """A refused login: in the log (the name as a quoted literal: it is the client's text), and in the
     audit table unless it was only throttled (no password checked: a flood must not become writes)."""
     audit_log.warning("console login refused: name=%r ip=%s reason=%s user_agent=%r", name[:64], ip, reason,
                       user_agent[:300])
-    if reason == "throttled":
+    if reason == "throttled" or db is None:
         return
     db.add(LoginAudit(at=now, name=name[:64], ip=ip[:64], user_agent=user_agent[:300], reason=reason))
     db.execute(sa.delete(LoginAudit).where(LoginAudit.at <= now - timedelta(days=AUDIT_DAYS)))

@@ -2,8 +2,10 @@
 since there is no session yet to keep it in."""
 from __future__ import annotations
 
+import os
 import secrets
-from typing import Annotated, Optional
+from functools import partial
+from typing import Annotated, Any, Optional
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
@@ -23,6 +25,7 @@ from collector.console.web import (
     settings_of,
 )
 from collector.db import utcnow
+from collector.limits import IngestGate, Overloaded
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 LOGIN_COOKIE = "xj_login"
@@ -68,8 +71,18 @@ async def login(request: Request) -> Response:
     ip = client_ip(request)
     user_agent = request.headers.get("user-agent", "")
     # The password check (scrypt, ~100 ms of CPU) and the database work run on a worker thread: on the
-    # event loop they would hold up every other request of this process, ingest included.
-    wait, token = await run_in_threadpool(_check_login, request, name, password, ip, user_agent)
+    # event loop they would hold up every other request of this process, ingest included. At most half
+    # the CPUs check passwords at once (a login flood must leave the loop a core); the rest wait here,
+    # on the loop, not in worker threads, and after 10 s are told to come back.
+    try:
+        async with _password_gate(request.app.state):
+            wait, token = await run_in_threadpool(partial(
+                auth.login, read=request.app.state.read_sessionmaker, write=request.app.state.sessionmaker,
+                name=name, password=password, ip=ip, now=utcnow(), cfg=cfg, user_agent=user_agent,
+                old_cookie=request.cookies.get(auth.COOKIE)))
+    except Overloaded as e:
+        return _login_page(request, next_path, name=name, status=503, error="登录请求过多, 请稍后再试。",
+                           retry_after=e.retry_after)
     if wait:
         minutes = wait / 60
         when = f"{minutes:.0f} 分钟" if wait >= 90 else f"{max(1, round(wait))} 秒"
@@ -83,24 +96,11 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _check_login(request: Request, name: str, password: str, ip: str, user_agent: str
-                 ) -> tuple[float, Optional[str]]:
-    """(seconds to wait when throttled, the new session's cookie value when the password matched)."""
-    cfg = settings_of(request).console
-    now = utcnow()
-    with request.app.state.sessionmaker() as db:
-        wait = auth.throttled(db=db, name=name, ip=ip, now=now, cfg=cfg)
-        if wait:
-            auth.audit(db=db, name=name, ip=ip, now=now, reason="throttled", user_agent=user_agent)
-            return wait, None
-        user = auth.check_password(db=db, name=name, password=password, ip=ip, now=now, cfg=cfg,
-                                   user_agent=user_agent)
-        token = None
-        if user is not None:
-            auth.end(db=db, token=request.cookies.get(auth.COOKIE))  # never keep a session across logins
-            token = auth.start(db=db, user=user, now=now, cfg=cfg, ip=ip, user_agent=user_agent)
-        db.commit()
-    return 0.0, token
+def _password_gate(state: Any) -> IngestGate:
+    gate = getattr(state, "password_gate", None)
+    if gate is None:
+        gate = state.password_gate = IngestGate(max(1, (os.cpu_count() or 2) // 2), wait_ms=10_000, retry_after=5)
+    return gate
 
 
 @router.post("/logout")

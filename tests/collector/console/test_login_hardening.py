@@ -90,3 +90,25 @@ def test_refused_logins_are_audited(console: Console, caplog: pytest.LogCaptureF
     text = caplog.text
     assert "reason=throttled" in text and "ip=10.4.0.3" in text
     assert "'nobody\\nforged line'" in text and "\nforged line" not in text  # one log line per attempt
+
+
+def test_a_login_flood_waits_for_a_password_check_slot_and_is_told_to_come_back(
+        console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector.limits import Overloaded
+
+    class Full:
+        async def __aenter__(self) -> None:
+            raise Overloaded(5)
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    checked: list[str] = []
+    monkeypatch.setattr(auth, "verify_password", lambda password, stored: checked.append(password) or False)
+    console.app.state.password_gate = Full()
+    r = login_from(console, "10.5.0.1", "zhang", PASSWORDS["zhang"])
+    assert r.status_code == 503 and r.headers["retry-after"] == "5" and "登录请求过多" in r.text
+    assert checked == []
+    del console.app.state.password_gate  # made again on the next login: at most half the CPUs, at least one
+    assert login_from(console, "10.5.0.1", "zhang", "wrong").status_code == 401
+    assert console.app.state.password_gate.slots >= 1 and checked == ["wrong"]
