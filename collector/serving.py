@@ -117,7 +117,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def busy(self) -> bool:
         """A request is with the application (never cut by a cap; the body timeout covers its upload)."""
-        return self.cycle is not None and not self.cycle.response_complete and not self._head_pending
+        return self.cycle is not None and not self.cycle.response_complete
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
