@@ -125,14 +125,16 @@ def login(*, read: Any, write: Any, name: str, password: str, ip: str, now: date
         return wait, None
     ok = verify_password(password, stored)
     with write() as db:
-        if ok and active:
+        user = db.get(User, user_id) if ok and active else None  # (disabled meanwhile: refused)
+        if user is not None and user.active:
             db.execute(sa.delete(LoginFailure).where(LoginFailure.name == name, LoginFailure.ip == ip))
             end(db=db, token=old_cookie)  # never keep a session across logins
-            token = start(db=db, user=db.get(User, user_id), now=now, cfg=cfg, ip=ip, user_agent=user_agent)
+            token = start(db=db, user=user, now=now, cfg=cfg, ip=ip, user_agent=user_agent)
             db.commit()
             return 0.0, token
         db.add(LoginFailure(name=name[:64], ip=ip[:64], at=now))
         db.execute(sa.delete(LoginFailure).where(LoginFailure.at <= now - timedelta(minutes=cfg.login_window_minutes)))
+        # (user_id 0: no such user; ids start at 1)
         reason = "unknown_user" if user_id == 0 else "bad_password" if not ok else "disabled"
         audit(db=db, name=name, ip=ip, now=now, reason=reason, user_agent=user_agent)
         db.commit()
@@ -142,7 +144,7 @@ def login(*, read: Any, write: Any, name: str, password: str, ip: str, now: date
 def audit(*, db: Optional[Session], name: str, ip: str, now: datetime, reason: str, user_agent: str = "") -> None:
     """A refused login: in the log (the name as a quoted literal: it is the client's text), and in the
     audit table unless it was only throttled (no password checked: a flood must not become writes)."""
-    audit_log.warning("console login refused: name=%r ip=%s reason=%s user_agent=%r", name[:64], ip, reason,
+    audit_log.warning("console login refused: name=%r ip=%r reason=%s user_agent=%r", name[:64], ip, reason,
                       user_agent[:300])
     if reason == "throttled" or db is None:
         return

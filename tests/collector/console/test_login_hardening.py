@@ -88,7 +88,7 @@ def test_refused_logins_are_audited(console: Console, caplog: pytest.LogCaptureF
     assert rows[0].user_agent == "curl/8.0" and rows[0].at is not None
     assert len(rows) == 7  # the throttled attempt checked no password: logged, not written
     text = caplog.text
-    assert "reason=throttled" in text and "ip=10.4.0.3" in text
+    assert "reason=throttled" in text and "ip='10.4.0.3'" in text
     assert "'nobody\\nforged line'" in text and "\nforged line" not in text  # one log line per attempt
 
 
