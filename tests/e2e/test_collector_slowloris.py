@@ -185,7 +185,7 @@ async def slowloris(port: int, total: int, sources: list[str], stop: threading.E
     await asyncio.gather(*(paced(i) for i in range(total)))
 
 
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_20000_slow_connections_leave_healthz_and_ingest_answering(start: Any) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < 12_000:
