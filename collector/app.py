@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector import migrate
+from collector.apidocs import docs_urls, install_private_docs
 from collector.calendar.jobs import announce_uncovered, heal_fallback
 from collector.calendar.service import coverage, sync
 from collector.config import Settings
@@ -32,6 +33,7 @@ from collector.reports.service import run_monthly
 from collector.rollups.retention import run_retention
 from collector.rollups.service import run_rollups
 from collector.runtime import runtime
+from collector.serving import quiet_disconnects
 from collector.tickets.jobs import check_sla
 
 log = logging.getLogger("xunjian.collector")
@@ -107,7 +109,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
         read_engine.dispose()
 
     app = FastAPI(title="巡检 Xunjian collector", version=VERSION, lifespan=lifespan,
-                  description="Inspection results in, service tickets (系统服务单) out.")
+                  description="Inspection results in, service tickets (系统服务单) out.",
+                  **docs_urls(settings.api.public_docs))
     app.state.settings = settings
     app.state.clock = clock
     app.state.engine = engine
@@ -138,6 +141,9 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     install_input_guards(app)
+    quiet_disconnects(app)
+    if not settings.api.public_docs:
+        install_private_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

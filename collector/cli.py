@@ -44,8 +44,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     scheme = "https" if args.ssl_certfile else "http"
     print(f"巡检 collector: {scheme}://{host}:{port}/  (API /api/v1, metrics /metrics, database "
           f"{_safe_url(settings.db_url)})", flush=True)
+    from collector.serving import GuardedHttpTools
+
+    # GuardedHttpTools: uvicorn's httptools protocol with a head deadline and connection caps (slowloris).
     uvicorn.run("collector.asgi:app_factory", factory=True, host=host, port=port, workers=args.workers,
-                log_level=args.log_level, proxy_headers=True, timeout_keep_alive=30,
+                log_level=args.log_level, proxy_headers=True, timeout_keep_alive=30, http=GuardedHttpTools,
+                forwarded_allow_ips=settings.server.trusted_proxies,
                 limit_concurrency=args.limit_concurrency, ssl_certfile=args.ssl_certfile,
                 ssl_keyfile=args.ssl_keyfile)
     return 0

@@ -42,6 +42,26 @@ class ConsoleSettings(BaseModel):
     secure_cookie: Optional[bool] = None  # None: Secure when the request or public_url is https
     login_max_failures: int = Field(5, ge=1)
     login_window_minutes: float = Field(5, gt=0)
+    login_account_backoff_max_seconds: float = Field(60, ge=0, description="longest wait after a failure of an "
+                                                     "account with many recent failures from any addresses")
+
+
+class ApiSettings(BaseModel):
+    public_docs: bool = Field(False, description="serve /openapi.json, /docs and /redoc without an operator key")
+
+
+class ServerSettings(BaseModel):
+    """Connection limits of `serve` (collector/serving.py); nginx in front repeats them (deploy/production)."""
+
+    header_timeout: float = Field(10, gt=0, description="seconds from a connection's (or request's) first "
+                                  "byte until its request head must be complete; then it is closed")
+    body_timeout: float = Field(30, gt=0, description="seconds a request body may stall between two reads")
+    max_connections_per_address: int = Field(64, ge=0, description="open connections per client address "
+                                             "(0: no cap); past it the address's oldest idle one is closed")
+    max_connections: int = Field(0, ge=0, description="open connections per process (0: the open-file limit "
+                                 "less a reserve for the database, logs and reports)")
+    trusted_proxies: list[str] = Field(["127.0.0.1", "::1"], description="addresses whose X-Forwarded-For is "
+                                       "believed (nginx); exempt from the per-address cap")
 
 
 class Settings(BaseModel):
@@ -53,6 +73,8 @@ class Settings(BaseModel):
     ingest: IngestSettings = IngestSettings()
     tickets: TicketSettings = TicketSettings()
     console: ConsoleSettings = ConsoleSettings()
+    api: ApiSettings = ApiSettings()
+    server: ServerSettings = ServerSettings()
     sla: dict[str, Any] = {}
     calendar_files: list[str] = []
     notify: dict[str, Any] = {}

@@ -3,8 +3,10 @@
 `IngestGate`: at most `slots` batches are processed at once per process; a request that waits longer
 than `wait_ms` for a slot is answered 503 with Retry-After (the agent keeps the batch in its spool and
 retries), so an overloaded collector sheds load early instead of letting latency grow without bound.
-`FailureLimiter`: a client address that sent many bad tokens recently is answered 429 without any
-database work for tokens not already known (agents behind the same NAT whose tokens are cached go on).
+`FailureLimiter`: a client address that sent many bad tokens recently gets 429 for every further bad token,
+and its tokens not known in this process are looked up one at a time (at most one database read in flight
+per address). A valid token is never refused for its neighbours' failures: agents behind the same NAT go on,
+also when their cache entry has expired and also when they are new.
 `SecurityHeaders`: nosniff, DENY framing and no referrer on every answer.
 """
 from __future__ import annotations
@@ -58,6 +60,18 @@ class FailureLimiter:
         self.size = size
         self._hits: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._serial: OrderedDict[str, asyncio.Lock] = OrderedDict()
+
+    def serial(self, addr: str) -> asyncio.Lock:
+        """The lock that a blocked address's unknown tokens take turns on (event loop only). Bounded: an
+        address pushed out while its lock is held gets a second one, at worst two reads in flight."""
+        lock = self._serial.get(addr)
+        if lock is None:
+            lock = self._serial[addr] = asyncio.Lock()
+            while len(self._serial) > self.size:
+                self._serial.popitem(last=False)
+        self._serial.move_to_end(addr)
+        return lock
 
     def blocked(self, addr: str) -> bool:
         now = time.monotonic()

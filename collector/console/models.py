@@ -33,3 +33,17 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(sa.String(64), index=True)
     ip: Mapped[str] = mapped_column(sa.String(64), index=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class LoginAudit(Base):
+    """A refused console login, kept for the audit (`audit_days`): who (the name tried), from where (address,
+    browser) and when, and why (wrong password, unknown or disabled user, throttled)."""
+
+    __tablename__ = "login_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    name: Mapped[str] = mapped_column(sa.String(64), index=True)
+    ip: Mapped[str] = mapped_column(sa.String(64))
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+    reason: Mapped[str] = mapped_column(sa.String(32))

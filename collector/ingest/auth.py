@@ -5,6 +5,8 @@ token_hash = :digest`, so a rotated (re-enrolled) token stops writing at once, i
 may be up to `ttl` (300) seconds stale is only the host's unit, room and labels copied onto new tickets
 (an agent posts about once a minute: a shorter life made nearly every batch a miss).
 Unknown tokens are looked up by digest (unique index) and never cached, and nothing is written for them.
+An expired entry stays until it is pushed out or fails its next lookup: `known` tells the failure limiter
+that this token opened a host here before, so a flood of bad tokens from its address never holds it up.
 """
 from __future__ import annotations
 
@@ -67,6 +69,11 @@ class TokenCache:
             hit = self._items.get(digest)
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
+    def known(self, digest: str) -> bool:
+        """This token opened a host in this process before (its entry may have expired)."""
+        with self._lock:
+            return digest in self._items
+
     def lookup(self, engine: sa.Engine, token: str, digest: str) -> Optional[HostInfo]:
         hit = self.cached(digest)
         if hit is not None:
@@ -74,6 +81,7 @@ class TokenCache:
         now = time.monotonic()
         row = host_row(engine, digest)
         if row is None or not digest_matches(token, row[5]):
+            self.forget(digest)  # rotated or deleted: no longer vouched for
             return None
         info = HostInfo(*row[:5])
         with self._lock:

@@ -2,8 +2,8 @@
 
 Authentication from the token cache and validation run on the event loop (`ingest_async`); the database
 work runs on the process's writer threads (collector.ingest.group). Refusals come first and cost little:
-a bad token costs one indexed read (on a worker thread) and no write (and, from an address with many
-recent failures, not even that: 429); only then is the body parsed. The write transaction starts with
+a bad token costs one indexed read (on a worker thread) and no write (one at a time from an address
+with many recent failures, then 429); only then is the body parsed. The write transaction starts with
 `UPDATE hosts … WHERE id AND token_hash AND online`, which records the contact, re-checks the token (a
 rotated token fails here at once) and row-locks the host, so two batches of one agent never interleave
 their check-state updates across processes. The common batch then needs one or two more statements to
@@ -71,7 +71,7 @@ async def ingest_async(*, state: Any, settings: Settings, token: str, body: byte
     on a worker thread."""
     digest, info = _cached(state, token, addr)
     if info is None:
-        info = await run_in_threadpool(_lookup, state, token, digest)
+        info = await _lookup_async(state, token, digest, addr)
     work = _accept(state, settings, token, digest, info, body, addr)
     try:
         reply, changes = await writer(state).run_async(work, key=info.id)
@@ -82,18 +82,24 @@ async def ingest_async(*, state: Any, settings: Settings, token: str, body: byte
 
 
 def _cached(state: Any, token: str, addr: str) -> tuple[str, Optional[HostInfo]]:
-    """(token digest, its host from the cache); 429 for an address with too many recent failures."""
-    cache, failures = parts(state)
+    """(token digest, its host from the cache)."""
     digest = token_digest(token)
-    info = cache.cached(digest)
-    if info is None and failures.blocked(addr):
-        state.metrics.rejected("unauthorized")
-        raise HTTPException(429, "认证失败次数过多, 请稍后再试", headers={"Retry-After": "60"})
-    return digest, info
+    return digest, parts(state)[0].cached(digest)
 
 
 def _lookup(state: Any, token: str, digest: str) -> Optional[HostInfo]:
     return parts(state)[0].lookup(state.read_engine, token, digest)
+
+
+async def _lookup_async(state: Any, token: str, digest: str, addr: str) -> Optional[HostInfo]:
+    """A token missing from the cache, looked up on a worker thread. From an address that sent many bad
+    tokens, tokens this process has not seen open a host take turns (a NAT may hide good agents behind
+    the bad ones, so they are looked up, not refused; the flood holds one database read at a time)."""
+    cache, failures = parts(state)
+    if cache.known(digest) or not failures.blocked(addr):
+        return await run_in_threadpool(_lookup, state, token, digest)
+    async with failures.serial(addr):
+        return await run_in_threadpool(_lookup, state, token, digest)
 
 
 def _accept(state: Any, settings: Settings, token: str, digest: str, info: Optional[HostInfo], body: bytes,
@@ -101,8 +107,12 @@ def _accept(state: Any, settings: Settings, token: str, digest: str, info: Optio
     """The batch's write, once the token opens a host and the body is valid and only that host's."""
     metrics = state.metrics
     if info is None:
-        parts(state)[1].failed(addr)
+        failures = parts(state)[1]
+        blocked = failures.blocked(addr)
+        failures.failed(addr)
         metrics.rejected("unauthorized")
+        if blocked:  # only bad tokens are throttled; a valid one from this address was let through above
+            raise HTTPException(429, "认证失败次数过多, 请稍后再试", headers={"Retry-After": "60"})
         raise HTTPException(401, "代理令牌无效", headers={"WWW-Authenticate": "Bearer"})
     now = state.clock()
     try:

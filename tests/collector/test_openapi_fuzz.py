@@ -21,7 +21,8 @@ with app.state.sessionmaker() as _s:
     _, KEYS["admin"] = users.add(db=_s, name="admin", role="admin")
     _, KEYS["agent"] = hosts.enroll(db=_s, name="web01")
     _s.commit()
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+# The schema itself needs an operator key (api.public_docs is off by default).
+schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"Authorization": f"Bearer {KEYS['admin']}"})
 
 
 @schema.parametrize()
