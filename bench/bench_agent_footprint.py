@@ -20,6 +20,9 @@ Workloads, chosen to be comparable:
 The agent runs from a venv laid out like a release of xunjian-deploy (made --without-pip, only the
 agent's runtime requirements; `--dev-venv` uses this .venv instead, with its .pth hooks), with the
 Environment= settings of its source tree's systemd unit (deploy/systemd/xunjian-agent.service).
+Each agent runs from a copy of its tree's agent/ and checks/ compiled to bytecode, as pip leaves a
+release (a source tree without __pycache__, under PYTHONDONTWRITEBYTECODE, would be compiled at
+every start, which a release never is: +0.3 MiB resident in docs/benchmarks.md).
 
 Usage: .venv/bin/python bench/bench_agent_footprint.py [--duration 600] [--warmup 30] [--baseline DIR]
 Needs: apt-get install -y prometheus-node-exporter zabbix-agent (see scripts/system-packages.txt).
@@ -233,12 +236,22 @@ def unit_environment(root: Path) -> dict[str, str]:
     return env
 
 
+def compiled_copy(root: Path, dest: Path, python: str) -> Path:
+    """agent/ and checks/ of source tree `root` copied to `dest` and compiled to bytecode by
+    `python`, as `pip install` leaves the package in a release."""
+    for package in ("agent", "checks"):
+        shutil.copytree(root / package, dest / package, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([python, "-m", "compileall", "-q", str(dest)], check=True, stdout=subprocess.DEVNULL)
+    return dest
+
+
 def agent_subject(name: str, root: Path, config: Path, python: str) -> Subject:
-    """The agent from source tree `root`, started as the installed console script starts it, with
-    the environment its systemd unit gives it."""
-    env = dict(os.environ, **unit_environment(root), PYTHONPATH=str(root))
+    """The agent from source tree `root` (a compiled copy of it), started as the installed console
+    script starts it, with the environment its systemd unit gives it."""
+    tree = compiled_copy(root, config.with_suffix(".tree"), python)
+    env = dict(os.environ, **unit_environment(root), PYTHONPATH=str(tree))
     code = "import sys; from agent.cli import main; sys.exit(main())"
-    return Subject(name, [python, "-c", code, "run", "--config", str(config)], root, env=env,
+    return Subject(name, [python, "-c", code, "run", "--config", str(config)], tree, env=env,
                    log=config.with_suffix(".log"))
 
 
