@@ -34,12 +34,13 @@ def _page(request: Request, db: Session, error: str = "", status: int = 200) -> 
     service = reports_module()
     if service is None:
         return render(request, "reports.html", enabled=False, nav="reports")
+    from collector.reports.failures import open_failures
     from collector.reports.models import Report
 
     rows = list(db.scalars(sa.select(Report).order_by(Report.month.desc(), Report.unit, Report.format).limit(300)))
     month = utcnow().astimezone(zone(settings_of(request).timezone)).strftime("%Y-%m")
     return render(request, "reports.html", status=status, enabled=True, rows=rows, units=service.units(db=db),
-                  month=month, formats=FORMATS, error=error, nav="reports")
+                  month=month, formats=FORMATS, error=error, nav="reports", failures=open_failures(db=db))
 
 
 @router.get("")
