@@ -42,13 +42,11 @@ def inert_workbook(wb: Workbook) -> int:
     The report writes no formulas of its own, so every formula cell came from data."""
     changed = 0
     for ws in wb.worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                if cell.data_type == "f" or is_formula_like(cell.value):
-                    if cell.data_type == "f":
-                        cell.data_type = "s"
-                    cell.quotePrefix = True
-                    changed += 1
+        for cell in ws._cells.values():  # the cells that exist; iter_rows would create the blank ones
+            if cell.data_type == "f" or (cell.data_type == "s" and is_formula_like(cell._value)):
+                cell.data_type = "s"
+                cell.quotePrefix = True
+                changed += 1
     return changed
 
 

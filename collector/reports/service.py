@@ -13,7 +13,7 @@ from alerts.notify import Notification
 from collector.db import insert_for
 from collector.hosts.models import Host
 from collector.notifications import service as notifications
-from collector.reports import builder, failures
+from collector.reports import builder, failures, fresh
 from collector.reports.data import ReportData
 from collector.reports.models import FORMATS, Report
 from collector.reports.period import first_workday, month_range, previous_month
@@ -55,6 +55,7 @@ def generate(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: 
     only while the bytes are stored, not during the seconds of rendering."""
     month_range(month)
     db.commit()
+    fresh.refresh(db=db, month=month, now=now, calendar=rt.calendar)
     with reader(db) as rd:
         if not replace and get(db=rd, month=month, unit=unit, fmt=fmt) is not None:
             return get(db=db, month=month, unit=unit, fmt=fmt), False
@@ -105,12 +106,15 @@ def run_monthly(*, db: Session, now: datetime, rt: Runtime, public_url: str = ""
     month = previous_month(today)
     made: list[Report] = []
     failed: list[str] = []
+    refreshed = False
     with reader(db) as rd:
         stored = set(rd.execute(sa.select(Report.unit, Report.format).where(Report.month == month)).all())
         for unit in ["", *units(db=rd)]:
             missing = [f for f in JOB_FORMATS if (unit, f) not in stored]
             if not missing:
                 continue
+            if not refreshed:  # on the 1st soon after midnight the month's last day is still provisional
+                refreshed = _refresh(db=db, rd=rd, month=month, now=now, rt=rt)
             try:
                 made += _monthly_unit(db=db, rd=rd, rt=rt, now=now, month=month, unit=unit, formats=missing,
                                       public_url=public_url)
@@ -125,6 +129,18 @@ def run_monthly(*, db: Session, now: datetime, rt: Runtime, public_url: str = ""
     if failed:
         raise failures.ReportsFailed(f"{month} 月报生成失败: {', '.join(failed)}")
     return made
+
+
+def _refresh(*, db: Session, rd: Session, month: str, now: datetime, rt: Runtime) -> bool:
+    """Fresh rollups before the first report is made; stale figures beat no report, so a failure here
+    is logged and the reports are made from what exists."""
+    try:
+        fresh.refresh(db=db, month=month, now=now, calendar=rt.calendar)
+    except Exception:
+        db.rollback()
+        log.exception("rollups of %s could not be refreshed before its reports", month)
+    rd.commit()  # a new read snapshot sees what was rebuilt
+    return True
 
 
 def _monthly_unit(*, db: Session, rd: Session, rt: Runtime, now: datetime, month: str, unit: str,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
-from collector.reports import service
+from collector.reports import fresh, service
 from collector.reports.models import Report
 from collector.reports.period import month_range
 from collector.runtime import runtime
@@ -64,7 +64,9 @@ def view(db: SessionDep, settings: SettingsDep, user: Viewer, month: str, unit: 
         month_range(month)
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    content = service.render(db=db, month=month, unit=unit, fmt="html", rt=runtime(settings), now=utcnow())
+    rt, now = runtime(settings), utcnow()
+    fresh.refresh(db=db, month=month, now=now, calendar=rt.calendar)
+    content = service.render(db=db, month=month, unit=unit, fmt="html", rt=rt, now=now)
     return HTMLResponse(content.decode("utf-8"))
 
 
