@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from collector.reports import builder, fresh, service
 from collector.rollups.service import run_rollups
 from collector.runtime import runtime
@@ -61,3 +63,21 @@ def test_provisional_days() -> None:
     assert fresh.provisional_days("2026-10", cst(2026, 11, 1, 0, 30), cal) == [date(2026, 10, 31)]
     assert fresh.provisional_days("2026-10", cst(2026, 11, 1, 2, 30), cal) == []
     assert fresh.provisional_days("2026-09", cst(2026, 11, 3, 9), cal) == []
+
+
+def test_live_html_view_counts_results_of_the_last_minutes(api: Any) -> None:
+    """GET /api/v1/reports/view on the real clock: results posted a minute ago are counted."""
+    from datetime import datetime, timezone
+
+    rt = runtime(api.app.state.settings)
+    now = datetime.now(timezone.utc)
+    local = now.astimezone(rt.calendar.tz)
+    if local.hour == 0 and local.minute < 15:
+        pytest.skip("too close to midnight: the results would straddle two days")
+    post(api, now - timedelta(minutes=10), 3)
+    with api.app.state.sessionmaker() as db:
+        run_rollups(db=db, now=now - timedelta(minutes=6), calendar=rt.calendar)
+        db.commit()
+    post(api, now - timedelta(minutes=4), 4)
+    html = api.client.get(f"/api/v1/reports/view?month={local:%Y-%m}", headers=api.h(api.viewer_key)).text
+    assert "<td>巡检次数</td><td>7</td>" in html
