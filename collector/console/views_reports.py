@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import re
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from collector.runtime import runtime
 from collector.timefmt import zone
 
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
+log = logging.getLogger("xunjian.console")
 FORMATS = (("html", "网页"), ("xlsx", "Excel"), ("pdf", "PDF"))
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -61,6 +63,10 @@ def generate(request: Request, db: SessionDep, form: EngineerForm) -> Response:
                                      now=utcnow(), actor=form.active.user.name, replace=True)
     except ValueError as e:
         return _page(request, db, str(e), 422)
+    except Exception as e:  # shown with its reason instead of a bare 500 page
+        log.exception("report %s %s %s failed", month, unit or "overall", fmt)
+        db.rollback()
+        return _page(request, db, f"生成失败: {type(e).__name__}: {e}", 500)
     if report is None:
         return _page(request, db, "报告正在由其他进程生成, 请稍后再试", 409)
     db.commit()

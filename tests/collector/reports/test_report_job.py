@@ -84,3 +84,21 @@ def test_one_unit_failing_stops_no_other_and_is_retried(api: Any, monkeypatch: p
     assert metric(api, "xunjian_job_last_success_timestamp_seconds") == retry_at.timestamp()
     assert metric(api, "xunjian_job_failures_total") == 2
     assert "生成失败" not in b.get("/console/reports").text
+
+
+def test_console_shows_why_a_manual_report_failed(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector.users import service as users
+
+    with api.app.state.sessionmaker() as db:
+        users.add(db=db, name="li", role="engineer", password=PASSWORDS["li"])
+        db.commit()
+
+    def broken(data: Any) -> bytes:
+        raise OSError("磁盘已满")
+
+    monkeypatch.setattr(pdf, "render", broken)
+    b = Browser(api.app)
+    b.login("li")
+    b.get("/console/reports")
+    r = b.post("/console/reports", {"month": "2026-09", "unit": "", "format": "pdf"})
+    assert r.status_code == 500 and "生成失败: OSError: 磁盘已满" in r.text
