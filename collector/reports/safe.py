@@ -28,6 +28,12 @@ def para(text: Any, style: Any) -> Paragraph:
     return Paragraph(markup(text), style)
 
 
+def para_markup(template: str, style: Any, **values: Any) -> Paragraph:
+    """A Paragraph of the report's own markup (`template`, e.g. "<b>{unit}</b>") with every value
+    escaped: the way to mix bold or colour with data."""
+    return Paragraph(template.format(**{k: markup(v) for k, v in values.items()}), style)
+
+
 def is_formula_like(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(FORMULA_STARTS)
 

@@ -114,3 +114,44 @@ def test_safe_helpers() -> None:
     assert safe.markup('<img src="/etc/hostname"/> & a\nb') == '&lt;img src="/etc/hostname"/&gt; &amp; a<br/>b'
     assert [safe.csv_cell(v) for v in ("=1", "+1", "-1", "@x", "\tx", "\rx", "ok", 5)] == [
         "'=1", "'+1", "'-1", "'@x", "'\tx", "'\rx", "ok", 5]
+
+
+def test_the_monthly_job_makes_every_hostile_unit(api: Any) -> None:
+    """A unit named `x<y` (or an <img> tag) used to stop the job there, and every unit after it."""
+    from collector.reports import service
+    from collector.reports.models import Report
+
+    hostile_month(api)
+    with api.app.state.sessionmaker() as db:
+        hosts.enroll(db=db, name="web04", unit="x<y")
+        hosts.enroll(db=db, name="web05", unit="z&after")
+        db.commit()
+    rt = runtime(api.app.state.settings)
+    with api.app.state.sessionmaker() as db:
+        made = service.run_monthly(db=db, now=cst(2026, 10, 8, 9), rt=rt)
+        db.commit()
+        units = {r.unit for r in db.query(Report).filter(Report.format == "pdf")}
+    assert {"x<y", IMG_UNIT, "z&after", "某市财政局", ""} <= units and len(made) == 2 * len(units)
+
+
+def test_report_paragraphs_go_through_safe() -> None:
+    """Every reportlab Paragraph of the report is made by collector.reports.safe, which escapes data."""
+    import ast
+
+    bad = []
+    for path in sorted((Path(__file__).resolve().parents[3] / "collector" / "reports").glob("*.py")):
+        if path.name == "safe.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+                if name in ("Paragraph", "XPreformatted"):  # both parse markup
+                    bad.append(f"{path.name}:{node.lineno}")
+    assert not bad, f"use safe.para / safe.para_markup: {bad}"
+
+
+def test_para_markup_escapes_values_only() -> None:
+    from reportlab.lib.styles import getSampleStyleSheet
+
+    p = safe.para_markup("<b>{unit}</b> {n}", getSampleStyleSheet()["Normal"], unit='<img src="/x"/>', n=3)
+    assert p.text == '<b>&lt;img src="/x"/&gt;</b> 3'
