@@ -38,6 +38,7 @@ from collector.tickets.jobs import check_sla
 
 log = logging.getLogger("xunjian.collector")
 VERSION = "0.1.0"
+REPORT_RETRY = timedelta(minutes=5)  # a failed monthly report is tried again within 10 minutes
 
 
 def default_jobs(settings: Settings, factory: Any) -> list[Job]:
@@ -51,7 +52,7 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
             lambda db, now: run_rollups(db=db, now=now, calendar=runtime(settings, db).calendar)),
         Job("retention", timedelta(hours=1), lambda db, now: run_retention(
             db=db, now=now, retention_days=settings.retention_days, tz=settings.timezone)),
-        Job("monthly-report", timedelta(hours=1), lambda db, now: run_monthly(
+        Job("monthly-report", REPORT_RETRY, lambda db, now: run_monthly(
             db=db, now=now, rt=runtime(settings, db), public_url=settings.public_url or "")),
         Job("calendar-coverage", timedelta(hours=1), lambda db, now: announce_uncovered(
             db=db, rt=runtime(settings, db), now=now)),

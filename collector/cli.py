@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", help="database URL (default $XUNJIAN_DB_URL or sqlite:///xunjian.db)")
     common.add_argument("--config", help="collector YAML config (default $XUNJIAN_CONFIG)")
+    common.add_argument("--debug", action="store_true", help="log everything; a failure prints its traceback")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("serve", parents=[common], help="run the collector (API, console, /metrics)")
@@ -224,13 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from collector.clierrors import log_level, one_line, quiet_libraries
+
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    logging.basicConfig(level=log_level(args.cmd, debug), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    quiet_libraries(debug)
     try:
         return int(args.fn(args) or 0)
-    except ValueError as e:
-        print(f"xunjian-collector: {e}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        print(f"xunjian-collector: {one_line(e)}", file=sys.stderr)
+        return 2 if isinstance(e, ValueError) else 1
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.hosts.models import Host
+from collector.jobs.models import JobRun
 from collector.results.models import CheckState
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 
@@ -63,6 +64,7 @@ class FleetCollector:
             yield from self._checks(db)
             yield from self._agents(db)
             yield from self._tickets(db)
+            yield from self._jobs(db)
 
     def _checks(self, db: Session) -> Iterator[Metric]:
         status = GaugeMetricFamily("xunjian_check_status", "Latest status of each check (0 OK, 1 WARNING, "
@@ -129,6 +131,18 @@ class FleetCollector:
         for system in ("voucher", "seal", "mq", "os"):
             soon.add_metric([system], counts.get(system, 0))
         yield from (breaches, soon)
+
+
+    def _jobs(self, db: Session) -> Iterator[Metric]:
+        ok = GaugeMetricFamily("xunjian_job_last_success_timestamp_seconds", "When each periodic job last "
+                               "finished without error (any collector process).", labels=["job"])
+        failed = CounterMetricFamily("xunjian_job_failures", "Failed runs of each periodic job (all "
+                                     "collector processes).", labels=["job"])
+        for run in db.scalars(sa.select(JobRun).order_by(JobRun.name)):
+            if run.last_ok_at is not None:
+                ok.add_metric([run.name], run.last_ok_at.timestamp())
+            failed.add_metric([run.name], run.failures or 0)
+        yield from (ok, failed)
 
 
 class CalendarCollector:

@@ -6,6 +6,7 @@ from collector.hosts.models import Host
 from collector.jobs.models import JobRun
 from collector.maintenance.models import MaintenanceWindow
 from collector.notifications.models import OutboxMessage
+from collector.reports.failures import ReportFailure
 from collector.reports.models import Report
 from collector.results.models import CheckState, ResultRow
 from collector.rollups.models import ResultRollup
@@ -14,5 +15,6 @@ from collector.users.models import User
 from collector.visits.models import Visit
 
 __all__ = ["Base", "CalendarImport", "CheckState", "ConsoleSession", "Counter", "Host", "JobRun", "LoginFailure",
-           "MaintenanceWindow", "OutboxMessage", "Report", "ResultRollup", "ResultRow", "Ticket", "TicketEvent", "User",
+           "MaintenanceWindow", "OutboxMessage", "Report", "ReportFailure", "ResultRollup", "ResultRow", "Ticket",
+           "TicketEvent", "User",
            "Visit"]

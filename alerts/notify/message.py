@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+from alerts.notify.inert import markdown_text, one_line
 from checks.model import SYSTEM_LABELS_ZH, Status
 
 KINDS = ("ticket_opened", "ticket_resolved", "sla_due_soon", "sla_breached", "report_ready", "calendar_uncovered",
@@ -66,7 +67,7 @@ class Notification:
 
     kind: str
     title: str
-    text: str = ""                 # zh-CN, markdown-ish: lines, "- " lists, **bold**, [text](url)
+    text: str = ""                 # zh-CN plain lines ("- " lists kept); links and tags are shown, not rendered
     severity: str = "info"
     unit: str = ""                 # customer unit, e.g. 某市财政局
     system: str = ""               # voucher | seal | mq | os (or free text)
@@ -123,15 +124,16 @@ def _facts(n: Notification) -> list[tuple[str, str]]:
     return facts
 
 
-def render_subject(n: Notification, prefix: str = "") -> str:
-    """One line: mail subject, robot title. E.g. '[巡检][严重] 某市财政局 磁盘使用率 95%'."""
+def render_subject(n: Notification, prefix: str = "", shown: Callable[[str], str] = str) -> str:
+    """One line: mail subject, robot title. E.g. '[巡检][严重] 某市财政局 磁盘使用率 95%'.
+    `shown` renders the notification's own values (e.g. inert markdown)."""
     parts = [f"{prefix}[{n.severity_label}]"]
     if n.unit and n.unit not in n.title:
-        parts.append(n.unit)
-    parts.append(n.title)
+        parts.append(shown(n.unit))
+    parts.append(shown(n.title))
     if n.ticket_no and n.ticket_no not in n.title:
-        parts.append(f"(工单 {n.ticket_no})")
-    return " ".join(parts)
+        parts.append(f"(工单 {shown(n.ticket_no)})")
+    return one_line(" ".join(parts))
 
 
 def render_markdown(n: Notification, prefix: str = "", heading: bool = True,
@@ -139,12 +141,13 @@ def render_markdown(n: Notification, prefix: str = "", heading: bool = True,
     """Markdown understood by DingTalk, WeCom and Feishu lark_md (the latter without headings).
 
     Over max_bytes (UTF-8) the free text is shortened, so the facts and the link always arrive;
-    `level` replaces the plain severity label (e.g. with WeCom colour markup).
+    `level` replaces the plain severity label (e.g. with WeCom colour markup). Every value from the
+    notification is shown as written (alerts.notify.inert): no link, image, mention or tag of its own.
     """
-    head = [f"### {render_subject(n, prefix)}", ""] if heading else []
-    facts = [f"- **{k}**: {level if k == '级别' and level else v}" for k, v in _facts(n)]
+    head = [f"### {render_subject(n, prefix, markdown_text)}", ""] if heading else []
+    facts = [f"- **{k}**: {level if k == '级别' and level else markdown_text(v)}" for k, v in _facts(n)]
     tail = ["", f"[查看详情]({n.url})"] if n.url else []
-    text = n.text.rstrip()
+    text = markdown_text(n.text.rstrip())
     if text and max_bytes is not None:
         fixed = len("\n".join([*head, "", "", *facts, *tail]).encode("utf-8"))
         text = truncate_utf8(text, max(0, max_bytes - fixed))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import re
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from collector.runtime import runtime
 from collector.timefmt import zone
 
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
+log = logging.getLogger("xunjian.console")
 FORMATS = (("html", "网页"), ("xlsx", "Excel"), ("pdf", "PDF"))
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -34,12 +36,13 @@ def _page(request: Request, db: Session, error: str = "", status: int = 200) -> 
     service = reports_module()
     if service is None:
         return render(request, "reports.html", enabled=False, nav="reports")
+    from collector.reports.failures import open_failures
     from collector.reports.models import Report
 
     rows = list(db.scalars(sa.select(Report).order_by(Report.month.desc(), Report.unit, Report.format).limit(300)))
     month = utcnow().astimezone(zone(settings_of(request).timezone)).strftime("%Y-%m")
     return render(request, "reports.html", status=status, enabled=True, rows=rows, units=service.units(db=db),
-                  month=month, formats=FORMATS, error=error, nav="reports")
+                  month=month, formats=FORMATS, error=error, nav="reports", failures=open_failures(db=db))
 
 
 @router.get("")
@@ -60,6 +63,10 @@ def generate(request: Request, db: SessionDep, form: EngineerForm) -> Response:
                                      now=utcnow(), actor=form.active.user.name, replace=True)
     except ValueError as e:
         return _page(request, db, str(e), 422)
+    except Exception as e:  # shown with its reason instead of a bare 500 page
+        log.exception("report %s %s %s failed", month, unit or "overall", fmt)
+        db.rollback()
+        return _page(request, db, f"生成失败: {type(e).__name__}: {e}", 500)
     if report is None:
         return _page(request, db, "报告正在由其他进程生成, 请稍后再试", 409)
     db.commit()

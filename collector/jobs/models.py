@@ -19,3 +19,4 @@ class JobRun(Base):
     last_ok_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
     last_error: Mapped[str] = mapped_column(sa.Text, default="")
     runner: Mapped[str] = mapped_column(sa.String(128), default="")  # host:pid that ran it last
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")  # failed runs, ever

@@ -106,6 +106,8 @@ class JobRunner:
                 run = db.get(JobRun, job.name)
                 if run is not None:
                     run.last_error = error
-                    if not error:
+                    if error:
+                        run.failures = (run.failures or 0) + 1
+                    else:
                         run.last_ok_at = now
         return True

@@ -1,9 +1,8 @@
-"""PDF with a CJK TrueType font (Debian fonts-wqy-zenhei) and reportlab charts."""
+"""PDF with a CJK font (collector.reports.fonts) and reportlab charts. Text from data goes through
+collector.reports.safe.para: never markup."""
 from __future__ import annotations
 
 import io
-import os
-from functools import lru_cache
 from typing import Any
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -15,23 +14,19 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
-    Paragraph,
     SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
 )
 
+from collector.reports import fonts, safe
 from collector.reports.data import ReportData
 from collector.reports.data import Table as DataTable
 
-FONT = "WenQuanYiZenHei"
-FONT_PATHS = (os.environ.get("XUNJIAN_REPORT_FONT", ""), "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-              "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc")
 CELL_SIZE = 7
 CHUNK = 60  # rows per Table flowable: reportlab splits long tables in quadratic time
 PALETTE = [colors.HexColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
@@ -39,18 +34,8 @@ PALETTE = [colors.HexColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0
 WIDE = ("tickets", "disks", "visits", "systems", "checks")
 
 
-class FontMissing(RuntimeError):
-    pass
-
-
-@lru_cache(maxsize=1)
 def font() -> str:
-    for path in FONT_PATHS:
-        if path and os.path.exists(path):
-            pdfmetrics.registerFont(TTFont(FONT, path, subfontIndex=0) if path.endswith(".ttc")
-                                    else TTFont(FONT, path))
-            return FONT
-    raise FontMissing("没有找到中文字体: 请安装 Debian 软件包 fonts-wqy-zenhei (或设置 XUNJIAN_REPORT_FONT)")
+    return fonts.report_font().name
 
 
 def render(data: ReportData) -> bytes:
@@ -67,14 +52,14 @@ def render(data: ReportData) -> bytes:
     doc = SimpleDocTemplate(out, pagesize=page, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=14 * mm,
                             bottomMargin=14 * mm, title=data.title, author="巡检 Xunjian")
     usable = page[0] - 24 * mm
-    story: list[Any] = [Paragraph(data.title, styles["title"]),
-                        Paragraph(f"生成时间 {data.generated_at}", styles["note"])]
+    story: list[Any] = [safe.para(data.title, styles["title"]),
+                        safe.para(f"生成时间 {data.generated_at}", styles["note"])]
     for t in data.tables:
         if t.key in WIDE and t.key != "systems" and len(t.rows) > 20:
             story.append(PageBreak())
-        story.append(Paragraph(t.title, styles["h"]))
+        story.append(safe.para(t.title, styles["h"]))
         if t.note:
-            story.append(Paragraph(t.note, styles["note"]))
+            story.append(safe.para(t.note, styles["note"]))
         story.extend(_tables(t, styles, usable))
         if t.key == "systems":
             story.append(Spacer(1, 4 * mm))
@@ -109,7 +94,7 @@ _widths: dict[str, float] = {}
 def _char_width(ch: str) -> float:
     w = _widths.get(ch)
     if w is None:
-        w = _widths[ch] = pdfmetrics.stringWidth(ch, FONT, CELL_SIZE)
+        w = _widths[ch] = pdfmetrics.stringWidth(ch, font(), CELL_SIZE)
     return w
 
 
@@ -143,10 +128,10 @@ def wrap(text: str, width: float) -> str:
 def _tables(t: DataTable, styles: dict[str, ParagraphStyle], usable: float) -> list[Any]:
     total = sum(t.widths)
     widths = [usable * w / total for w in t.widths] if total > 80 else [w * 2.6 * mm for w in t.widths]
-    head = [Paragraph(h, styles["head"]) for h in t.headers]
+    head = [safe.para(h, styles["head"]) for h in t.headers]
     rows = t.rows or [["无"] + [""] * (len(t.headers) - 1)]
     style = TableStyle([
-        ("FONT", (0, 0), (-1, -1), FONT, CELL_SIZE, CELL_SIZE * 1.25), ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+        ("FONT", (0, 0), (-1, -1), font(), CELL_SIZE, CELL_SIZE * 1.25), ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE6F0")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ])

@@ -13,7 +13,7 @@ from alerts.notify import Notification
 from collector.db import insert_for
 from collector.hosts.models import Host
 from collector.notifications import service as notifications
-from collector.reports import builder
+from collector.reports import builder, failures, fresh
 from collector.reports.data import ReportData
 from collector.reports.models import FORMATS, Report
 from collector.reports.period import first_workday, month_range, previous_month
@@ -55,6 +55,7 @@ def generate(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: 
     only while the bytes are stored, not during the seconds of rendering."""
     month_range(month)
     db.commit()
+    fresh.refresh(db=db, month=month, now=now, calendar=rt.calendar)
     with reader(db) as rd:
         if not replace and get(db=rd, month=month, unit=unit, fmt=fmt) is not None:
             return get(db=db, month=month, unit=unit, fmt=fmt), False
@@ -95,30 +96,66 @@ def units(*, db: Session) -> list[str]:
 
 def run_monthly(*, db: Session, now: datetime, rt: Runtime, public_url: str = "") -> list[Report]:
     """The job: from the first working day of a month (local time, SLA calendar, holidays included),
-    the previous month's reports exist — overall and one per unit, xlsx and pdf. Idempotent."""
+    the previous month's reports exist — overall and one per unit, xlsx and pdf. Idempotent.
+    Each unit is made on its own: a unit that fails is recorded (collector.reports.failures, shown in
+    the console) and the others are still made; the job then raises so it counts as failed, and its
+    next run (every few minutes) tries the missing ones again."""
     today = now.astimezone(rt.calendar.tz).date()
     if today < first_workday(today.replace(day=1), rt.calendar):
         return []
     month = previous_month(today)
-    made = []
+    made: list[Report] = []
+    failed: list[str] = []
+    refreshed = False
     with reader(db) as rd:
         stored = set(rd.execute(sa.select(Report.unit, Report.format).where(Report.month == month)).all())
         for unit in ["", *units(db=rd)]:
             missing = [f for f in JOB_FORMATS if (unit, f) not in stored]
             if not missing:
                 continue
-            data = builder.build(db=rd, month=month, unit=unit, calendar=rt.calendar, now=now)  # once per unit
-            contents = {f: render(db=rd, month=month, unit=unit, fmt=f, rt=rt, now=now, data=data) for f in missing}
-            created = []
-            for fmt, content in contents.items():
-                report, new = store(db=db, month=month, unit=unit, fmt=fmt, content=content, now=now,
-                                    actor="system", replace=False)
-                if new and report is not None:
-                    made.append(report)
-                    created.append(fmt)
-            if created:
-                announce(db=db, rt=rt, now=now, month=month, unit=unit, formats=created,
-                         url=f"{public_url.rstrip('/')}/api/v1/reports?month={month}" if public_url else "")
-                log.info("monthly report %s %s generated (%s)", month, unit or "overall", ",".join(created))
-            db.commit()  # each unit on its own, in a short write transaction
+            if not refreshed:  # on the 1st soon after midnight the month's last day is still provisional
+                refreshed = _refresh(db=db, rd=rd, month=month, now=now, rt=rt)
+            try:
+                made += _monthly_unit(db=db, rd=rd, rt=rt, now=now, month=month, unit=unit, formats=missing,
+                                      public_url=public_url)
+                failures.clear(db=db, month=month, unit=unit)
+                db.commit()  # each unit on its own, in a short write transaction
+            except Exception as e:
+                db.rollback()
+                log.exception("monthly report %s %s failed", month, unit or "overall")
+                failures.record(db=db, month=month, unit=unit, error=failures.reason(e), now=now)
+                db.commit()
+                failed.append(unit or "全部单位")
+    if failed:
+        raise failures.ReportsFailed(f"{month} 月报生成失败: {', '.join(failed)}")
+    return made
+
+
+def _refresh(*, db: Session, rd: Session, month: str, now: datetime, rt: Runtime) -> bool:
+    """Fresh rollups before the first report is made; stale figures beat no report, so a failure here
+    is logged and the reports are made from what exists."""
+    try:
+        fresh.refresh(db=db, month=month, now=now, calendar=rt.calendar)
+    except Exception:
+        db.rollback()
+        log.exception("rollups of %s could not be refreshed before its reports", month)
+    rd.commit()  # a new read snapshot sees what was rebuilt
+    return True
+
+
+def _monthly_unit(*, db: Session, rd: Session, rt: Runtime, now: datetime, month: str, unit: str,
+                  formats: list[str], public_url: str) -> list[Report]:
+    data = builder.build(db=rd, month=month, unit=unit, calendar=rt.calendar, now=now)  # once per unit
+    contents = {f: render(db=rd, month=month, unit=unit, fmt=f, rt=rt, now=now, data=data) for f in formats}
+    made, created = [], []
+    for fmt, content in contents.items():
+        report, new = store(db=db, month=month, unit=unit, fmt=fmt, content=content, now=now,
+                            actor="system", replace=False)
+        if new and report is not None:
+            made.append(report)
+            created.append(fmt)
+    if created:
+        announce(db=db, rt=rt, now=now, month=month, unit=unit, formats=created,
+                 url=f"{public_url.rstrip('/')}/api/v1/reports?month={month}" if public_url else "")
+        log.info("monthly report %s %s generated (%s)", month, unit or "overall", ",".join(created))
     return made

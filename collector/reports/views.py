@@ -4,13 +4,13 @@ from typing import Any, Literal, Optional
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
-from collector.reports import service
+from collector.reports import fresh, service
 from collector.reports.models import Report
 from collector.reports.period import month_range
 from collector.runtime import runtime
@@ -58,13 +58,18 @@ def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: E
 
 
 @router.get("/reports/view", response_class=HTMLResponse)
-def view(db: SessionDep, settings: SettingsDep, user: Viewer, month: str, unit: str = "") -> HTMLResponse:
+def view(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer, month: str,
+         unit: str = "") -> HTMLResponse:
     """The HTML report of a month, rendered now from the current data (not stored)."""
     try:
         month_range(month)
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    content = service.render(db=db, month=month, unit=unit, fmt="html", rt=runtime(settings, db), now=utcnow())
+    rt, now = runtime(settings, db), utcnow()
+    with request.app.state.sessionmaker() as writer:  # a GET's session reads only (SQLite: deferred)
+        fresh.refresh(db=writer, month=month, now=now, calendar=rt.calendar)
+    db.rollback()  # a new snapshot sees the rebuilt rollups
+    content = service.render(db=db, month=month, unit=unit, fmt="html", rt=rt, now=now)
     return HTMLResponse(content.decode("utf-8"))
 
 

@@ -11,6 +11,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from collector.reports.data import ReportData, Table
+from collector.reports.safe import header_footer, inert_workbook
 
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 THIN = Side(style="thin", color="999999")
@@ -29,6 +30,7 @@ def render(data: ReportData) -> bytes:
         _disk_chart(wb, data)
     wb.properties.title = data.title
     wb.properties.creator = "巡检 Xunjian"
+    inert_workbook(wb)  # data strings such as '=HYPERLINK(...)' stay text
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -69,7 +71,7 @@ def _sheet(ws: Worksheet, data: ReportData, table: Table) -> None:
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
-    ws.oddHeader.center.text = data.title
+    ws.oddHeader.center.text = header_footer(data.title)
 
 
 def _disk_chart(wb: Workbook, data: ReportData) -> None:

@@ -18,7 +18,8 @@ COLLECTOR_METRICS = {
     "xunjian_check_status", "xunjian_check_last_run_timestamp_seconds", "xunjian_agent_last_seen_timestamp_seconds",
     "xunjian_agent_up", "xunjian_disk_used_ratio", "xunjian_disk_free_bytes", "xunjian_tickets_open",
     "xunjian_tickets_sla_breached", "xunjian_sla_breaches_total", "xunjian_ingest_results_total",
-    "xunjian_ingest_request_duration_seconds",
+    "xunjian_ingest_request_duration_seconds", "xunjian_job_failures_total",
+    "xunjian_job_last_success_timestamp_seconds",
 }
 HISTOGRAMS = {"xunjian_ingest_request_duration_seconds"}
 METRIC = re.compile(r"\bxunjian_[a-z0-9_]+")

@@ -178,7 +178,7 @@ def test_jobs_are_registered(settings: Any) -> None:
 
     jobs = {j.name: j.every for j in default_jobs(settings, None)}
     assert jobs["rollups"] == timedelta(minutes=5)
-    assert jobs["retention"] == timedelta(hours=1) and jobs["monthly-report"] == timedelta(hours=1)
+    assert jobs["retention"] == timedelta(hours=1) and jobs["monthly-report"] == timedelta(minutes=5)
 
 
 def test_forecast_is_a_least_squares_line() -> None:
