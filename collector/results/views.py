@@ -16,13 +16,14 @@ from collector.ingest import pipeline
 from collector.limits import IngestGate, Overloaded
 from collector.pagination import decode_cursor, page
 from collector.results import service
-from collector.results.schemas import BatchIn, IngestOut, result_out
+from collector.results.schemas import IngestOut, result_out
+from collector.results.wire import batch_schema
 from collector.timefmt import parse_iso
 
 router = APIRouter(prefix="/api/v1", tags=["results"])
 
 
-_BATCH_SCHEMA = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+_BATCH_SCHEMA = batch_schema()  # the one wire model (collector.results.wire)
 
 
 @router.post("/results", response_model=IngestOut,

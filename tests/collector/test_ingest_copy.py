@@ -6,6 +6,7 @@ which one ran.
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta, timezone
 from typing import Any
 
@@ -114,7 +115,7 @@ def test_a_wrong_hint_falls_back_to_the_insert_without_losing_the_batch(app: Any
     early = result("cp04", "voucher-log", at=minutes_ago(3))  # sent first without a seq (spool was unwritable)
     assert post(app, token, batch(early, host="cp04")).accepted == 1
     # the same result again, now spooled with a seq above anything the host stored, beside a new one
-    again = Result.from_dict({**early.to_dict(), "seq": 7})
+    again = dataclasses.replace(early, seq=7)
     new = result("cp04", "voucher-log", status=Status.CRITICAL, at=minutes_ago(1), critical_events=2, seq=8)
     writer = pipeline.writer(app.state)
     failed = writer.failed_groups
