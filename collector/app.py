@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector import migrate
+from collector import errors, migrate
 from collector.config import Settings
 from collector.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from collector.events import Events
@@ -126,11 +126,18 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     install_input_guards(app)
 
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, Any]:
-        with read_factory() as db:
-            db.execute(sa.text("SELECT 1"))
-        return {"status": "ok", "version": VERSION}
+    @app.get("/healthz", tags=["ops"], responses={503: {"description": "the database is unreachable"}})
+    def healthz() -> Any:
+        try:
+            with read_factory() as db:
+                db.execute(sa.text("SELECT 1"))
+        except Exception as e:  # whatever the database says: the answer names it
+            if not errors.db_unavailable(e):
+                raise
+            return JSONResponse({"status": "error", "version": VERSION, "database": errors.db_name(engine),
+                                 "error": errors.short(e)}, status_code=503,
+                                headers={"Retry-After": str(errors.RETRY_AFTER)})
+        return {"status": "ok", "version": VERSION, "database": errors.db_name(engine)}
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics() -> Response:
@@ -144,7 +151,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", [])), "error": e.get("msg", "")} for e in exc.errors()[:50]]
-        return JSONResponse({"detail": {"message": "请求内容不符合接口定义", "errors": errors}}, status_code=422)
+        found = [{"loc": list(e.get("loc", [])), "error": e.get("msg", "")} for e in exc.errors()[:50]]
+        return JSONResponse({"detail": {"message": "请求内容不符合接口定义", "errors": found}}, status_code=422)
 
+    errors.install(app)
     return app

@@ -63,7 +63,7 @@ def _gate(state: Any, settings: Any) -> IngestGate:
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         request.app.state.metrics.rejected("too_large")
         raise HTTPException(413, f"请求体超过 {limit} 字节")
     chunks = []
