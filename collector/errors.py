@@ -1,5 +1,6 @@
 """Answers for failures that are not the request's own: the database unreachable (503 with Retry-After,
-so agents keep their batches spooled and retry) and values the database cannot hold (422)."""
+so agents keep their batches spooled and retry), and the driver's own data errors (422) where the hot
+path bypasses SQLAlchemy."""
 from __future__ import annotations
 
 import logging
@@ -72,15 +73,10 @@ def install(app: FastAPI) -> None:
         if db_unavailable(exc):
             log.warning("database unavailable: %s", short(exc))
             return unavailable_response(request)
-        if value_out_of_range(exc):
-            return JSONResponse({"detail": {"message": "请求中的值超出允许的范围", "errors": [short(exc)]}},
-                                status_code=422)
+        if value_out_of_range(exc):  # as collector.limits answers SQLAlchemy's DataError
+            return JSONResponse({"detail": {"message": "参数超出允许范围", "errors": []}}, status_code=422)
         raise exc
 
-    async def overflow(request: Request, exc: Exception) -> Any:
-        return JSONResponse({"detail": {"message": "请求中的时间或数值超出允许的范围", "errors": []}},
-                            status_code=422)
-
-    for kind in (DBAPIError, PoolTimeout, sqlite3.Error, *_DRIVER_DOWN, *_DRIVER_DATA):
+    # SQLAlchemy's DataError and OverflowError: collector.limits.install_input_guards
+    for kind in (OperationalError, InterfaceError, PoolTimeout, sqlite3.Error, *_DRIVER_DOWN, *_DRIVER_DATA):
         app.add_exception_handler(kind, database_error)
-    app.add_exception_handler(OverflowError, overflow)
