@@ -9,7 +9,7 @@ all (an agent whose counter went back, a result first sent without a seq), COPY 
 key (or, stored with another started_at, on a look-up of the batch's ids just before), the transaction is
 rolled back and the batch is written again with `tx.careful` set, which takes the INSERT.
 PostgreSQL, any other batch: one statement — `WITH ins AS (INSERT … SELECT … FROM unnest(arrays)
-WHERE NOT EXISTS (same id stored) ON CONFLICT (started_at, id) DO NOTHING RETURNING id)` followed by the
+WHERE (same id stored) IS NULL ON CONFLICT (started_at, id) DO NOTHING RETURNING id)` followed by the
 batch's check states, its active faults and the new ids as one result. The whole batch travels as
 eleven arrays in binary format, packed by collector.pgarrays, and the text never changes, so it is
 prepared once per connection. It runs
@@ -35,17 +35,19 @@ _COLS = ('started_at, id, host_id, "check", type, system, status, summary, durat
          'received_at')
 # Where a stored row of the same id can be: both started_at within a day of the id's time
 # (collector.ingest.records.ID_TIME_TOLERANCE), so within two days of each other; partitions outside are
-# pruned.
-_SAME_ID_SPAN = "r.started_at BETWEEN u.s - interval '2 days' AND u.s + interval '2 days'"
-_PG_STORED_IDS = ("SELECT 1 FROM results WHERE id = ANY(%(i)b::uuid[]) "
-                  "AND started_at BETWEEN %(lo)s - interval '2 days' AND %(hi)s + interval '2 days' LIMIT 1")
+# pruned. A scalar subquery per result, so that each is one probe of ix_results_id (id, started_at), whatever
+# the planner's statistics (a join may scan the primary key's whole time range instead).
+_SAME_ID = ("(SELECT 1 FROM results r WHERE r.id = u.i "
+            "AND r.started_at BETWEEN u.s - interval '2 days' AND u.s + interval '2 days' LIMIT 1)")
+_PG_STORED_IDS = (f"SELECT 1 FROM unnest(%(i)b::uuid[], %(s)b::timestamptz[]) AS u(i, s) "
+                  f"WHERE {_SAME_ID} IS NOT NULL LIMIT 1")
 _PG_SQL = (
     f"WITH ins AS (INSERT INTO results ({_COLS}) "
     "SELECT s, i, %(host)s, c, t, y, st, su, du, m::json, de::json, sq, %(now)s FROM unnest("
     "%(s)b::timestamptz[], %(i)b::uuid[], %(c)b::text[], %(t)b::text[], %(y)b::text[], %(st)b::int2[], "
     "%(su)b::text[], %(du)b::float8[], %(m)b::text[], %(de)b::text[], %(sq)b::int8[]) "
     "AS u(s, i, c, t, y, st, su, du, m, de, sq) "
-    f"WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.id = u.i AND {_SAME_ID_SPAN}) "
+    f"WHERE {_SAME_ID} IS NULL "
     "ON CONFLICT (started_at, id) DO NOTHING RETURNING id) "
     f"{state_rows.PG_STATES_SQL} UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM ins")
 _SQLITE_ROWS = 2000  # 13 parameters a row, well under SQLite's 32766
@@ -73,8 +75,7 @@ class StoredBefore(Exception):
 def refuse_stored(tx: Tx, recs: Sequence[Rec]) -> None:
     """StoredBefore if any of `recs` (about to be copied in) has its id stored already."""
     if recs and tx.query(_PG_STORED_IDS, {"i": A.uuids([r.id for r in recs]),
-                                          "lo": min(r.started_at for r in recs),
-                                          "hi": max(r.started_at for r in recs)}):
+                                          "s": A.timestamptz([r.started_at for r in recs])}):
         raise StoredBefore
 
 

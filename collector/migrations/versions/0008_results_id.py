@@ -1,4 +1,4 @@
-"""results: an index on id alone, so that one result id is stored once whatever its started_at
+"""results: an index led by id, so that one result id is stored once whatever its started_at
 
 Revision ID: 0008_results_id
 Revises: 0007
@@ -21,7 +21,8 @@ depends_on = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.create_index('ix_results_id', 'results', ['id'], unique=False)
+        # started_at too: a look-up is `id = X AND started_at BETWEEN …`, one probe of this index
+        op.create_index('ix_results_id', 'results', ['id', 'started_at'], unique=False)
     else:
         op.execute("DELETE FROM results WHERE rowid NOT IN (SELECT min(rowid) FROM results GROUP BY id)")
         op.create_index('ix_results_id', 'results', ['id'], unique=True)
