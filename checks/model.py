@@ -1,12 +1,11 @@
 """The one definition of an inspection result, used by agent, alerts and collector.
 
-Plain dataclasses (no pydantic) so that the agent stays light; the collector validates the
-same classes with pydantic's dataclass support.
+Plain dataclasses so that the agent stays light. The collector reads the wire form (`Result.to_dict`)
+with its own model and limits (collector/results/wire.py); the limits below are shared.
 """
 from __future__ import annotations
 
 import enum
-import math
 import os
 import time
 import uuid
@@ -84,7 +83,11 @@ class System(str, enum.Enum):
 SYSTEM_LABELS_ZH = {"voucher": "电子凭证库", "seal": "电子印章系统", "mq": "消息中间件", "os": "操作系统"}
 
 # Limits of the wire format, enforced by the collector and respected by the agent.
-MAX_NAME_LEN = 128
+MAX_NAME_LEN = 128  # host, check
+MAX_TYPE_LEN = 32
+MAX_METRIC_NAME_LEN = 256
+MAX_UNIT_LEN = 64
+MAX_RANGE_LEN = 128  # a metric's warn/crit
 MAX_SUMMARY_LEN = 1024
 MAX_METRICS = 64
 MAX_DETAIL_BYTES = 16 * 1024
@@ -106,27 +109,11 @@ class Metric:
         return {"name": self.name, "value": self.value, "unit": self.unit, "warn": self.warn,
                 "crit": self.crit, "min": self.min, "max": self.max}
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Metric:
-        value = float(d["value"])
-        if not math.isfinite(value):
-            raise ValueError(f"metric {d.get('name')!r}: value must be finite")
-        return cls(name=str(d["name"]), value=value, unit=str(d.get("unit") or ""),
-                   warn=_opt_str(d.get("warn")), crit=_opt_str(d.get("crit")),
-                   min=_opt_float(d.get("min")), max=_opt_float(d.get("max")))
 
-
-def _opt_str(v: Any) -> Optional[str]:
-    return None if v is None else str(v)
-
-
-def _opt_float(v: Any) -> Optional[float]:
-    return None if v is None else float(v)
-
-
-def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7): index-friendly for the collector's tables."""
-    ms = time.time_ns() // 1_000_000
+def uuid7(at: Optional[datetime] = None) -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7) of now or of `at`: index-friendly for the collector's
+    tables, which require its time to agree with the result's started_at."""
+    ms = time.time_ns() // 1_000_000 if at is None else int(at.timestamp() * 1000)
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
@@ -154,8 +141,13 @@ class Result:
     metrics: list[Metric] = field(default_factory=list)
     type: str = ""  # check type: log, disk, ...
     details: dict[str, Any] = field(default_factory=dict)  # samples, per-item states; bounded
-    id: uuid.UUID = field(default_factory=uuid7)
+    # None: a UUIDv7 of started_at (the collector requires the two times to agree)
+    id: uuid.UUID = None  # type: ignore[assignment]
     seq: Optional[int] = None  # per-agent sequence number, set by the agent's spool
+
+    def __post_init__(self) -> None:
+        if self.id is None:
+            self.id = uuid7(self.started_at)
 
     def metric(self, name: str) -> Optional[Metric]:
         for m in self.metrics:
@@ -179,27 +171,3 @@ class Result:
             "metrics": [m.to_dict() for m in self.metrics],
             "details": self.details,
         }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Result:
-        started = d["started_at"]
-        if isinstance(started, str):
-            started = datetime.fromisoformat(started.replace("Z", "+00:00"))
-        if not isinstance(started, datetime):
-            raise ValueError("started_at must be an ISO 8601 time with a UTC offset")
-        if started.tzinfo is None:
-            raise ValueError("started_at needs a UTC offset")
-        return cls(
-            id=uuid.UUID(str(d["id"])),
-            seq=None if d.get("seq") is None else int(d["seq"]),
-            host=str(d["host"]),
-            check=str(d["check"]),
-            type=str(d.get("type") or ""),
-            system=str(d["system"]),
-            status=Status.parse(d["status"]),
-            summary=str(d.get("summary") or ""),
-            started_at=started,
-            duration=float(d.get("duration") or 0.0),
-            metrics=[Metric.from_dict(m) for m in d.get("metrics") or []],
-            details=dict(d.get("details") or {}),
-        )

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector import migrate
+from collector import errors, migrate
 from collector.apidocs import docs_urls, install_private_docs
 from collector.calendar.jobs import announce_uncovered, heal_fallback
 from collector.calendar.service import coverage, sync
@@ -146,13 +146,20 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     if not settings.api.public_docs:
         install_private_docs(app)
 
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, Any]:
+    @app.get("/healthz", tags=["ops"], responses={503: {"description": "the database is unreachable"}})
+    def healthz() -> Any:
         cal = runtime(settings).calendar
-        with read_factory() as db:
-            db.execute(sa.text("SELECT 1"))
-            sync(db, cal)
-        body: dict[str, Any] = {"status": "ok", "version": VERSION}
+        try:
+            with read_factory() as db:
+                db.execute(sa.text("SELECT 1"))
+                sync(db, cal)
+        except Exception as e:  # whatever the database says: the answer names it
+            if not errors.db_unavailable(e):
+                raise
+            return JSONResponse({"status": "error", "version": VERSION, "database": errors.db_name(engine),
+                                 "error": errors.short(e)}, status_code=503,
+                                headers={"Retry-After": str(errors.RETRY_AFTER)})
+        body: dict[str, Any] = {"status": "ok", "version": VERSION, "database": errors.db_name(engine)}
         cov = coverage(cal, app.state.clock())
         if cov.uncovered:  # still 200: the collector works, on the Mon–Fri fallback for those years
             body["calendar"] = {"uncovered_years": cov.uncovered, "message": cov.message}
@@ -170,7 +177,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", [])), "error": e.get("msg", "")} for e in exc.errors()[:50]]
-        return JSONResponse({"detail": {"message": "请求内容不符合接口定义", "errors": errors}}, status_code=422)
+        found = [{"loc": list(e.get("loc", [])), "error": e.get("msg", "")} for e in exc.errors()[:50]]
+        return JSONResponse({"detail": {"message": "请求内容不符合接口定义", "errors": found}}, status_code=422)
 
+    errors.install(app)
     return app

@@ -64,6 +64,8 @@ def make_engine(url: str, *, readonly: bool = False, background_checkpoints: boo
     # retries that batch; recycling bounds how long an idle connection is kept.
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_recycle", 1800)
+    # An unreachable server answers 503 within seconds (collector.errors), not after the kernel's TCP timeout.
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     engine = sa.create_engine(url, **kwargs)
     event.listen(engine, "connect", _pg_arrays)
     return engine

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Optional
 from zoneinfo import ZoneInfo
@@ -28,4 +28,8 @@ def parse_iso(text: str) -> datetime:
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         raise ValueError(f"time {text!r} needs a UTC offset, e.g. 2026-11-25T10:00:00+08:00")
+    try:  # stored and compared in UTC: 9999-12-31T23:59:59-23:59 has no UTC time
+        dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"time {text!r} is out of range") from None
     return dt

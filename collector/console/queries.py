@@ -30,7 +30,7 @@ class Filters:
 
 def month_range(month: str, tz: str) -> Optional[tuple[datetime, datetime]]:
     m = MONTH.match(month)
-    if not m or not 1 <= int(m.group(2)) <= 12:
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 1900 <= int(m.group(1)) <= 9000:
         return None
     year, mon = int(m.group(1)), int(m.group(2))
     start = datetime(year, mon, 1, tzinfo=zone(tz))
@@ -50,8 +50,8 @@ def search(*, db: Session, f: Filters, tz: str, page: int) -> tuple[list[Ticket]
         q = q.where(Ticket.system == f.system)
     if f.engineer == "none":
         q = q.where(Ticket.assignee_id.is_(None))
-    elif f.engineer.isdigit():
-        q = q.where(Ticket.assignee_id == int(f.engineer))
+    elif f.engineer.isascii() and f.engineer.isdigit() and len(f.engineer) <= 10:
+        q = q.where(Ticket.assignee_id == min(int(f.engineer), 2**31 - 1))
     span = month_range(f.month, tz) if f.month else None
     if span:
         q = q.where(Ticket.opened_at >= span[0], Ticket.opened_at < span[1])

@@ -12,7 +12,16 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from collector.console import queries
-from collector.console.web import ConsoleError, EngineerForm, PageUser, local_input, redirect, render, settings_of
+from collector.console.web import (
+    ConsoleError,
+    EngineerForm,
+    PageUser,
+    local_input,
+    redirect,
+    render,
+    row_id,
+    settings_of,
+)
 from collector.db import utcnow
 from collector.deps import SessionDep
 from collector.runtime import runtime
@@ -82,7 +91,8 @@ def create(request: Request, db: SessionDep, form: EngineerForm) -> Response:
     problems += [f"{k} 过长" for k, n in limits.items() if len(values[k]) > n]
     engineer = None
     if values["engineer"]:
-        engineer = users.get(db=db, user_id=int(values["engineer"])) if values["engineer"].isdigit() else None
+        uid = row_id(values["engineer"])
+        engineer = users.get(db=db, user_id=uid) if uid is not None else None
         if engineer is None:
             problems.append("工程师不存在")
     if problems:
@@ -163,7 +173,8 @@ def _apply(db: Session, t: Ticket, action: str, form: Any, request: Request) -> 
         workflow.acknowledge(db=db, ticket=t, actor=actor, now=now, note=note, rt=rt)
     elif action == "assign":
         who = form.get("engineer")
-        engineer: Optional[Any] = users.get(db=db, user_id=int(who)) if who.isdigit() else None
+        uid = row_id(who)
+        engineer: Optional[Any] = users.get(db=db, user_id=uid) if uid is not None else None
         if who and engineer is None:
             raise workflow.WorkflowError("工程师不存在", 422)
         workflow.assign(db=db, ticket=t, engineer=engineer, actor=actor, now=now)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
 from urllib.parse import parse_qs, quote
@@ -195,6 +195,17 @@ def local_input(value: str, tz: str) -> Optional[datetime]:
         return None
     try:
         dt = datetime.fromisoformat(value)
-    except ValueError:
+        dt = dt.replace(tzinfo=zone(tz)) if dt.tzinfo is None else dt
+        dt.astimezone(timezone.utc)  # stored in UTC: year 9999 or 1 with an offset has no UTC time
+    except (ValueError, OverflowError):
         raise ConsoleError(422, f"时间格式不正确: {value}") from None
-    return dt.replace(tzinfo=zone(tz)) if dt.tzinfo is None else dt
+    return dt
+
+
+def row_id(value: str) -> Optional[int]:
+    """A form's id field (user, ticket): ASCII digits within a database INTEGER, else None ("²" and
+    "٣" are digits to str.isdigit, and 10**20 does not fit the column)."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return None
+    n = int(value)
+    return n if 0 < n < 2**31 else None

@@ -22,7 +22,7 @@ from collector.flows import IngestReply
 from collector.ingest import contact
 from collector.ingest import states as state_rows
 from collector.ingest.evaluate import TicketChanges, evaluate, fault_keys
-from collector.ingest.store import all_after, copy_in, copy_many, unique
+from collector.ingest.store import all_after, copy_in, copy_many, refuse_stored, unique
 from collector.ingest.tx import Tx
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ def _write_common(conn: sa.Connection, tx: Tx, works: list[BatchWrite]) -> dict[
         checks.update(keys)
         faults.extend(keys.values())
     states, found = state_rows.load_many(tx, [w.info.id for w in works], sorted(checks), faults)
+    refuse_stored(tx, [r for _, uniq, _ in batches for r in uniq])
     copy_in(tx, copy_many([(uniq, w.info.id, w.now) for w, uniq, _ in batches]))
     out: dict[int, Outcome] = {}
     changed: list[dict[str, Any]] = []

@@ -28,10 +28,9 @@ from collector.ingest import contact
 from collector.ingest.auth import HostInfo, TokenCache
 from collector.ingest.group import GroupWriter
 from collector.ingest.grouped import write_group
-from collector.ingest.records import Rec, parse
+from collector.ingest.records import BatchError, Rec, parse
 from collector.ingest.tx import Tx
 from collector.limits import FailureLimiter
-from collector.results.validate import BatchError
 from collector.security import token_digest
 
 

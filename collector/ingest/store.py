@@ -6,12 +6,13 @@ had stored, read under the host's row lock): the states are read, then the rows 
 no per-row conflict check, heap pages filled in bulk; about a third less work for PostgreSQL and the
 collector than the INSERT below. The seq test is only a hint for speed: if a result was stored after
 all (an agent whose counter went back, a result first sent without a seq), COPY fails on the primary
-key, the transaction is rolled back and the batch is written again with `tx.careful` set, which takes
-the INSERT.
+key (or, stored with another started_at, on a look-up of the batch's ids just before), the transaction is
+rolled back and the batch is written again with `tx.careful` set, which takes the INSERT.
 PostgreSQL, any other batch: one statement — `WITH ins AS (INSERT … SELECT … FROM unnest(arrays)
-ON CONFLICT (started_at, id) DO NOTHING RETURNING id)` followed by the batch's check states, its
-active faults and the new ids as one result. The whole batch travels as eleven arrays in binary format, packed by
-collector.pgarrays, and the text never changes, so it is prepared once per connection. It runs
+WHERE (same id stored) IS NULL ON CONFLICT (started_at, id) DO NOTHING RETURNING id)` followed by the
+batch's check states, its active faults and the new ids as one result. The whole batch travels as
+eleven arrays in binary format, packed by collector.pgarrays, and the text never changes, so it is
+prepared once per connection. It runs
 after the host row is locked (collector.ingest.pipeline), so its snapshot sees every earlier batch of
 the same agent.
 SQLite: one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id` in the storage formats SQLAlchemy
@@ -32,30 +33,50 @@ from collector.ingest.tx import Tx, sqlite_time
 
 _COLS = ('started_at, id, host_id, "check", type, system, status, summary, duration, metrics, details, seq, '
          'received_at')
+# Where a stored row of the same id can be: both started_at within a day of the id's time
+# (collector.ingest.records.ID_TIME_TOLERANCE), so within two days of each other; partitions outside are
+# pruned. A scalar subquery per result, so that each is one probe of ix_results_id (id, started_at), whatever
+# the planner's statistics (a join may scan the primary key's whole time range instead).
+_SAME_ID = ("(SELECT 1 FROM results r WHERE r.id = u.i "
+            "AND r.started_at BETWEEN u.s - interval '2 days' AND u.s + interval '2 days' LIMIT 1)")
+_PG_STORED_IDS = (f"SELECT 1 FROM unnest(%(i)b::uuid[], %(s)b::timestamptz[]) AS u(i, s) "
+                  f"WHERE {_SAME_ID} IS NOT NULL LIMIT 1")
 _PG_SQL = (
     f"WITH ins AS (INSERT INTO results ({_COLS}) "
     "SELECT s, i, %(host)s, c, t, y, st, su, du, m::json, de::json, sq, %(now)s FROM unnest("
     "%(s)b::timestamptz[], %(i)b::uuid[], %(c)b::text[], %(t)b::text[], %(y)b::text[], %(st)b::int2[], "
     "%(su)b::text[], %(du)b::float8[], %(m)b::text[], %(de)b::text[], %(sq)b::int8[]) "
     "AS u(s, i, c, t, y, st, su, du, m, de, sq) "
+    f"WHERE {_SAME_ID} IS NULL "
     "ON CONFLICT (started_at, id) DO NOTHING RETURNING id) "
     f"{state_rows.PG_STATES_SQL} UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM ins")
 _SQLITE_ROWS = 2000  # 13 parameters a row, well under SQLite's 32766
 
 
 def unique(recs: Sequence[Rec]) -> list[Rec]:
-    """Drop repeats of the same (started_at, id) inside one batch: stored once, counted as duplicates."""
-    seen: dict[uuid.UUID, datetime] = {}
-    again: set[tuple[uuid.UUID, datetime]] = set()  # the same id at other times: rare, other rows
+    """Drop repeats of an id inside one batch (whatever their started_at): stored once, counted as
+    duplicates."""
+    seen: set[uuid.UUID] = set()
     out = []
     for r in recs:
-        first = seen.setdefault(r.id, r.started_at)
-        if first is r.started_at:
-            out.append(r)
-        elif first != r.started_at and (r.id, r.started_at) not in again:
-            again.add((r.id, r.started_at))
+        if r.id not in seen:
+            seen.add(r.id)
             out.append(r)
     return out
+
+
+class StoredBefore(Exception):
+    """An id of a batch taken as new is stored already (with another started_at: COPY's primary key did
+    not see it). Its sqlstate makes the group writer retry the batch alone on the careful path."""
+
+    sqlstate = "23505"
+
+
+def refuse_stored(tx: Tx, recs: Sequence[Rec]) -> None:
+    """StoredBefore if any of `recs` (about to be copied in) has its id stored already."""
+    if recs and tx.query(_PG_STORED_IDS, {"i": A.uuids([r.id for r in recs]),
+                                          "s": A.timestamptz([r.started_at for r in recs])}):
+        raise StoredBefore
 
 
 def insert_and_load(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, checks: list[str],
@@ -97,6 +118,7 @@ def all_after(recs: Sequence[Rec], seq: int) -> bool:
 def _pg_copy(tx: Tx, recs: Sequence[Rec], host_id: int, now: datetime, checks: list[str],
              faults: list[str]) -> tuple[set[uuid.UUID], state_rows.States, set[str]]:
     rows = tx.query(state_rows.PG_STATES_SQL, {"host": host_id, "checks": A.text(checks), "faults": A.text(faults)})
+    refuse_stored(tx, recs)
     copy_in(tx, copy_rows(recs, host_id, now))
     states, found = state_rows.from_rows(host_id, rows)
     return {r.id for r in recs}, states, found
@@ -179,7 +201,7 @@ def _sqlite(raw: Any, recs: Sequence[Rec], host_id: int, now: datetime) -> set[u
                            r.summary, r.duration, r.metrics_json, r.details_json, r.seq, received)
             values = ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?,?)"] * len(chunk))
             cur.execute(f"INSERT INTO results ({_COLS}) VALUES {values} "
-                        "ON CONFLICT (started_at, id) DO NOTHING RETURNING id", params)
+                        "ON CONFLICT DO NOTHING RETURNING id", params)  # (started_at, id) or id alone
             new.update(uuid.UUID(hex=row[0]) for row in cur.fetchall())
     finally:
         cur.close()

@@ -1,10 +1,9 @@
-"""API shapes of results. The wire shape of an incoming result is checks.model.Result (one definition);
-ResultIn documents it in the OpenAPI description."""
+"""API shapes of results going out. Incoming batches: the wire model in collector.results.wire."""
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from checks.model import Status
 from collector.results.models import CheckState, ResultRow
@@ -19,26 +18,6 @@ class MetricOut(BaseModel):
     crit: Optional[str] = None
     min: Optional[float] = None
     max: Optional[float] = None
-
-
-class ResultIn(BaseModel):
-    id: str = Field(description="UUID chosen by the agent; a re-delivered id is stored once")
-    seq: Optional[int] = Field(None, description="per-agent sequence number")
-    host: str
-    check: str
-    type: str = ""
-    system: str = Field(description="voucher | seal | mq | os")
-    status: str = Field(description="OK | WARNING | CRITICAL | UNKNOWN (or 0..3)")
-    summary: str = ""
-    started_at: str = Field(description="ISO 8601 with UTC offset")
-    duration: float = 0.0
-    metrics: list[MetricOut] = []
-    details: dict[str, Any] = {}
-
-
-class BatchIn(BaseModel):
-    agent: dict[str, Any] = Field(default_factory=dict, description="host, version, labels, heartbeat, ...")
-    results: list[ResultIn]
 
 
 class IngestOut(BaseModel):

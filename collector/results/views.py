@@ -16,13 +16,14 @@ from collector.ingest import pipeline
 from collector.limits import IngestGate, Overloaded
 from collector.pagination import decode_cursor, page
 from collector.results import service
-from collector.results.schemas import BatchIn, IngestOut, result_out
+from collector.results.schemas import IngestOut, result_out
+from collector.results.wire import batch_schema
 from collector.timefmt import parse_iso
 
 router = APIRouter(prefix="/api/v1", tags=["results"])
 
 
-_BATCH_SCHEMA = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+_BATCH_SCHEMA = batch_schema()  # the one wire model (collector.results.wire)
 
 
 @router.post("/results", response_model=IngestOut,
@@ -62,7 +63,7 @@ def _gate(state: Any, settings: Any) -> IngestGate:
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         request.app.state.metrics.rejected("too_large")
         raise HTTPException(413, f"请求体超过 {limit} 字节")
     chunks = []

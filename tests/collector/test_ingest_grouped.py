@@ -7,6 +7,7 @@ write inside one transaction, or by holding the writer busy while the batches qu
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import HTTPException
 
-from checks.model import Result, Status
+from checks.model import Status
 from collector.hosts import service as hosts
 from collector.ingest import grouped, pipeline, store
 from collector.ingest.group import GroupWriter
@@ -147,7 +148,7 @@ def test_a_wrong_hint_in_a_group_costs_a_retry_and_loses_nothing(app: Any, commo
     tokens = enroll(app, "gw1", "gw2", "gw3", "gw4")
     early = result("gw2", "voucher-log", at=minutes_ago(31))
     assert post(app, tokens["gw2"], batch(early, host="gw2")).accepted == 1
-    again = Result.from_dict({**early.to_dict(), "seq": 7})
+    again = dataclasses.replace(early, seq=7)
     post(app, tokens["gw4"], five("gw4", 1, 40))
     with app.state.sessionmaker() as db:
         hosts.enroll(db=db, name="gw4")  # rotated while the old token is still cached

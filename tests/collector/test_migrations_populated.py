@@ -9,6 +9,7 @@ import orjson
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from checks.model import uuid7
 from collector import migrate
 from collector.app import create_app
 from collector.config import Settings
@@ -79,8 +80,8 @@ def test_upgrade_from_0001_keeps_every_row(db_url: str) -> None:
         [ticket] = client.get("/api/v1/tickets?status=open", headers=h).json()["items"]
         assert ticket["number"] == "FW-202610-0001" and ticket["host"] == "old01"
         # the old host's token still works, and new results land beside the old ones
-        now = datetime.now(timezone.utc).isoformat()
-        body = {"agent": {}, "results": [{"id": str(uuid.uuid4()), "host": "old01", "check": "voucher-log",
-                                          "system": "voucher", "status": "OK", "started_at": now}]}
+        now = datetime.now(timezone.utc)
+        body = {"agent": {}, "results": [{"id": str(uuid7(now)), "host": "old01", "check": "voucher-log",
+                                          "system": "voucher", "status": "OK", "started_at": now.isoformat()}]}
         reply = client.post("/api/v1/results", json=body, headers={"Authorization": "Bearer xja_old"})
         assert reply.status_code == 200 and reply.json()["accepted"] == 1

@@ -8,7 +8,6 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from checks.model import uuid7
 from tests.conftest import bin_path, free_port, run_cli, wait_http
 
 pytestmark = pytest.mark.postgres
@@ -37,7 +37,7 @@ def call(url: str, key: str, body: Any = None) -> tuple[int, Any]:
 
 
 def result(status: str, at: datetime) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "host": HOST, "check": CHECK, "type": "log", "system": "voucher",
+    return {"id": str(uuid7(at)), "host": HOST, "check": CHECK, "type": "log", "system": "voucher",
             "status": status, "summary": "发现 1 条严重错误" if status != "OK" else "无新错误",
             "started_at": at.isoformat(), "duration": 0.01,
             "metrics": [{"name": "critical_events", "value": 1 if status != "OK" else 0, "unit": ""}]}

@@ -1,6 +1,6 @@
 """working calendar imported into the database; due times marked when computed on the fallback
 
-Revision ID: 0008_calendar
+Revision ID: 0009_calendar
 Revises: 0008_agent_rejected
 Create Date: 2026-12-06 02:40:00
 
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0008_calendar'
+revision = '0009_calendar'
 down_revision = '0008_agent_rejected'
 branch_labels = None
 depends_on = None

@@ -1,14 +1,14 @@
 """login_audit: refused console logins (who, from where, when, why)
 
-Revision ID: 0008_login_audit
-Revises: 0008_calendar
+Revision ID: 0010_login_audit
+Revises: 0009_calendar
 Create Date: 2026-12-06 02:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_login_audit'
-down_revision = '0008_calendar'
+revision = '0010_login_audit'
+down_revision = '0009_calendar'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """job failures counted; monthly reports that failed, kept with their reason until made
 
-Revision ID: 0008_job_failures
-Revises: 0008_login_audit
+Revision ID: 0011_job_failures
+Revises: 0010_login_audit
 Create Date: 2026-12-06 02:30:00
 
 `job_runs.failures` counts every failed run of a job (exported as xunjian_job_failures_total, read
@@ -11,8 +11,8 @@ from the database so each collector process answers the same). `report_failures`
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_job_failures'
-down_revision = '0008_login_audit'
+revision = '0011_job_failures'
+down_revision = '0010_login_audit'
 branch_labels = None
 depends_on = None
 
