@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm = r.add_parser("monthly", parents=[common], help="系统服务月报 of one month to a file")
     rm.add_argument("--month", required=True, help="YYYY-MM")
     rm.add_argument("--unit", help="客户单位 (default: every unit)")
-    rm.add_argument("--format", choices=["xlsx", "pdf", "html"], default="xlsx")
+    rm.add_argument("--format", choices=["xlsx", "pdf", "html", "docx"], default="xlsx")
     rm.add_argument("--out", required=True, help="output file")
     rm.set_defaults(fn=cmd_report_monthly)
     return p

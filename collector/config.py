@@ -44,6 +44,13 @@ class ConsoleSettings(BaseModel):
     login_window_minutes: float = Field(5, gt=0)
 
 
+class ReportSettings(BaseModel):
+    """What the monthly report's cover and sign-off name besides the customer unit."""
+
+    provider: str = Field("", description="服务单位: the company providing the service")
+    contract_number: str = Field("", description="合同编号 of the service contract")
+
+
 class Settings(BaseModel):
     db_url: str = DEFAULT_DB_URL
     host: str = "127.0.0.1"
@@ -53,6 +60,7 @@ class Settings(BaseModel):
     ingest: IngestSettings = IngestSettings()
     tickets: TicketSettings = TicketSettings()
     console: ConsoleSettings = ConsoleSettings()
+    report: ReportSettings = ReportSettings()
     sla: dict[str, Any] = {}
     calendar_files: list[str] = []
     notify: dict[str, Any] = {}

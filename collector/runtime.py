@@ -3,11 +3,11 @@ notification channels and routes. Built lazily and cached per Settings object.""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.notify import NotifyConfig, build_notify
-from collector.config import Settings
+from collector.config import ReportSettings, Settings
 from collector.sla import SlaPolicy, WorkCalendar
 
 
@@ -16,6 +16,7 @@ class Runtime:
     calendar: WorkCalendar
     policy: SlaPolicy
     notify: NotifyConfig
+    report: ReportSettings = field(default_factory=ReportSettings)
 
 
 _cache: dict[int, tuple[Settings, Runtime]] = {}
@@ -34,6 +35,6 @@ def runtime(settings: Settings) -> Runtime:
             cal_cfg.setdefault("schedules", list(settings.calendar_files))
         cal_cfg.setdefault("timezone", settings.timezone)
         rt = Runtime(calendar=WorkCalendar.from_config(cal_cfg), policy=SlaPolicy.from_dict(sla),
-                     notify=build_notify(settings.notify or {}))
+                     notify=build_notify(settings.notify or {}), report=settings.report)
         _cache[key] = (settings, rt)
         return rt

@@ -20,7 +20,7 @@ from collector.runtime import runtime
 from collector.timefmt import zone
 
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
-FORMATS = (("html", "网页"), ("xlsx", "Excel"), ("pdf", "PDF"))
+FORMATS = (("html", "网页"), ("xlsx", "Excel"), ("pdf", "PDF"), ("docx", "Word"))
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
