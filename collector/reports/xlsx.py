@@ -5,6 +5,7 @@ import io
 from copy import copy
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -52,7 +53,7 @@ def _sheet(ws: Worksheet, data: ReportData, table: Table) -> None:
     # Style the first body cell the normal way, then copy its style array to the others: openpyxl's
     # per-cell style setters hash every style object and dominate the time on 2,000-ticket months.
     for row in table.rows:
-        ws.append(row)
+        ws.append([_clean(v) for v in row])
     if table.rows:
         model = ws.cell(first + 1, 1)
         model.border, model.alignment = BORDER, WRAP
@@ -74,6 +75,11 @@ def _sheet(ws: Worksheet, data: ReportData, table: Table) -> None:
     ws.oddHeader.center.text = data.title
 
 
+def _clean(v: object) -> object:
+    """Control characters (a pasted log line in a ticket) cannot be stored in a worksheet: dropped."""
+    return ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+
+
 def _cover(ws: Worksheet, data: ReportData) -> None:
     """Cover, 本月概述 and 签字确认 on one printable sheet."""
     c = data.cover
@@ -85,14 +91,14 @@ def _cover(ws: Worksheet, data: ReportData) -> None:
     r = 4
     for k, v in c.fields():
         ws.cell(r, 1, k).font = Font(bold=True)
-        ws.cell(r, 2, v)
+        ws.cell(r, 2, _clean(v))
         ws.cell(r, 2).border = Border(bottom=THIN)
         r += 1
     r += 1
     ws.cell(r, 1, "本月概述").font = Font(bold=True, size=13)
     for text in data.overview:
         r += 1
-        ws.cell(r, 1, text).alignment = WRAP
+        ws.cell(r, 1, _clean(text)).alignment = WRAP
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=4)
         ws.row_dimensions[r].height = 15 * (len(text) // 70 + 1)
     r += 2
@@ -100,7 +106,7 @@ def _cover(ws: Worksheet, data: ReportData) -> None:
     for left, right in c.sign_off():
         r += 1
         for col, value in ((1, left), (3, right)):
-            ws.cell(r, col, value).border = BORDER
+            ws.cell(r, col, _clean(value)).border = BORDER
             ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=col + 1)
         if left == "（盖章）":
             ws.row_dimensions[r].height = 90
