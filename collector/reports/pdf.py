@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape
@@ -168,7 +169,10 @@ def _sign_off(data: ReportData, styles: dict[str, ParagraphStyle], usable: float
     c = data.cover
     assert c is not None
     s = styles["sign"]
-    cells = [[Paragraph(text(left), s), Paragraph(text(right), s)] for left, right in c.sign_off(blank="_" * 24)]
+    def cell(v: str) -> Paragraph:  # a Paragraph collapses spaces: the gaps to write the date in stay
+        return Paragraph(text(v).replace("\u3000", "&nbsp;" * 3), s)
+
+    cells = [[cell(left), cell(right)] for left, right in c.sign_off(blank="_" * 24)]
     table = Table(cells, colWidths=[usable / 2 - 10 * mm] * 2, rowHeights=[None, None, 16 * mm, 38 * mm, None],
                   hAlign="CENTER")
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -254,9 +258,14 @@ def column_widths(t: DataTable, usable: float) -> list[float]:
     return [lo + (n - lo) * k for lo, n in zip(mins, nats)]
 
 
+_SIGNED = re.compile(r"^(?:[+-]?[\d,]+(?:\.\d+)?|—)$")  # "+2,160", "-20.00", "—" (a change, or none)
+
+
 def _numeric(t: DataTable, c: int) -> bool:
+    """Right-align a column of numbers (and of signed changes)."""
     values = [row[c] for row in t.rows[:SAMPLE] if row[c] is not None]
-    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return bool(values) and all((isinstance(v, (int, float)) and not isinstance(v, bool))
+                                or (isinstance(v, str) and _SIGNED.match(v)) for v in values)
 
 
 def _tables(t: DataTable, styles: dict[str, ParagraphStyle], usable: float) -> list[Any]:
