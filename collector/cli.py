@@ -135,6 +135,14 @@ def cmd_report_monthly(args: argparse.Namespace) -> int:
                        out=args.out)
 
 
+def cmd_report_forms(args: argparse.Namespace) -> int:
+    from collector.reports.cli import forms
+
+    db, settings = _session(args)
+    with db:
+        return forms(db=db, settings=settings, month=args.month, unit=args.unit or "", out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xunjian-collector", description="巡检 Xunjian collector")
     p.add_argument("--version", action="version", version="xunjian-collector 0.1.0")
@@ -185,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--format", choices=["xlsx", "pdf", "html", "docx"], default="xlsx")
     rm.add_argument("--out", required=True, help="output file")
     rm.set_defaults(fn=cmd_report_monthly)
+    rf = r.add_parser("forms", parents=[common], help="every 系统服务单 of one month (by 热线时间), one per page, PDF")
+    rf.add_argument("--month", required=True, help="YYYY-MM")
+    rf.add_argument("--unit", help="客户单位 (default: every unit)")
+    rf.add_argument("--out", required=True, help="output PDF file")
+    rf.set_defaults(fn=cmd_report_forms)
     return p
 
 

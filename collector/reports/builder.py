@@ -199,7 +199,8 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
             _local(t.reported_at, tz), _local(t.resolved_at, tz), CHANNEL_ZH.get(t.channel, t.channel),
             t.description, t.resolution, SYSTEM_LABELS_ZH.get(t.system, t.system), t.host,
             SEVERITY_ZH.get(t.severity, t.severity), STATUS_ZH.get(t.status, t.status),
-            manager.response_hours(t, working[t.id], calendar, now), manager.CLOCK_ZH[working[t.id]],
+            manager.response_hours(t, elapsed[t.id].response_hours, working[t.id], calendar, now),
+            manager.CLOCK_ZH[working[t.id]],
             {"met": "达标", "breached": "超时"}.get(t.response_sla or "", ""),
             hours(elapsed[t.id].resolution_hours), t.satisfaction or ""]
             for t in tickets],
@@ -270,9 +271,9 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
 
     # -- what a service manager reads first, and the comparison with last month ---------------------
     host_ids = list(hosts) if unit else None
-    this = manager.headline(db, month=month, unit=unit, host_ids=host_ids, tz=tz)
     last = manager.headline(db, month=previous_month(first), unit=unit, host_ids=host_ids, tz=tz)
-    figures["availability_all"] = this["availability"]
+    observed = sum(a.observed_seconds for a in sys_rows.values())
+    figures["availability_all"] = pct(observed - sum(a.bad_seconds for a in sys_rows.values()), observed)
     observed_w = sum(a.observed_work_seconds for a in sys_rows.values())
     figures["availability_all_work"] = pct(observed_w - sum(a.bad_work_seconds for a in sys_rows.values()),
                                            observed_w)
@@ -282,6 +283,8 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     figures["system_names"] = [SYSTEM_LABELS_ZH[s] for s in SYSTEMS if s in sys_rows]
     breach_table = manager.breaches(tickets, working, calendar, now, local)
     hosts_table = manager.host_availability(per_check, hosts)
+    this = {**{k: figures.get(k) for k, _ in manager.HEADLINE_ZH},
+            "availability": figures["availability_all"], "visits": len(month_visits)}
     tables += [manager.comparison(this, last), manager.compliance(tickets, by_unit=not unit), breach_table,
                hosts_table, manager.top_faults(tickets, per_check, hosts, now)]
     tables.sort(key=lambda t: ORDER.index(t.key))

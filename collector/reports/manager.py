@@ -52,13 +52,16 @@ def counts_working(t: Ticket, policy: Optional[SlaPolicy], calendar: WorkCalenda
         return True
 
 
-def response_hours(t: Ticket, working: bool, calendar: WorkCalendar, now: datetime) -> Optional[float]:
-    """Call time → first response in the units of the ticket's target, pauses excluded."""
+def response_hours(t: Ticket, working_hours: Optional[float], working: bool, calendar: WorkCalendar,
+                   now: datetime) -> Optional[float]:
+    """Call time → first response in the units of the ticket's target, pauses excluded
+    (`working_hours`: the response already measured in working hours)."""
     if t.acknowledged_at is None:
         return None
-    between = working_time_between if working else clock_time_between
-    return round(between(t.reported_at, t.acknowledged_at, pauses=pauses_of(t), now=now,
-                         calendar=calendar).total_seconds() / 3600, 2)
+    if working:
+        return None if working_hours is None else round(working_hours, 2)
+    return round(clock_time_between(t.reported_at, t.acknowledged_at, pauses=pauses_of(t), now=now,
+                                    calendar=calendar).total_seconds() / 3600, 2)
 
 
 def compliance(tickets: list[Ticket], *, by_unit: bool) -> Table:
@@ -193,7 +196,7 @@ def top_faults(tickets: list[Ticket], per_check: dict[tuple[int, str], Any], hos
 
 
 def headline(db: Session, *, month: str, unit: str, host_ids: Optional[list[int]], tz: Any) -> dict[str, Any]:
-    """The month's headline figures, each defined as in the report (for the comparison table)."""
+    """Another month's headline figures (HEADLINE_ZH), each defined as in the report's own figures."""
     first, after = month_range(month)
     t0, t1 = datetime.combine(first, time(0), tz), datetime.combine(after, time(0), tz)
     r = ResultRollup

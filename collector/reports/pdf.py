@@ -42,6 +42,8 @@ CELL_SIZE = 7
 CHUNK = 60  # rows per Table flowable: reportlab splits long tables in quadratic time
 PAD = 3  # left and right cell padding (points)
 SAMPLE = 300  # rows measured to size a table's columns
+LONG_SHARE = 0.4  # of a too-wide table's width kept for its long text columns
+LONG_MIN_SHARE = 0.2  # ... at least, when the short columns need more
 HEADING_ROOM = 40 * mm  # a heading with less room than this below it starts a new page
 PALETTE = [colors.HexColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
                                         "#e377c2", "#17becf")]
@@ -235,26 +237,58 @@ def _line_width(v: Any) -> float:
     return max(sum(_char_width(ch) for ch in line) for line in t.split("\n"))
 
 
+def _word_width(v: Any) -> float:
+    """The widest whitespace-separated piece: a short value may break between words, never inside."""
+    t = f"{v:.2f}" if isinstance(v, float) else ("—" if v is None else str(v))
+    return max((sum(_char_width(ch) for ch in word) for word in t.split()), default=0.0)
+
+
 def column_widths(t: DataTable, usable: float) -> list[float]:
-    """Each column as wide as its content (headers on at most two lines, short values never broken),
-    shrunk where the table would exceed the page: long text columns give way first."""
+    """Each column as wide as its content (headers on at most two lines, short values never broken
+    inside a word). A table wider than the page keeps at least LONG_SHARE of it for its long text
+    columns (descriptions), so rows stay a few lines high; the short columns shrink first, down to
+    their widest word, and below that only when the long ones are down to LONG_MIN_SHARE."""
     em = _char_width("中")
-    mins, nats = [], []
+    pad = 2 * PAD + 1
+    head_min, nats, long, word_min = [], [], [], []
     for c, h in enumerate(t.headers):
         head = sum(_char_width(ch) for ch in h)
-        content = max((_line_width(row[c]) for row in t.rows[:SAMPLE]), default=0.0)
-        content = min(content, usable * 0.35)
-        short = content <= 12 * em
-        lo = max(math.ceil(head / 2) + em / 2, 3 * em, content if short else 8 * em)
-        nats.append(max(lo, head, content) + 2 * PAD + 1)
-        mins.append(lo + 2 * PAD + 1)
+        sample = [row[c] for row in t.rows[:SAMPLE]]
+        content = min(max((_line_width(v) for v in sample), default=0.0), usable * 0.35)
+        head_min.append(max(math.ceil(head / 2) + em / 2, 2 * em))
+        nats.append(max(head, content, head_min[-1]) + pad)
+        long.append(content > 12 * em)
+        word_min.append(max((_word_width(v) for v in sample), default=0.0))
     if sum(nats) <= usable:
         return nats
-    if sum(mins) > usable:  # long text first goes down to three characters a line, then everything shrinks
-        mins = [max(3 * em, 2 * PAD + 1 + em) if n > 14 * em else lo for lo, n in zip(mins, nats)]
-        if sum(mins) >= usable:
-            return [w * usable / sum(mins) for w in mins]
-    k = (usable - sum(mins)) / (sum(nats) - sum(mins))
+    mins = [max(hm, 4 * em if lg else wm) + pad for hm, lg, wm in zip(head_min, long, word_min)]
+    short = [c for c in range(len(nats)) if not long[c]]
+    longs = [c for c in range(len(nats)) if long[c]]
+    long_nat = sum(nats[c] for c in longs)
+    long_budget = max(usable - sum(nats[c] for c in short), min(usable * LONG_SHARE, long_nat)) if longs else 0.0
+    if longs and sum(mins[c] for c in short) > usable - long_budget:  # short values first stay whole
+        long_budget = max(usable - sum(mins[c] for c in short), min(usable * LONG_MIN_SHARE, long_nat))
+    widths = _fit([nats[c] for c in short], [mins[c] for c in short], usable - long_budget)
+    out = [0.0] * len(nats)
+    for c, w in zip(short, widths):
+        out[c] = w
+    rest = usable - sum(widths)
+    for c in longs:
+        out[c] = max(mins[c], rest * nats[c] / long_nat) if long_nat else mins[c]
+    scale = usable / sum(out)
+    return [w * scale for w in out] if scale < 1 else out
+
+
+def _fit(nats: list[float], mins: list[float], budget: float) -> list[float]:
+    """Widths between their minimum and natural width that add up to `budget` (or to the minimums
+    scaled down when even those do not fit)."""
+    if not nats:
+        return []
+    if sum(nats) <= budget:
+        return nats
+    if sum(mins) >= budget:
+        return [w * budget / sum(mins) for w in mins]
+    k = (budget - sum(mins)) / (sum(nats) - sum(mins))
     return [lo + (n - lo) * k for lo, n in zip(mins, nats)]
 
 

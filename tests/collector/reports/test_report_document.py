@@ -181,8 +181,9 @@ def test_column_widths_fit_their_content() -> None:
     for h, w in zip(headers, inner):  # header cells on at most two lines, never one character a line
         assert pdf.wrap(h, w).count("\n") <= 1, (h, pdf.wrap(h, w))
     for v, w in zip(row, inner):
-        if isinstance(v, str) and len(v) <= 16:  # numbers, times, names: never broken
-            assert "\n" not in pdf.wrap(v, w), (v, pdf.wrap(v, w))
+        if isinstance(v, str) and len(v) <= 16:  # numbers, times, names: never broken inside a word
+            lines = pdf.wrap(v, w).split("\n")
+            assert [word for line in lines for word in line.split()] == v.split(), (v, lines)
     assert widths[headers.index("问题描述")] > widths[headers.index("渠道")]
     small = pdf.column_widths(Table("summary", "概况", ["项目", "数值"], [["巡检次数", 2160]], []), usable)
     assert sum(small) < usable / 3  # a small table is as wide as its content, not the page
@@ -236,3 +237,39 @@ def test_cli_docx(tmp_path: Path) -> None:
     rows = [(r.cells[0].text, r.cells[1].text) for r in doc.tables[0].rows]
     assert ("客户单位", "某市财政局") in rows and ("服务单位", PROVIDER) in rows and ("合同编号", CONTRACT) in rows
     assert "本月没有某市财政局的巡检数据。" in [p.text for p in doc.paragraphs]
+    forms = tmp_path / "forms.pdf"
+    p = subprocess.run([*exe, "report", "forms", "--month", "2026-09", "--unit", "某市财政局", "--out", str(forms),
+                        "--db", db], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert forms.read_bytes().startswith(b"%PDF-") and "系统服务单 0 张" in p.stderr
+
+
+def test_forms_one_page_per_ticket_of_the_month(api: Any, tmp_path: Path) -> None:
+    if shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None:
+        pytest.skip("poppler-utils (pdftotext, pdftoppm) is not installed")
+    from collector.reports import forms
+
+    build_month(api)
+    more_cases(api)
+    tz = runtime(api.app.state.settings).calendar.tz
+    numbers = [r[0] for r in data(api).table("tickets").rows]  # the report's month: call time
+    with api.app.state.read_sessionmaker() as db:
+        tickets = forms.tickets_of(db, month=MONTH, unit="", tz=tz)
+        county = forms.tickets_of(db, month=MONTH, unit="某县财政局", tz=tz)
+        out = tmp_path / "forms.pdf"
+        out.write_bytes(forms.render(tickets, tz=tz, title="系统服务单 2026年9月 全部单位"))
+    assert [t.number for t in tickets] == numbers and len(numbers) == 8  # the August call is not in September
+    assert {t.customer_unit for t in county} == {"某县财政局"} and len(county) == 2
+    subprocess.run(["pdftoppm", "-png", "-r", "30", str(out), str(tmp_path / "form")], check=True)
+    assert len(list(tmp_path.glob("form*.png"))) == len(numbers)  # one form a page
+    for n, number in enumerate(numbers, 1):
+        page = re.sub(r"\s+", "", _pdftotext(out, n))
+        assert page.startswith("系统服务单") and f"编号:{number}" in page, (n, page[:80])
+        for label in ("工程师姓名", "客户单位", "热线时间", "解决问题时间", "受理方式", "问题描述", "解决描述",
+                      "客户满意度", "工程师签字", "客户签字"):
+            assert label in page, (n, label)
+    first = re.sub(r"\s+", "", _pdftotext(out, 1))
+    assert "热线时间2026-09-0709:00" in first and "■电话" in first and "■满意" in first and "□邮件" in first
+    hostile = re.sub(r"\s+", "", _pdftotext(out, numbers.index(next(
+        t.number for t in tickets if t.description == HOSTILE)) + 1))
+    assert "页面报错<fontcolor=red>红</font>&<b>粗</b>" in hostile
