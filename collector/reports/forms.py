@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from datetime import datetime, time
 from typing import Any
-from xml.sax.saxutils import escape
 
 import sqlalchemy as sa
 from reportlab.lib import colors
@@ -17,7 +16,7 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table, T
 from sqlalchemy.orm import Session
 
 from checks.model import SYSTEM_LABELS_ZH
-from collector.reports.pdf import font
+from collector.reports.pdf import font, text
 from collector.reports.period import month_range
 from collector.tickets.models import Ticket
 
@@ -26,9 +25,9 @@ SATISFACTION = ("满意", "基本满意", "不满意")
 TALL = 55 * mm  # 问题描述 / 解决描述 boxes, as on the printed form
 
 
-def text(value: Any) -> str:
-    """User strings for a Paragraph: escaped, never markup; line breaks kept."""
-    return escape("" if value is None else str(value)).replace("\n", "<br/>")
+def lines(value: Any) -> str:
+    """User strings for a Paragraph: escaped (never markup), line breaks kept."""
+    return text(value).replace("\n", "<br/>")
 
 
 def tickets_of(db: Session, *, month: str, unit: str, tz: Any) -> list[Ticket]:
@@ -55,7 +54,7 @@ def render(tickets: list[Ticket], *, tz: Any, title: str) -> bytes:
     for i, t in enumerate(tickets):
         if i:
             story.append(PageBreak())
-        story += [Paragraph("系统服务单", s["h"]), Paragraph(text(f"编号: {t.number}"), s["no"]),
+        story += [Paragraph("系统服务单", s["h"]), Paragraph(lines(f"编号: {t.number}"), s["no"]),
                   _form(t, s, width, tz)]
     if not tickets:
         story.append(Paragraph("本月没有系统服务单。", s["td"]))
@@ -77,7 +76,7 @@ def _form(t: Ticket, s: dict[str, ParagraphStyle], width: float, tz: Any) -> Tab
         return Paragraph(v, s["th"])
 
     def td(v: Any) -> Paragraph:
-        return Paragraph(text(v), s["td"])
+        return Paragraph(lines(v), s["td"])
 
     def when(dt: datetime | None) -> str:
         return "" if dt is None else dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
