@@ -237,6 +237,14 @@ def test_cli_docx(tmp_path: Path) -> None:
     rows = [(r.cells[0].text, r.cells[1].text) for r in doc.tables[0].rows]
     assert ("客户单位", "某市财政局") in rows and ("服务单位", PROVIDER) in rows and ("合同编号", CONTRACT) in rows
     assert "本月没有某市财政局的巡检数据。" in [p.text for p in doc.paragraphs]
+    empty = tmp_path / "r.pdf"  # a month without data: no charts at all (not empty axes)
+    p = subprocess.run([*exe, "report", "monthly", "--month", "2026-09", "--format", "pdf", "--out", str(empty),
+                        "--db", db], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    if shutil.which("pdftotext"):
+        text = re.sub(r"\s+", "", _pdftotext(empty))
+        assert "本月概述" in text and "签字确认" in text and "本月没有各客户单位的巡检数据" in text
+        assert "各系统可用率" not in text and "空间使用率趋势" not in text
     forms = tmp_path / "forms.pdf"
     p = subprocess.run([*exe, "report", "forms", "--month", "2026-09", "--unit", "某市财政局", "--out", str(forms),
                         "--db", db], capture_output=True, text=True)
