@@ -285,7 +285,8 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     hosts_table = manager.host_availability(per_check, hosts)
     this = {**{k: figures.get(k) for k, _ in manager.HEADLINE_ZH},
             "availability": figures["availability_all"], "visits": len(month_visits)}
-    tables += [manager.comparison(this, last), manager.compliance(tickets, by_unit=not unit), breach_table,
+    comparison = manager.comparison(this, last)
+    tables += [comparison, manager.compliance(tickets, by_unit=not unit), breach_table,
                hosts_table, manager.top_faults(tickets, per_check, hosts, now)]
     tables.sort(key=lambda t: ORDER.index(t.key))
     last_day = after - timedelta(days=1)
@@ -299,7 +300,8 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
                     breaches=[row[0] for row in breach_table.rows],
                     disks=[(f"{row[0]}:{row[2]}", row[5], row[10]) for row in disk_table],
                     weak_hosts=[(row[0], row[5]) for row in hosts_table.rows[:20]],
-                    outages=(n_agent, len(outage_table.rows) - n_agent, outage_hours))
+                    outages=(n_agent, len(outage_table.rows) - n_agent, outage_hours),
+                    comparison=comparison.rows)
     return ReportData(
         month=month, unit=unit, title=f"系统服务月报 {y_m}" + (f" — {unit}" if unit else ""),
         generated_at=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"), figures=figures, tables=tables,

@@ -17,10 +17,15 @@ def _n(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+MONTH_ON_MONTH = ("整体可用率(%)", "发现异常(自动服务单)", "受理服务单", "响应达标率(%)", "满意率(%)")
+
+
 def overview(f: dict[str, Any], *, who: str, month_end: date, breaches: list[str], disks: list[tuple[str, float, str]],
-             weak_hosts: list[tuple[str, float]], outages: tuple[int, int, float]) -> list[str]:
+             weak_hosts: list[tuple[str, float]], outages: tuple[int, int, float],
+             comparison: list[list[Any]] = ()) -> list[str]:
     """`disks`: (host:mount, used % at the end, forecast fill date ISO) of every mount; `weak_hosts`:
-    (host, availability) worst first; `outages`: (agent offline, critical faults, total hours)."""
+    (host, availability) worst first; `outages`: (agent offline, critical faults, total hours);
+    `comparison`: rows (label, this month, last month, change) of the comparison table."""
     out = []
     systems = "、".join(f["system_names"]) if f.get("system_names") else ""
     if f["runs"]:
@@ -54,6 +59,16 @@ def overview(f: dict[str, Any], *, who: str, month_end: date, breaches: list[str
     else:
         verdict = "达到" if sat >= 90 else "未达到"
         out.append(f"客户满意率 {_n(sat)}%，{verdict} 90% 的目标；用户回访 {f.get('visits', 0)} 次。")
+    changes = []
+    for label, _this, _last, change in comparison:
+        if label in MONTH_ON_MONTH and change != "—":
+            unit = " 个百分点" if label.endswith("(%)") else ""
+            changes.append(f"{label.removesuffix('(%)')} {change}{unit}")
+    last = {label: previous for label, _this, previous, _change in comparison}
+    if comparison and not last.get("巡检次数") and not last.get("受理服务单"):
+        out.append("上月没有巡检与服务单数据，不作对比。")
+    elif changes:
+        out.append("与上月相比：" + "，".join(changes) + "。")
     risks = []
     for label, used, full in disks:
         try:

@@ -117,9 +117,11 @@ def test_the_figures_a_service_manager_reads_first(api: Any) -> None:
     assert "2 台主机" in text and "巡检 2,160 次" in text and "发现异常 2 项" in text
     assert f"超时 1 张（{breach[0]}）" in text and "响应达标率 80.00%" in text
     assert "web01:/ 月末使用率 79.00%，按本月增长预计 2026-10-21 写满" in text
+    assert "与上月相比：发现异常(自动服务单) +2，受理服务单 +7，响应达标率 -20.00 个百分点。" in text
     county = data(api, "某县财政局")
     assert "某县财政局" in county.overview[0] and "全部按时响应" in "".join(county.overview)
     assert "需关注" not in "".join(county.overview)
+    assert "上月没有巡检与服务单数据，不作对比。" in county.overview
     assert [r[1] for r in county.table("compliance").rows if r[0] == "客户单位"] == []  # one unit: no unit rows
 
 
