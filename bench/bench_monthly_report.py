@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 from collector import migrate  # noqa: E402
 from collector.db import make_engine, make_sessionmaker  # noqa: E402
 from collector.hosts.models import Host  # noqa: E402
-from collector.reports import builder, html, pdf, xlsx  # noqa: E402
+from collector.reports import builder, html, pdf, word, xlsx  # noqa: E402
 from collector.rollups.models import ResultRollup  # noqa: E402
-from collector.sla import default_calendar  # noqa: E402
+from collector.sla import SlaPolicy, default_calendar  # noqa: E402
 from collector.tickets.models import Ticket  # noqa: E402
 from collector.visits.models import Visit  # noqa: E402
 
@@ -181,15 +181,19 @@ def run(url: str, label: str, n_hosts: int) -> dict[str, float]:
     out = {"load": t_load}
     for unit in ("", UNITS[0]):
         with factory() as db:
-            data, t_build = timed(partial(builder.build, db=db, month=MONTH, unit=unit, calendar=cal, now=now))
+            data, t_build = timed(partial(builder.build, db=db, month=MONTH, unit=unit, calendar=cal, now=now,
+                                          policy=SlaPolicy()))
         _, t_x = timed(partial(xlsx.render, data))
-        _, t_p = timed(partial(pdf.render, data))
+        pdf_bytes, t_p = timed(partial(pdf.render, data))
         _, t_h = timed(partial(html.render, data))
+        _, t_d = timed(partial(word.render, data))
         key = "all" if not unit else "unit"
+        total = t_build + t_x + t_p + t_h + t_d
         out.update({f"{key}.build": t_build, f"{key}.xlsx": t_x, f"{key}.pdf": t_p, f"{key}.html": t_h,
-                    f"{key}.total": t_build + t_x + t_p + t_h})
+                    f"{key}.docx": t_d, f"{key}.total": total})
         print(f"{label:9} {'all units' if not unit else unit:10} build {t_build:6.2f} s  xlsx {t_x:6.2f} s  "
-              f"pdf {t_p:6.2f} s  html {t_h:6.2f} s  total {t_build + t_x + t_p + t_h:6.2f} s  "
+              f"pdf {t_p:6.2f} s ({pdf_bytes.count(b'/Type /Page') - pdf_bytes.count(b'/Type /Pages')} pages)  "
+              f"html {t_h:6.2f} s  docx {t_d:6.2f} s  total {total:6.2f} s  "
               f"(tickets {data.figures['tickets']}, disk rows {len(data.table('disks').rows)})", flush=True)
     engine.dispose()
     return out

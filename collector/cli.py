@@ -156,6 +156,14 @@ def cmd_calendar_show(args: argparse.Namespace) -> int:
         return show_cmd(db=db, settings=settings, year=args.year, as_json=args.json)
 
 
+def cmd_report_forms(args: argparse.Namespace) -> int:
+    from collector.reports.cli import forms
+
+    db, settings = _session(args)
+    with db:
+        return forms(db=db, settings=settings, month=args.month, unit=args.unit or "", out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xunjian-collector", description="巡检 Xunjian collector")
     p.add_argument("--version", action="version", version="xunjian-collector 0.1.0")
@@ -204,9 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     rm = r.add_parser("monthly", parents=[common], help="系统服务月报 of one month to a file")
     rm.add_argument("--month", required=True, help="YYYY-MM")
     rm.add_argument("--unit", help="客户单位 (default: every unit)")
-    rm.add_argument("--format", choices=["xlsx", "pdf", "html"], default="xlsx")
+    rm.add_argument("--format", choices=["xlsx", "pdf", "html", "docx"], default="xlsx")
     rm.add_argument("--out", required=True, help="output file")
     rm.set_defaults(fn=cmd_report_monthly)
+    rf = r.add_parser("forms", parents=[common], help="every 系统服务单 of one month (by 热线时间), one per page, PDF")
+    rf.add_argument("--month", required=True, help="YYYY-MM")
+    rf.add_argument("--unit", help="客户单位 (default: every unit)")
+    rf.add_argument("--out", required=True, help="output PDF file")
+    rf.set_defaults(fn=cmd_report_forms)
 
     c = sub.add_parser("calendar", help="the working calendar (holidays, 调休)").add_subparsers(
         dest="calendar_cmd", required=True)

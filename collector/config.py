@@ -64,6 +64,13 @@ class ServerSettings(BaseModel):
                                        "believed (nginx); exempt from the per-address cap")
 
 
+class ReportSettings(BaseModel):
+    """What the monthly report's cover and sign-off name besides the customer unit."""
+
+    provider: str = Field("", description="服务单位: the company providing the service")
+    contract_number: str = Field("", description="合同编号 of the service contract")
+
+
 class Settings(BaseModel):
     db_url: str = DEFAULT_DB_URL
     host: str = "127.0.0.1"
@@ -75,6 +82,7 @@ class Settings(BaseModel):
     console: ConsoleSettings = ConsoleSettings()
     api: ApiSettings = ApiSettings()
     server: ServerSettings = ServerSettings()
+    report: ReportSettings = ReportSettings()
     sla: dict[str, Any] = {}
     calendar_files: list[str] = []
     notify: dict[str, Any] = {}

@@ -6,13 +6,13 @@ database (one indexed lookup when nothing changed), so an import made by another
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sqlalchemy.orm import Session
 
 from alerts.notify import NotifyConfig, build_notify
-from collector.config import Settings
+from collector.config import ReportSettings, Settings
 from collector.sla import SlaPolicy, WorkCalendar
 
 
@@ -21,6 +21,7 @@ class Runtime:
     calendar: WorkCalendar
     policy: SlaPolicy
     notify: NotifyConfig
+    report: ReportSettings = field(default_factory=ReportSettings)
 
 
 _cache: dict[int, tuple[Settings, Runtime]] = {}
@@ -48,6 +49,6 @@ def _build(settings: Settings) -> Runtime:
             cal_cfg.setdefault("schedules", list(settings.calendar_files))
         cal_cfg.setdefault("timezone", settings.timezone)
         rt = Runtime(calendar=WorkCalendar.from_config(cal_cfg), policy=SlaPolicy.from_dict(sla),
-                     notify=build_notify(settings.notify or {}))
+                     notify=build_notify(settings.notify or {}), report=settings.report)
         _cache[key] = (settings, rt)
         return rt

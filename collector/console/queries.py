@@ -54,7 +54,8 @@ def search(*, db: Session, f: Filters, tz: str, page: int) -> tuple[list[Ticket]
         q = q.where(Ticket.assignee_id == min(int(f.engineer), 2**31 - 1))
     span = month_range(f.month, tz) if f.month else None
     if span:
-        q = q.where(Ticket.opened_at >= span[0], Ticket.opened_at < span[1])
+        # the month of a ticket is its call time (热线时间), as in the monthly report and the forms
+        q = q.where(Ticket.reported_at >= span[0], Ticket.reported_at < span[1])
     if f.q:
         like = f"%{f.q}%"
         q = q.where(sa.or_(Ticket.number.ilike(like), Ticket.host.ilike(like), Ticket.title.ilike(like)))

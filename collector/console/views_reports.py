@@ -1,4 +1,4 @@
-"""月报: list, generate, download — through collector.reports (its service and `reports` table).
+"""月报: list, generate, download, and the month's 系统服务单 as one PDF — through collector.reports.
 Imported lazily so the console still runs, saying "报表模块尚未启用", where that module is absent."""
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from collector.timefmt import zone
 
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
 log = logging.getLogger("xunjian.console")
-FORMATS = (("html", "网页"), ("xlsx", "Excel"), ("pdf", "PDF"))
+FORMATS = (("html", "网页"), ("xlsx", "Excel"), ("pdf", "PDF"), ("docx", "Word"))
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -85,4 +85,23 @@ def download(report_id: int, db: SessionDep, me: PageUser) -> Response:
         raise ConsoleError(404, f"报告 {report_id} 不存在")
     name = f"系统服务月报-{r.month}{'-' + r.unit if r.unit else ''}.{r.format}"
     return Response(r.content, media_type=service.MEDIA_TYPES.get(r.format, "application/octet-stream"),
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+@router.get("/forms")
+def forms_pdf(request: Request, db: SessionDep, me: PageUser, month: str = "", unit: str = "") -> Response:
+    """Every 系统服务单 of the month (by 热线时间), one form a page: the handover package."""
+    if reports_module() is None:
+        raise ConsoleError(404, "报表模块尚未启用")
+    if not MONTH.match(month):
+        raise ConsoleError(422, "请选择月份 (YYYY-MM)")
+    from collector.reports import forms
+
+    unit = unit[:128]
+    tz = runtime(settings_of(request)).calendar.tz
+    tickets = forms.tickets_of(db, month=month, unit=unit, tz=tz)
+    y, m = month.split("-")
+    content = forms.render(tickets, tz=tz, title=f"系统服务单 {y}年{int(m)}月 {unit or '全部单位'}")
+    name = f"系统服务单-{month}{'-' + unit if unit else ''}.pdf"
+    return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

@@ -13,19 +13,23 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from checks.model import SYSTEM_LABELS_ZH
+from collector.config import ReportSettings
 from collector.hosts.models import Host
-from collector.reports.data import DiskSeries, ReportData, Table
+from collector.reports import manager
+from collector.reports.data import Cover, DiskSeries, ReportData, Table
 from collector.reports.forecast import forecast
-from collector.reports.period import month_range
+from collector.reports.narrative import overview
+from collector.reports.period import month_range, previous_month
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, elapsed_working
+from collector.sla.policy import SlaPolicy
 from collector.tickets.models import Ticket
 from collector.tickets.sla import pauses_of
 from collector.visits import service as visits
@@ -38,6 +42,9 @@ SATISFACTION = ("满意", "基本满意", "不满意")
 TARGET = 0.90
 DISK_CHART_SERIES = 8
 AUTO_SOURCES = ("check", "agent", "alertmanager")
+# Sections in reading order: the headline figures and what a service manager looks at first, then the detail.
+ORDER = ("summary", "comparison", "compliance", "breaches", "systems", "host_availability", "outages", "top_faults",
+         "checks", "disks", "ticket_stats", "tickets", "staff", "satisfaction", "visits")
 
 
 def rate_engineer(satisfied: int, basic: int, unsatisfied: int, *, sla_all_met: bool) -> str:
@@ -62,7 +69,10 @@ def hours(v: float | None) -> float | None:
     return None if v is None else round(v, 2)
 
 
-def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: datetime) -> ReportData:
+def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: datetime,
+          policy: Optional[SlaPolicy] = None, settings: Optional[ReportSettings] = None) -> ReportData:
+    """`policy` tells which tickets' response counts clock hours (urgent outside working time);
+    without it every response is in working hours. `settings` names provider and contract."""
     first, after = month_range(month)
     tz = calendar.tz
     t0, t1 = datetime.combine(first, time(0), tz), datetime.combine(after, time(0), tz)
@@ -90,6 +100,8 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
 
     tables: list[Table] = []
     figures: dict[str, Any] = {}
+    working = {t.id: manager.counts_working(t, policy, calendar) for t in tickets}
+    local = lambda dt: _local(dt, tz)  # noqa: E731
     elapsed = {t.id: elapsed_working(calendar, reported_at=t.reported_at, responded_at=t.acknowledged_at,
                                      resolved_at=t.resolved_at, pauses=pauses_of(t), now=now) for t in tickets}
 
@@ -119,11 +131,8 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
                         [[SYSTEM_LABELS_ZH.get(s, s), c, ty, h, int(n or 0), int(w or 0), int(cr or 0), int(u or 0),
                           by_check.get(c, 0)] for s, c, ty, h, n, w, cr, u in check_rows],
                         [14, 22, 10, 8, 10, 8, 8, 8, 8]))
-    tables.append(Table("agents", "巡检代理失联",
-                        ["服务单编号", "主机", "客户单位", "失联时间", "恢复时间", "持续(小时)"],
-                        [[t.number, t.host, t.customer_unit, _local(t.reported_at, tz), _local(t.resolved_at, tz),
-                          round(((t.resolved_at or now) - t.reported_at).total_seconds() / 3600, 2)]
-                         for t in agent_tickets], [18, 16, 18, 18, 18, 12]))
+    outage_table, outage_hours = manager.outages(tickets, now, local)
+    tables.append(outage_table)
 
     # -- space usage -----------------------------------------------------------------------------
     disk_rows = db.execute(sa.select(r.host_id, r.check, r.day, r.disk).where(r.type == "disk", *in_month)
@@ -184,16 +193,20 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     tables.append(Table("ticket_stats", "服务单统计", ["分类", "项目", "数值"], stats, [12, 28, 14]))
     tables.append(Table("tickets", "系统服务单", [
         "编号", "工程师姓名", "工程师编号", "客户姓名", "客户单位", "客户房间号", "热线时间", "解决问题时间", "渠道",
-        "问题描述", "解决描述", "系统", "主机", "严重程度", "状态", "响应(工作小时)", "解决(工作小时)", "响应SLA",
-        "满意度"], [[
+        "问题描述", "解决描述", "系统", "主机", "严重程度", "状态", "响应(小时)", "响应计时", "响应结果",
+        "解决(工作小时)", "满意度"], [[
             t.number, t.engineer_name, t.engineer_number, t.customer_name, t.customer_unit, t.room,
             _local(t.reported_at, tz), _local(t.resolved_at, tz), CHANNEL_ZH.get(t.channel, t.channel),
             t.description, t.resolution, SYSTEM_LABELS_ZH.get(t.system, t.system), t.host,
             SEVERITY_ZH.get(t.severity, t.severity), STATUS_ZH.get(t.status, t.status),
-            hours(elapsed[t.id].response_hours), hours(elapsed[t.id].resolution_hours),
-            {"met": "达标", "breached": "超时"}.get(t.response_sla or "", ""), t.satisfaction or ""]
+            manager.response_hours(t, elapsed[t.id].response_hours, working[t.id], calendar, now),
+            manager.CLOCK_ZH[working[t.id]],
+            {"met": "达标", "breached": "超时"}.get(t.response_sla or "", ""),
+            hours(elapsed[t.id].resolution_hours), t.satisfaction or ""]
             for t in tickets],
-        [20, 10, 9, 9, 14, 8, 16, 16, 7, 29, 29, 12, 12, 8, 8, 9, 9, 7, 9]))
+        [20, 10, 9, 9, 14, 8, 16, 16, 7, 29, 29, 12, 12, 8, 8, 9, 9, 7, 9, 9],
+        note="响应时长按该服务单的响应时限计时: 工作时间 (工作小时), 或 7×24 (紧急且非工作时间报修, 自然小时); "
+             "解决时长为工作小时"))
 
     # -- staff -----------------------------------------------------------------------------------
     staff: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
@@ -255,9 +268,44 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
                ["解决服务单", resolved_in_month], ["响应达标率(%)", figures["sla_met_pct"]],
                ["满意率(%) (目标 90%)", figures["satisfaction_pct"]], ["用户回访次数", len(month_visits)]]
     tables.insert(0, Table("summary", "概况", ["项目", "数值"], summary, [24, 30]))
+
+    # -- what a service manager reads first, and the comparison with last month ---------------------
+    host_ids = list(hosts) if unit else None
+    last = manager.headline(db, month=previous_month(first), unit=unit, host_ids=host_ids, tz=tz)
+    observed = sum(a.observed_seconds for a in sys_rows.values())
+    figures["availability_all"] = pct(observed - sum(a.bad_seconds for a in sys_rows.values()), observed)
+    observed_w = sum(a.observed_work_seconds for a in sys_rows.values())
+    figures["availability_all_work"] = pct(observed_w - sum(a.bad_work_seconds for a in sys_rows.values()),
+                                           observed_w)
+    figures["previous"] = last
+    figures["visits"] = len(month_visits)
+    figures["tickets_open"] = sum(1 for t in tickets if t.resolved_at is None)
+    figures["system_names"] = [SYSTEM_LABELS_ZH[s] for s in SYSTEMS if s in sys_rows]
+    breach_table = manager.breaches(tickets, working, calendar, now, local)
+    hosts_table = manager.host_availability(per_check, hosts)
+    this = {**{k: figures.get(k) for k, _ in manager.HEADLINE_ZH},
+            "availability": figures["availability_all"], "visits": len(month_visits)}
+    comparison = manager.comparison(this, last)
+    tables += [comparison, manager.compliance(tickets, by_unit=not unit), breach_table,
+               hosts_table, manager.top_faults(tickets, per_check, hosts, now)]
+    tables.sort(key=lambda t: ORDER.index(t.key))
+    last_day = after - timedelta(days=1)
+    y_m = f"{y}年{int(m)}月"
+    settings = settings or ReportSettings()
+    cover = Cover(unit=unit or "全部单位", month_zh=y_m, period=f"{first.isoformat()} 至 {last_day.isoformat()}",
+                  provider=settings.provider, contract_number=settings.contract_number,
+                  issued=now.astimezone(tz).date().isoformat())
+    n_agent = sum(1 for row in outage_table.rows if row[0] == "巡检代理失联")
+    text = overview(figures, who=unit or "各客户单位", month_end=last_day,
+                    breaches=[row[0] for row in breach_table.rows],
+                    disks=[(f"{row[0]}:{row[2]}", row[5], row[10]) for row in disk_table],
+                    weak_hosts=[(row[0], row[5]) for row in hosts_table.rows[:20]],
+                    outages=(n_agent, len(outage_table.rows) - n_agent, outage_hours),
+                    comparison=comparison.rows)
     return ReportData(
-        month=month, unit=unit, title=f"系统服务月报 {y}年{int(m)}月" + (f" — {unit}" if unit else ""),
+        month=month, unit=unit, title=f"系统服务月报 {y_m}" + (f" — {unit}" if unit else ""),
         generated_at=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"), figures=figures, tables=tables,
+        cover=cover, overview=text, month_days=(first, last_day),
         disk_chart=series[:DISK_CHART_SERIES],
         availability_chart=[(SYSTEM_LABELS_ZH[s], figures["availability"][s], figures["availability_work"][s])
                             for s in SYSTEMS])

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from collector.db import Base, UtcDateTime
 
-FORMATS = ("xlsx", "pdf", "html")
+FORMATS = ("xlsx", "pdf", "html", "docx")
 
 
 class Report(Base):

@@ -23,22 +23,31 @@ from collector.runtime import Runtime
 log = logging.getLogger("xunjian.reports")
 JOB_FORMATS = ("xlsx", "pdf")
 MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-               "pdf": "application/pdf", "html": "text/html; charset=utf-8"}
+               "pdf": "application/pdf", "html": "text/html; charset=utf-8",
+               "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def build(*, db: Session, month: str, unit: str, rt: Runtime, now: datetime) -> ReportData:
+    return builder.build(db=db, month=month, unit=unit, calendar=rt.calendar, now=now, policy=rt.policy,
+                         settings=rt.report)
 
 
 def render(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: datetime,
            data: Optional[ReportData] = None) -> bytes:
-    """The report as bytes in `fmt` (xlsx | pdf | html); `data` when already gathered."""
+    """The report as bytes in `fmt` (xlsx | pdf | html | docx); `data` when already gathered."""
     if fmt not in FORMATS:
         raise ValueError(f"格式须为 {'/'.join(FORMATS)}")
     if data is None:
-        data = builder.build(db=db, month=month, unit=unit, calendar=rt.calendar, now=now)
+        data = build(db=db, month=month, unit=unit, rt=rt, now=now)
     if fmt == "xlsx":
         from collector.reports import xlsx
         return xlsx.render(data)
     if fmt == "pdf":
         from collector.reports import pdf
         return pdf.render(data)
+    if fmt == "docx":
+        from collector.reports import word
+        return word.render(data)
     from collector.reports import html
     return html.render(data).encode("utf-8")
 
@@ -145,7 +154,7 @@ def _refresh(*, db: Session, rd: Session, month: str, now: datetime, rt: Runtime
 
 def _monthly_unit(*, db: Session, rd: Session, rt: Runtime, now: datetime, month: str, unit: str,
                   formats: list[str], public_url: str) -> list[Report]:
-    data = builder.build(db=rd, month=month, unit=unit, calendar=rt.calendar, now=now)  # once per unit
+    data = build(db=rd, month=month, unit=unit, rt=rt, now=now)  # once per unit
     contents = {f: render(db=rd, month=month, unit=unit, fmt=f, rt=rt, now=now, data=data) for f in formats}
     made, created = [], []
     for fmt, content in contents.items():

@@ -24,7 +24,7 @@ class ReportIn(BaseModel):
 
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
     unit: str = Field("", max_length=128, description="客户单位; empty = every unit")
-    format: Literal["xlsx", "pdf", "html"] = "xlsx"
+    format: Literal["xlsx", "pdf", "html", "docx"] = "xlsx"
 
 
 def report_out(r: Report, tz: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import io
 from copy import copy
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -23,6 +24,8 @@ SHEET_MAX = 31  # Excel's limit on sheet names
 def render(data: ReportData) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
+    if data.cover is not None:
+        _cover(wb.create_sheet("封面与概述"), data)
     for table in data.tables:
         ws = wb.create_sheet(table.title[:SHEET_MAX])
         _sheet(ws, data, table)
@@ -52,7 +55,7 @@ def _sheet(ws: Worksheet, data: ReportData, table: Table) -> None:
     # Style the first body cell the normal way, then copy its style array to the others: openpyxl's
     # per-cell style setters hash every style object and dominate the time on 2,000-ticket months.
     for row in table.rows:
-        ws.append(row)
+        ws.append([_clean(v) for v in row])
     if table.rows:
         model = ws.cell(first + 1, 1)
         model.border, model.alignment = BORDER, WRAP
@@ -72,6 +75,48 @@ def _sheet(ws: Worksheet, data: ReportData, table: Table) -> None:
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
     ws.oddHeader.center.text = header_footer(data.title)
+
+
+def _clean(v: object) -> object:
+    """Control characters (a pasted log line in a ticket) cannot be stored in a worksheet: dropped."""
+    return ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+
+
+def _cover(ws: Worksheet, data: ReportData) -> None:
+    """Cover, 本月概述 and 签字确认 on one printable sheet."""
+    c = data.cover
+    assert c is not None
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 14, 56
+    ws.column_dimensions["C"].width, ws.column_dimensions["D"].width = 14, 56
+    ws.cell(1, 1, "系统服务月报").font = Font(bold=True, size=20)
+    ws.cell(2, 1, f"{c.month_zh}（{c.unit}）").font = Font(size=14)
+    r = 4
+    for k, v in c.fields():
+        ws.cell(r, 1, k).font = Font(bold=True)
+        ws.cell(r, 2, _clean(v))
+        ws.cell(r, 2).border = Border(bottom=THIN)
+        r += 1
+    r += 1
+    ws.cell(r, 1, "本月概述").font = Font(bold=True, size=13)
+    for text in data.overview:
+        r += 1
+        ws.cell(r, 1, _clean(text)).alignment = WRAP
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=4)
+        ws.row_dimensions[r].height = 15 * (len(text) // 70 + 1)
+    r += 2
+    ws.cell(r, 1, "签字确认").font = Font(bold=True, size=13)
+    for left, right in c.sign_off():
+        r += 1
+        for col, value in ((1, left), (3, right)):
+            ws.cell(r, col, _clean(value)).border = BORDER
+            ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=col + 1)
+        if left == "（盖章）":
+            ws.row_dimensions[r].height = 90
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
 
 
 def _disk_chart(wb: Workbook, data: ReportData) -> None:

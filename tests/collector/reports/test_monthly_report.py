@@ -79,8 +79,12 @@ def test_formats(api: Any, tmp_path: Path) -> None:
         html = service.render(db=db, month=MONTH, unit="", fmt="html", rt=rt, now=cst(2026, 10, 8, 9)).decode()
 
     wb = load_workbook(io.BytesIO(xlsx))
-    assert wb.sheetnames == ["概况", "系统运行情况", "异常检查统计", "巡检代理失联", "空间使用情况", "服务单统计",
-                             "系统服务单", "人员情况统计表", "满意度", "用户回访统计表", "空间使用趋势"]
+    assert wb.sheetnames == ["封面与概述", "概况", "主要指标与上月对比", "服务响应达标率", "响应超时明细",
+                             "系统运行情况", "主机可用率", "本月中断与严重故障", "重复故障 TOP 10", "异常检查统计",
+                             "空间使用情况", "服务单统计", "系统服务单", "人员情况统计表", "满意度", "用户回访统计表",
+                             "空间使用趋势"]
+    cover = [c.value for row in wb["封面与概述"].iter_rows() for c in row if c.value]
+    assert cover[:2] == ["系统服务月报", "2026年9月（全部单位）"] and "本月概述" in cover and "签字确认" in cover
     ws = wb["概况"]
     assert ws["A2"].value == "项目" and ws["A3"].value == "报告月份" and ws["B3"].value == "2026年9月"
     staff = wb["人员情况统计表"]
@@ -89,9 +93,9 @@ def test_formats(api: Any, tmp_path: Path) -> None:
     rows = {r[0]: r for r in staff.iter_rows(min_row=4, values_only=True)}
     assert rows["张工"][1] == "E01" and rows["张工"][2] == 2 and rows["张工"][-1] == "较好"
     tickets = wb["系统服务单"]
-    assert [c.value for c in tickets[2]][:7] == ["编号", "工程师姓名", "工程师编号", "客户姓名", "客户单位",
+    assert [c.value for c in tickets[3]][:7] == ["编号", "工程师姓名", "工程师编号", "客户姓名", "客户单位",
                                                 "客户房间号", "热线时间"]
-    assert tickets.print_title_rows == "$2:$2" and int(tickets.page_setup.paperSize) == 9  # A4
+    assert tickets.print_title_rows == "$3:$3" and int(tickets.page_setup.paperSize) == 9  # A4
     assert wb["空间使用情况"]["K4"].value == "2026-10-21"
     assert len(wb["空间使用趋势"]._charts) == 1
 

@@ -100,9 +100,10 @@ def test_xlsx_cells_are_text_never_formulas(api: Any) -> None:
     assert set(found) == FORMULAS, FORMULAS - set(found)
     for cell in found.values():
         assert cell.data_type == "s" and cell.quotePrefix  # stays text when edited in Excel/WPS
-    tickets = wb["系统服务单"]
-    header = [c.value for c in tickets[2]]
-    row = next(r for r in tickets.iter_rows(min_row=3, values_only=True) if r[3] == "=1+1")
+    tickets = list(wb["系统服务单"].iter_rows(values_only=True))
+    at = next(i for i, r in enumerate(tickets) if "客户单位" in r)  # the header row, under the sheet's title
+    header = list(tickets[at])
+    row = next(r for r in tickets[at + 1:] if r[header.index("客户姓名")] == "=1+1")
     assert row[header.index("客户单位")] == "=cmd|' /C calc'!A0"
     assert row[header.index("问题描述")] == '=HYPERLINK("http://evil.example/y","看")'
 
