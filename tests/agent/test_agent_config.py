@@ -125,6 +125,7 @@ def test_validate_command(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.strip() == "xunjian-agent 0.1.0"
 
 
+@pytest.mark.real_clock  # which modules load: the far clock's time-machine would be among them
 def test_a_running_agent_loads_no_error_helpers_or_yaml_c_extension(tmp_path: Path) -> None:
     """What only wording an error needs is not loaded, nor are psutil, ctypes and tempfile for these
     checks, nor PyYAML's C extension (`safe_load` never uses it); a subprocess: this test process

@@ -98,6 +98,7 @@ def test_plain_smtp_delivers_zh_subject_and_body():
     assert "详情: https://xunjian.example.cn/tickets/7" in body
 
 
+@pytest.mark.real_clock  # OpenSSL verifies the certificate with the system clock, not Python's
 def test_starttls_with_auth(tmp_path):
     ca = make_ca()
     ca_file, _ = ca.write(tmp_path / "ca")
@@ -118,6 +119,7 @@ def test_starttls_with_auth(tmp_path):
     assert untrusted.permanent and "证书" in untrusted.error
 
 
+@pytest.mark.real_clock  # OpenSSL verifies the certificate with the system clock, not Python's
 def test_implicit_tls(tmp_path):
     ca = make_ca()
     ca_file, _ = ca.write(tmp_path / "ca")

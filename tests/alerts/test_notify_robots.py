@@ -218,6 +218,7 @@ def test_timeout_is_retryable():
     assert result.retryable
 
 
+@pytest.mark.real_clock  # OpenSSL verifies the certificate with the system clock, not Python's
 def test_https_with_private_ca(tmp_path):
     ca = make_ca()
     leaf = make_cert("127.0.0.1", issuer=ca)

@@ -157,6 +157,7 @@ def test_response_time_threshold(http_port: int) -> None:
     assert out.status == Status.CRITICAL
 
 
+@pytest.mark.real_clock  # OpenSSL verifies the certificate with the system clock, not Python's
 def test_https_valid_certificate(valid_port: int, ca_file: str) -> None:
     out = run(url=f"https://localhost:{valid_port}/", ca_file=ca_file)
     assert out.status == Status.OK, out.summary
@@ -165,6 +166,7 @@ def test_https_valid_certificate(valid_port: int, ca_file: str) -> None:
     assert "CN=voucher.example" in out.summary
 
 
+@pytest.mark.real_clock  # OpenSSL verifies the certificate with the system clock, not Python's
 def test_https_expiring_in_five_days_is_critical(expiring_port: int, ca_file: str) -> None:
     out = run(url=f"https://localhost:{expiring_port}/", ca_file=ca_file)
     assert out.status == Status.CRITICAL
