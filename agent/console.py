@@ -15,6 +15,8 @@ import signal
 import threading
 import time
 import unicodedata
+import uuid
+from datetime import datetime
 from typing import Any, Optional
 
 from agent.config import AgentConfig
@@ -106,9 +108,14 @@ def _let_go(pid: int) -> None:
 
 
 def _from_wire(line: bytes) -> Result:
+    """A result as the check child printed it (`Result.to_dict`: our own output, not the collector's input)."""
     d: dict[str, Any] = json.loads(line)
-    metrics = [Metric.from_dict(m) for m in d["metrics"] if _finite(m.get("value"))]
-    return Result.from_dict({**d, "metrics": [m.to_dict() for m in metrics]})
+    metrics = [Metric(name=m["name"], value=float(m["value"]), unit=m["unit"], warn=m["warn"], crit=m["crit"],
+                      min=m["min"], max=m["max"]) for m in d["metrics"] if _finite(m.get("value"))]
+    return Result(id=uuid.UUID(d["id"]), seq=d["seq"], host=d["host"], check=d["check"], type=d["type"],
+                  system=d["system"], status=Status[d["status"]], summary=d["summary"],
+                  started_at=datetime.fromisoformat(d["started_at"]), duration=d["duration"], metrics=metrics,
+                  details=d["details"])
 
 
 def _finite(value: Optional[float]) -> bool:
