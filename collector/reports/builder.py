@@ -228,6 +228,7 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     figures["satisfaction_tickets_pct"] = sat_rows[0][5]
     figures["satisfaction_visits_pct"] = sat_rows[1][5]
     figures["satisfaction_pct"] = sat_rows[2][5]
+    figures["satisfaction_rated"] = sat_rows[2][4]
     tables.append(Table("satisfaction", "满意度", ["来源", "满意", "基本满意", "不满意", "评价数", "满意率(%)",
                                                  "目标(%)", "结论"], sat_rows, [12, 8, 10, 8, 8, 11, 8, 8],
                         note="满意率 = (满意 + 基本满意) / 评价数, 目标 90%"))
@@ -253,7 +254,8 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
                ["巡检主机数", n_hosts], ["巡检系统数", n_systems], ["巡检次数", runs], ["异常检查次数", bad_runs],
                ["发现异常(自动服务单)", figures["anomalies"]], ["受理服务单", len(tickets)],
                ["解决服务单", resolved_in_month], ["响应达标率(%)", figures["sla_met_pct"]],
-               ["满意率(%) (目标 90%)", figures["satisfaction_pct"]], ["用户回访次数", len(month_visits)]]
+               ["满意率(%) (目标 90%)", figures["satisfaction_pct"]],
+               ["满意率依据(评价数, 未评价不计)", figures["satisfaction_rated"]], ["用户回访次数", len(month_visits)]]
     tables.insert(0, Table("summary", "概况", ["项目", "数值"], summary, [24, 30]))
     return ReportData(
         month=month, unit=unit, title=f"系统服务月报 {y}年{int(m)}月" + (f" — {unit}" if unit else ""),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.tickets import satisfaction
 from collector.tickets.models import Ticket, TicketEvent
 from collector.timefmt import iso
 
@@ -28,6 +29,7 @@ def ticket_out(t: Ticket, tz: str) -> dict[str, Any]:
         "calendar_fallback": bool(t.calendar_fallback),
         "occurrences": t.occurrences, "last_occurrence_at": iso(t.last_occurrence_at, tz),
         "last_summary": t.last_summary, "satisfaction": t.satisfaction,
+        "satisfaction_label": satisfaction.label(t.satisfaction) if t.status == "closed" or t.satisfaction else None,
         "satisfaction_comment": t.satisfaction_comment, "previous_ticket_id": t.previous_ticket_id,
         "fault_key": t.fault_key, "version": t.version,
     }

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from alerts.notify import Notification
 from collector.notifications import service as notifications
 from collector.runtime import Runtime
+from collector.tickets import satisfaction as satisfaction_
 from collector.tickets import service
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 from collector.tickets.numbers import next_number
@@ -17,7 +18,7 @@ from collector.tickets.sla import record_response, set_due
 from collector.users import service as users
 from collector.users.models import User
 
-SATISFACTION = ("满意", "基本满意", "不满意")
+SATISFACTION = satisfaction_.RATINGS
 EDITABLE = ("customer_name", "customer_unit", "room", "description", "title", "system", "host", "severity",
             "urgent", "channel", "reported_at", "resolution", "satisfaction_comment", "satisfaction")
 
@@ -176,18 +177,22 @@ def resolve(*, db: Session, ticket: Ticket, actor: User, now: datetime, resoluti
 
 def close(*, db: Session, ticket: Ticket, actor: User, now: datetime, satisfaction: Optional[str],
           comment: str = "") -> None:
+    """`satisfaction` is the customer's rating or, explicitly, 未评价; only an automatic ticket (no customer
+    involved) may close without a choice, and is then 未评价."""
     if ticket.status != "resolved":
         raise WorkflowError("只有已解决的服务单可以关闭")
-    if satisfaction is not None and satisfaction not in SATISFACTION:
-        raise WorkflowError(f"满意度须为 {'/'.join(SATISFACTION)}", 422)
+    if satisfaction is None and not satisfaction_.is_automatic(ticket):
+        raise WorkflowError(f"请选择客户满意度 ({'/'.join(satisfaction_.CLOSE_CHOICES)})", 422)
+    if satisfaction is not None and satisfaction not in satisfaction_.CLOSE_CHOICES:
+        raise WorkflowError(f"满意度须为 {'/'.join(satisfaction_.CLOSE_CHOICES)}", 422)
     ticket.status = "closed"
     ticket.closed_at = now
     if satisfaction is not None:
-        ticket.satisfaction = satisfaction
+        ticket.satisfaction = satisfaction if satisfaction in SATISFACTION else None
     if comment:
         ticket.satisfaction_comment = comment
     service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="closed",
-                      text=f"关闭, 客户满意度: {ticket.satisfaction or '未评价'} {comment}".strip())
+                      text=f"关闭, 客户满意度: {satisfaction_.label(ticket.satisfaction)} {comment}".strip())
 
 
 def reopen(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "") -> None:
