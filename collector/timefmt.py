@@ -17,6 +17,11 @@ def iso(dt: Optional[datetime], tz: str = "Asia/Shanghai") -> Optional[str]:
     return None if dt is None else dt.astimezone(zone(tz)).isoformat()
 
 
+def text_time(dt: Optional[datetime], tz: str = "Asia/Shanghai") -> str:
+    """A time written into a text (ticket description, timeline note): local, to the minute."""
+    return "-" if dt is None else dt.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M")
+
+
 _PLUS_LOST = re.compile(r"^(.*T[\d:.]+) (\d\d:?\d\d)$")
 
 

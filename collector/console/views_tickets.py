@@ -115,8 +115,9 @@ def _detail_page(request: Request, db: Session, t: Ticket, error: str = "", stat
     now = utcnow()
     sla = t.response_sla or (state_now(t, rt, now) if t.status == "open" else None)
     previous = service.get(db=db, ticket_id=t.previous_ticket_id) if t.previous_ticket_id else None
+    events = service.timeline(db=db, ticket_id=t.id)
     return render(request, "ticket.html", status=status, t=t, sla=sla, previous=previous, error=error,
-                  timeline=service.timeline(db=db, ticket_id=t.id), engineers=queries.engineers(db=db),
+                  timeline=events, actors=service.actor_names(db=db, events=events), engineers=queries.engineers(db=db),
                   close_choices=satisfaction.CLOSE_CHOICES, automatic=satisfaction.is_automatic(t), nav="tickets")
 
 

@@ -27,13 +27,14 @@ from collector.reports.period import month_range
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, elapsed_working
 from collector.tickets.models import Ticket
+from collector.tickets.schemas import STATUS_LABELS
 from collector.tickets.sla import pauses_of
 from collector.visits import service as visits
 
 SYSTEMS = ("voucher", "seal", "mq", "os")
 CHANNEL_ZH = {"phone": "电话", "onsite": "现场", "remote": "远程", "email": "邮件", "auto": "自动"}
 SEVERITY_ZH = {"critical": "严重", "warning": "警告", "info": "提示"}
-STATUS_ZH = {"open": "待响应", "acknowledged": "处理中", "pending": "挂起", "resolved": "已解决", "closed": "已关闭"}
+STATUS_ZH = STATUS_LABELS  # one name per status, as the console shows it
 SATISFACTION = ("满意", "基本满意", "不满意")
 TARGET = 0.90
 DISK_CHART_SERIES = 8

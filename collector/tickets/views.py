@@ -90,7 +90,9 @@ def _detail(t: Any, db: Any, settings: Any) -> dict[str, Any]:
     rt = runtime(settings, db)
     out = ticket_out(t, settings.timezone)
     out["sla_state"] = state_now(t, rt, utcnow()) if t.response_sla is None else t.response_sla
-    out["timeline"] = [event_out(e, settings.timezone) for e in service.timeline(db=db, ticket_id=t.id)]
+    events = service.timeline(db=db, ticket_id=t.id)
+    names = service.actor_names(db=db, events=events)
+    out["timeline"] = [event_out(e, settings.timezone, names) for e in events]
     return out
 
 

@@ -23,6 +23,12 @@ EDITABLE = ("customer_name", "customer_unit", "room", "description", "title", "s
             "urgent", "channel", "reported_at", "resolution", "satisfaction_comment", "satisfaction")
 
 
+FIELD_LABELS = {"customer_name": "客户姓名", "customer_unit": "客户单位", "room": "房间号", "description": "问题描述",
+                "title": "标题", "system": "系统", "host": "主机", "severity": "严重程度", "urgent": "紧急",
+                "channel": "渠道", "reported_at": "热线时间", "resolution": "解决描述",
+                "satisfaction_comment": "客户意见", "satisfaction": "客户满意度"}
+
+
 class WorkflowError(ValueError):
     """A change the workflow does not allow; `status` is the HTTP status to answer with."""
 
@@ -135,7 +141,7 @@ def pend(*, db: Session, ticket: Ticket, actor: User, now: datetime, rt: Runtime
     ticket.status = "pending"
     set_due(ticket, rt, now)
     service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="pending",
-                      text=note or "等待客户, 计时暂停")
+                      text=note or "挂起 (等待客户), 计时暂停")
 
 
 def resume(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "",
@@ -227,7 +233,7 @@ def edit(*, db: Session, ticket: Ticket, actor: User, now: datetime, changes: di
     if {"channel", "urgent", "reported_at", "severity"} & diff.keys() and ticket.acknowledged_at is None:
         set_due(ticket, rt, now)
     service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="edited",
-                      text="修改: " + ", ".join(diff), data=diff)
+                      text="修改: " + ", ".join(FIELD_LABELS.get(k, k) for k in diff), data=diff)
 
 
 def _plain(v: Any) -> Any:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
+from checks.model import Status
+from collector.console.labels import metric_label
 from collector.db import utcnow
 from collector.hosts.models import Host
 from collector.jobs.offline import detect_offline
+from collector.reports import builder
+from collector.tickets.schemas import STATUS_LABELS
 from tests.collector.console.conftest import Browser, Console
-from tests.collector.console.test_pages import new_case, ticket
+from tests.collector.console.test_pages import disk, ingest, new_case, ticket
+from tests.collector.factories import minutes_ago, result
 
 
 def offline_ticket(console: Console, silent: timedelta = timedelta(hours=2)) -> int:
@@ -86,3 +93,46 @@ def test_without_ratings_the_rate_is_not_a_number(console: Console) -> None:
     b.login("zhang")
     html = b.get("/console/").text
     assert "本月满意度 - (尚无评价)" in html and "100%" not in html
+
+
+# -- 2. Chinese and local everywhere ---------------------------------------------------------------
+
+def test_timeline_shows_chinese_events_and_display_names(console: Console) -> None:
+    b = console.browser()
+    b.login("zhang")
+    tid = new_case(b)
+    b.post(f"/console/tickets/{tid}/pend", {"note": "等客户提供日志"})
+    html = b.get(f"/console/tickets/{tid}").text
+    whens = re.findall(r'<div class="when">[^<]*</div>', html)
+    assert [w.split(" · ", 2)[1:] for w in whens] == [["张工", "受理</div>"], ["张工", "挂起</div>"]]
+    assert '<span class="badge b-pending">挂起</span>' in html
+    api = TestClient(console.app)
+    detail = api.get(f"/api/v1/tickets/{tid}", headers={"Authorization": f"Bearer {console.admin_key}"}).json()
+    assert [(e["kind"], e["label"], e["actor"], e["actor_name"]) for e in detail["timeline"]] == [
+        ("opened", "受理", "zhang", "张工"), ("pending", "挂起", "zhang", "张工")]
+    assert detail["status_label"] == "挂起"
+
+
+def test_one_name_for_the_pending_status() -> None:
+    assert builder.STATUS_ZH["pending"] == STATUS_LABELS["pending"] == "挂起"
+
+
+def test_offline_ticket_text_holds_a_local_time(console: Console) -> None:
+    tid = offline_ticket(console)
+    t = ticket(console, tid)
+    with console.app.state.sessionmaker() as db:
+        seen = db.scalar(sa.select(Host.last_seen_at).where(Host.name == "web01"))
+    local = seen.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert f"(最后联系 {local})" in t.description
+    assert "+00:00" not in t.description and not re.search(r"\dT\d", t.description)
+
+
+def test_metric_names_have_chinese_labels(console: Console) -> None:
+    ingest(console, disk(minutes_ago(1), 85.0), result(status=Status.OK, at=minutes_ago(1)))
+    b = console.browser()
+    b.login("viewer")
+    html = b.get("/console/hosts/web01").text
+    assert "使用率 / 85%" in html and "可用空间 / 4.7GiB" in html and "严重错误数 0" in html
+    assert "used_percent:/" not in html and "critical_events" not in html
+    assert metric_label("queue_depth:voucher.in") == "队列深度 voucher.in"
+    assert metric_label("new_thing:x") == "new_thing:x"  # unknown names stay raw
