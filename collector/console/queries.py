@@ -24,7 +24,7 @@ class Filters:
     unit: str = ""
     system: str = ""
     engineer: str = ""  # user id, or "none" for unassigned
-    month: str = ""  # YYYY-MM in the service's zone
+    month: str = ""  # YYYY-MM in the service's zone, of the call time (reported_at), as the monthly report
     q: str = ""  # number, host or words of the title
 
 
@@ -54,7 +54,7 @@ def search(*, db: Session, f: Filters, tz: str, page: int) -> tuple[list[Ticket]
         q = q.where(Ticket.assignee_id == int(f.engineer))
     span = month_range(f.month, tz) if f.month else None
     if span:
-        q = q.where(Ticket.opened_at >= span[0], Ticket.opened_at < span[1])
+        q = q.where(Ticket.reported_at >= span[0], Ticket.reported_at < span[1])
     if f.q:
         like = f"%{f.q}%"
         q = q.where(sa.or_(Ticket.number.ilike(like), Ticket.host.ilike(like), Ticket.title.ilike(like)))

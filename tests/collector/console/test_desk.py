@@ -136,3 +136,23 @@ def test_metric_names_have_chinese_labels(console: Console) -> None:
     assert "used_percent:/" not in html and "critical_events" not in html
     assert metric_label("queue_depth:voucher.in") == "队列深度 voucher.in"
     assert metric_label("new_thing:x") == "new_thing:x"  # unknown names stay raw
+
+
+# -- 3. the month of a ticket is the month of its call ----------------------------------------------
+
+def test_ticket_list_shows_and_filters_by_the_call_time(console: Console) -> None:
+    b = console.browser()
+    b.login("zhang")
+    cst = ZoneInfo("Asia/Shanghai")
+    now = utcnow().astimezone(cst)
+    last_month_end = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(minutes=30)
+    called = last_month_end.strftime("%Y-%m-%dT%H:%M")  # called 23:30 on the last day, entered this month
+    tid = new_case(b, reported_at=called, description="上月最后一天晚上的电话")
+    number = ticket(console, tid).number
+    html = b.get("/console/tickets").text
+    assert "<th>热线时间</th>" in html and "受理时间" not in html
+    row = html[html.index(f">{number}</a>"):]
+    row = row[:row.index("</tr>")]
+    assert last_month_end.strftime("%Y-%m-%d %H:%M") in row
+    assert number in b.get("/console/tickets", params={"month": last_month_end.strftime("%Y-%m")}).text
+    assert number not in b.get("/console/tickets", params={"month": now.strftime("%Y-%m")}).text
