@@ -156,3 +156,15 @@ def test_ticket_list_shows_and_filters_by_the_call_time(console: Console) -> Non
     assert last_month_end.strftime("%Y-%m-%d %H:%M") in row
     assert number in b.get("/console/tickets", params={"month": last_month_end.strftime("%Y-%m")}).text
     assert number not in b.get("/console/tickets", params={"month": now.strftime("%Y-%m")}).text
+
+
+# -- 4. dashboard --------------------------------------------------------------------------------
+
+def test_dashboard_ranks_statuses_as_checks_model_worst() -> None:
+    from checks.model import worst
+    from collector.console.fleet import HostRow, _worse
+
+    for a, b in [(Status.WARNING, Status.UNKNOWN), (Status.UNKNOWN, Status.OK), (Status.CRITICAL, Status.WARNING)]:
+        assert _worse(int(a), int(b)) == _worse(int(b), int(a)) == worst([a, b])
+    row = HostRow(host=None, worst={"voucher": int(Status.UNKNOWN), "os": int(Status.WARNING)})  # type: ignore[arg-type]
+    assert row.overall == Status.WARNING
