@@ -41,11 +41,15 @@ class Rate:
         return None if not self.rated else round(100.0 * self.good / self.rated, 2)
 
     @property
+    def basis(self) -> str:
+        return f"基于 {self.rated} 个评价" if self.rated else "尚无评价"
+
+    @property
     def text(self) -> str:
         """'满意度 92% (基于 25 个评价)'; '满意度 - (尚无评价)' without any rating."""
         if not self.rated:
-            return "满意度 - (尚无评价)"
-        return f"满意度 {100.0 * self.good / self.rated:.0f}% (基于 {self.rated} 个评价)"
+            return f"满意度 - ({self.basis})"
+        return f"满意度 {100.0 * self.good / self.rated:.0f}% ({self.basis})"
 
 
 def rate_of(ratings: Iterable[Optional[str]]) -> Rate:

@@ -84,7 +84,8 @@ def test_dashboard_and_reports_page_say_how_many_ratings_the_rate_rests_on(conso
     auto = offline_ticket(console)
     b.post(f"/console/tickets/{auto}/resolve", {"resolution": "网络恢复"})
     b.post(f"/console/tickets/{auto}/close", {})
-    assert "本月满意度 50% (基于 2 个评价)" in b.get("/console/").text
+    dashboard = b.get("/console/").text
+    assert re.search(r'<div class="n">50%</div><div class="l" [^>]*>本月满意度 \(基于 2 个评价\)</div>', dashboard)
     assert "本月满意度 50% (基于 2 个评价)" in b.get("/console/reports").text
 
 
@@ -92,7 +93,7 @@ def test_without_ratings_the_rate_is_not_a_number(console: Console) -> None:
     b = console.browser()
     b.login("zhang")
     html = b.get("/console/").text
-    assert "本月满意度 - (尚无评价)" in html and "100%" not in html
+    assert '<div class="n">-</div>' in html and "本月满意度 (尚无评价)" in html and "100%" not in html
 
 
 # -- 2. Chinese and local everywhere ---------------------------------------------------------------
