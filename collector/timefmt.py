@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
-from typing import Optional
+from typing import Optional, Union
 from zoneinfo import ZoneInfo
 
 
@@ -17,9 +17,11 @@ def iso(dt: Optional[datetime], tz: str = "Asia/Shanghai") -> Optional[str]:
     return None if dt is None else dt.astimezone(zone(tz)).isoformat()
 
 
-def text_time(dt: Optional[datetime], tz: str = "Asia/Shanghai") -> str:
+def text_time(dt: Optional[datetime], tz: Union[str, tzinfo] = "Asia/Shanghai") -> str:
     """A time written into a text (ticket description, timeline note): local, to the minute."""
-    return "-" if dt is None else dt.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M")
+    if dt is None:
+        return "-"
+    return dt.astimezone(zone(tz) if isinstance(tz, str) else tz).strftime("%Y-%m-%d %H:%M")
 
 
 _PLUS_LOST = re.compile(r"^(.*T[\d:.]+) (\d\d:?\d\d)$")

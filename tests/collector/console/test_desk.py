@@ -169,3 +169,13 @@ def test_dashboard_ranks_statuses_as_checks_model_worst() -> None:
         assert _worse(int(a), int(b)) == _worse(int(b), int(a)) == worst([a, b])
     row = HostRow(host=None, worst={"voucher": int(Status.UNKNOWN), "os": int(Status.WARNING)})  # type: ignore[arg-type]
     assert row.overall == Status.WARNING
+
+
+def test_text_time_is_local_to_the_minute() -> None:
+    from datetime import datetime, timezone
+
+    from collector.timefmt import text_time
+
+    at = datetime(2026, 12, 6, 0, 28, 29, 274499, tzinfo=timezone.utc)
+    assert text_time(at, "Asia/Shanghai") == text_time(at, ZoneInfo("Asia/Shanghai")) == "2026-12-06 08:28"
+    assert text_time(None) == "-"
