@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from functools import lru_cache
-from typing import Optional
+from typing import Optional, Union
 from zoneinfo import ZoneInfo
 
 
@@ -15,6 +15,13 @@ def zone(name: str) -> ZoneInfo:
 
 def iso(dt: Optional[datetime], tz: str = "Asia/Shanghai") -> Optional[str]:
     return None if dt is None else dt.astimezone(zone(tz)).isoformat()
+
+
+def text_time(dt: Optional[datetime], tz: Union[str, tzinfo] = "Asia/Shanghai") -> str:
+    """A time written into a text (ticket description, timeline note): local, to the minute."""
+    if dt is None:
+        return "-"
+    return dt.astimezone(zone(tz) if isinstance(tz, str) else tz).strftime("%Y-%m-%d %H:%M")
 
 
 _PLUS_LOST = re.compile(r"^(.*T[\d:.]+) (\d\d:?\d\d)$")

@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from collector.tickets import service as tickets
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 from collector.tickets.sla import set_due, state_now
+from collector.timefmt import text_time
 
 if TYPE_CHECKING:
     from collector.calendar.service import ImportResult
 
 
 def _local(dt: datetime | None, rt: Any) -> str:
-    return "-" if dt is None else dt.astimezone(rt.calendar.tz).strftime("%Y-%m-%d %H:%M")
+    return text_time(dt, rt.calendar.tz)
 
 
 def recompute(*, db: Session, rt: Any, years: set[int] | None, now: datetime, actor: str, reason: str,

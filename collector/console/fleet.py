@@ -21,7 +21,14 @@ from collector.tickets.sla import state_now
 from collector.timefmt import zone
 
 SYSTEMS = ("voucher", "seal", "mq", "os")
-SEVERITY_ORDER = {2: 4, 3: 3, 1: 2, 0: 1}  # CRITICAL > UNKNOWN > WARNING > OK, as checks.model.worst
+
+
+def _rank(status: Optional[int]) -> int:
+    """checks.model's order for 'worst' (CRITICAL > WARNING > UNKNOWN > OK); -1 for a value not a status."""
+    try:
+        return Status(status).severity
+    except ValueError:
+        return -1
 
 
 @dataclass
@@ -42,7 +49,7 @@ class HostRow:
     def overall(self) -> Optional[int]:
         if not self.worst:
             return None
-        return max(self.worst.values(), key=lambda s: SEVERITY_ORDER.get(s, 0))
+        return max(self.worst.values(), key=_rank)
 
 
 @dataclass
@@ -56,7 +63,7 @@ class UnitGroup:
 
 
 def _worse(a: Optional[int], b: int) -> int:
-    return b if a is None or SEVERITY_ORDER.get(b, 0) > SEVERITY_ORDER.get(a, 0) else a
+    return b if a is None or _rank(b) > _rank(a) else a
 
 
 def disks_of(metrics: Any) -> list[Disk]:

@@ -24,7 +24,7 @@ class Filters:
     unit: str = ""
     system: str = ""
     engineer: str = ""  # user id, or "none" for unassigned
-    month: str = ""  # YYYY-MM in the service's zone
+    month: str = ""  # YYYY-MM in the service's zone, of the call time (reported_at), as the monthly report
     q: str = ""  # number, host or words of the title
 
 

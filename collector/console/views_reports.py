@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from collector.console.views_dashboard import this_month_rate
 from collector.console.web import ConsoleError, EngineerForm, PageUser, redirect, render, settings_of
 from collector.db import utcnow
 from collector.deps import SessionDep
@@ -42,7 +43,8 @@ def _page(request: Request, db: Session, error: str = "", status: int = 200) -> 
     rows = list(db.scalars(sa.select(Report).order_by(Report.month.desc(), Report.unit, Report.format).limit(300)))
     month = utcnow().astimezone(zone(settings_of(request).timezone)).strftime("%Y-%m")
     return render(request, "reports.html", status=status, enabled=True, rows=rows, units=service.units(db=db),
-                  month=month, formats=FORMATS, error=error, nav="reports", failures=open_failures(db=db))
+                  month=month, formats=FORMATS, error=error, nav="reports", failures=open_failures(db=db),
+                  satisfaction=this_month_rate(db, settings_of(request).timezone, utcnow()))
 
 
 @router.get("")

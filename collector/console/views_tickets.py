@@ -25,7 +25,7 @@ from collector.console.web import (
 from collector.db import utcnow
 from collector.deps import SessionDep
 from collector.runtime import runtime
-from collector.tickets import service, workflow
+from collector.tickets import satisfaction, service, workflow
 from collector.tickets.models import STATUSES, Ticket
 from collector.tickets.sla import state_now
 from collector.users import service as users
@@ -125,9 +125,10 @@ def _detail_page(request: Request, db: Session, t: Ticket, error: str = "", stat
     now = utcnow()
     sla = t.response_sla or (state_now(t, rt, now) if t.status == "open" else None)
     previous = service.get(db=db, ticket_id=t.previous_ticket_id) if t.previous_ticket_id else None
+    events = service.timeline(db=db, ticket_id=t.id)
     return render(request, "ticket.html", status=status, t=t, sla=sla, previous=previous, error=error,
-                  timeline=service.timeline(db=db, ticket_id=t.id), engineers=queries.engineers(db=db),
-                  satisfaction=workflow.SATISFACTION, nav="tickets")
+                  timeline=events, actors=service.actor_names(db=db, events=events), engineers=queries.engineers(db=db),
+                  close_choices=satisfaction.CLOSE_CHOICES, automatic=satisfaction.is_automatic(t), nav="tickets")
 
 
 @router.get("/{ticket_id}")
@@ -185,8 +186,7 @@ def _apply(db: Session, t: Ticket, action: str, form: Any, request: Request) -> 
     elif action == "resolve":
         workflow.resolve(db=db, ticket=t, actor=actor, now=now, resolution=form.get("resolution")[:20000], rt=rt)
     elif action == "close":
-        satisfaction = form.get("satisfaction") or None
-        workflow.close(db=db, ticket=t, actor=actor, now=now, satisfaction=satisfaction,
+        workflow.close(db=db, ticket=t, actor=actor, now=now, satisfaction=form.get("satisfaction") or None,
                        comment=form.get("comment")[:2000])
     elif action == "reopen":
         workflow.reopen(db=db, ticket=t, actor=actor, now=now, note=note)

@@ -14,6 +14,7 @@ from collector.maintenance import service as maintenance
 from collector.runtime import runtime
 from collector.tickets import service as tickets
 from collector.tickets import workflow
+from collector.timefmt import text_time
 
 if TYPE_CHECKING:
     from collector.flows import TicketChanges
@@ -42,7 +43,7 @@ def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[An
                 "host_id": host.id, "host": host.name, "check": "agent",
                 "title": f"{host.name}: 巡检代理失联",
                 "description": (f"巡检代理 {host.name} 已 {minutes:.0f} 分钟未上报 "
-                                f"(最后联系 {host.last_seen_at.isoformat()})，主机或网络可能故障"),
+                                f"(最后联系 {text_time(host.last_seen_at, settings.timezone)})，主机或网络可能故障"),
                 "customer_unit": host.unit, "room": host.room, "labels": dict(host.labels or {}),
             })
         if created:

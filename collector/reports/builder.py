@@ -31,13 +31,14 @@ from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, elapsed_working
 from collector.sla.policy import SlaPolicy
 from collector.tickets.models import Ticket
+from collector.tickets.schemas import STATUS_LABELS
 from collector.tickets.sla import pauses_of
 from collector.visits import service as visits
 
 SYSTEMS = ("voucher", "seal", "mq", "os")
 CHANNEL_ZH = {"phone": "电话", "onsite": "现场", "remote": "远程", "email": "邮件", "auto": "自动"}
 SEVERITY_ZH = {"critical": "严重", "warning": "警告", "info": "提示"}
-STATUS_ZH = {"open": "待响应", "acknowledged": "处理中", "pending": "挂起", "resolved": "已解决", "closed": "已关闭"}
+STATUS_ZH = STATUS_LABELS  # one name per status, as the console shows it
 SATISFACTION = ("满意", "基本满意", "不满意")
 TARGET = 0.90
 DISK_CHART_SERIES = 8
@@ -241,6 +242,7 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     figures["satisfaction_tickets_pct"] = sat_rows[0][5]
     figures["satisfaction_visits_pct"] = sat_rows[1][5]
     figures["satisfaction_pct"] = sat_rows[2][5]
+    figures["satisfaction_rated"] = sat_rows[2][4]
     tables.append(Table("satisfaction", "满意度", ["来源", "满意", "基本满意", "不满意", "评价数", "满意率(%)",
                                                  "目标(%)", "结论"], sat_rows, [12, 8, 10, 8, 8, 11, 8, 8],
                         note="满意率 = (满意 + 基本满意) / 评价数, 目标 90%"))
@@ -266,7 +268,8 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
                ["巡检主机数", n_hosts], ["巡检系统数", n_systems], ["巡检次数", runs], ["异常检查次数", bad_runs],
                ["发现异常(自动服务单)", figures["anomalies"]], ["受理服务单", len(tickets)],
                ["解决服务单", resolved_in_month], ["响应达标率(%)", figures["sla_met_pct"]],
-               ["满意率(%) (目标 90%)", figures["satisfaction_pct"]], ["用户回访次数", len(month_visits)]]
+               ["满意率(%) (目标 90%)", figures["satisfaction_pct"]],
+               ["满意率依据(评价数, 未评价不计)", figures["satisfaction_rated"]], ["用户回访次数", len(month_visits)]]
     tables.insert(0, Table("summary", "概况", ["项目", "数值"], summary, [24, 30]))
 
     # -- what a service manager reads first, and the comparison with last month ---------------------

@@ -13,6 +13,7 @@ from collector.runtime import Runtime
 from collector.tickets import service
 from collector.tickets.models import Ticket
 from collector.tickets.sla import state_now
+from collector.timefmt import text_time
 
 
 def check_sla(*, db: Session, rt: Runtime, now: datetime) -> dict[str, int]:
@@ -39,7 +40,7 @@ def check_sla(*, db: Session, rt: Runtime, now: datetime) -> dict[str, int]:
 
 
 def _local(dt: datetime | None, rt: Runtime) -> str:
-    return "-" if dt is None else dt.astimezone(rt.calendar.tz).strftime("%Y-%m-%d %H:%M")
+    return text_time(dt, rt.calendar.tz)
 
 
 def _announce(db: Session, rt: Runtime, t: Ticket, now: datetime, kind: str, title: str) -> None:

@@ -3,12 +3,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.tickets import satisfaction
 from collector.tickets.models import Ticket, TicketEvent
 from collector.timefmt import iso
 
 CHANNEL_LABELS = {"phone": "电话", "email": "邮件", "onsite": "现场", "remote": "远程", "auto": "自动"}
-STATUS_LABELS = {"open": "待响应", "acknowledged": "处理中", "pending": "等待客户", "resolved": "已解决",
+STATUS_LABELS = {"open": "待响应", "acknowledged": "处理中", "pending": "挂起", "resolved": "已解决",
                  "closed": "已关闭"}
+# Timeline events (ticket_events.kind); an unknown kind is shown as it is.
+EVENT_LABELS = {"opened": "受理", "acknowledged": "响应", "assigned": "指派", "pending": "挂起", "resumed": "恢复计时",
+                "resolved": "已解决", "closed": "关闭", "reopened": "重新打开", "edited": "修改",
+                "severity": "升级严重程度", "recovered": "故障恢复", "sla_due_soon": "响应时限将至",
+                "escalated": "超时升级", "calendar_recomputed": "重算响应时限"}
 SEVERITY_LABELS = {"critical": "严重", "warning": "警告", "info": "提示"}
 
 
@@ -28,10 +34,13 @@ def ticket_out(t: Ticket, tz: str) -> dict[str, Any]:
         "calendar_fallback": bool(t.calendar_fallback),
         "occurrences": t.occurrences, "last_occurrence_at": iso(t.last_occurrence_at, tz),
         "last_summary": t.last_summary, "satisfaction": t.satisfaction,
+        "satisfaction_label": satisfaction.label(t.satisfaction) if t.status == "closed" or t.satisfaction else None,
         "satisfaction_comment": t.satisfaction_comment, "previous_ticket_id": t.previous_ticket_id,
         "fault_key": t.fault_key, "version": t.version,
     }
 
 
-def event_out(e: TicketEvent, tz: str) -> dict[str, Any]:
-    return {"at": iso(e.at, tz), "actor": e.actor, "kind": e.kind, "text": e.text, "data": e.data}
+def event_out(e: TicketEvent, tz: str, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """`names`: login name → display name (actor_name falls back to the login name)."""
+    return {"at": iso(e.at, tz), "actor": e.actor, "actor_name": (names or {}).get(e.actor, e.actor),
+            "kind": e.kind, "label": EVENT_LABELS.get(e.kind, e.kind), "text": e.text, "data": e.data}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from collector.tickets.models import ACTIVE_STATUSES, Ticket, TicketEvent
 from collector.tickets.numbers import next_number
+from collector.tickets.schemas import SEVERITY_LABELS
 
 SYSTEM_ACTOR = "system"
 
@@ -75,7 +76,7 @@ def add_occurrence(*, db: Session, ticket: Ticket, at: datetime, status: int, su
         ticket.recovered_at = None
     if severity == "critical" and ticket.severity != "critical":
         add_event(db=db, ticket=ticket, at=at, actor=SYSTEM_ACTOR, kind="severity",
-                  text=f"严重程度升级: {ticket.severity} → critical")
+                  text=f"严重程度升级: {SEVERITY_LABELS.get(ticket.severity, ticket.severity)} → 严重")
         ticket.severity = "critical"
 
 
@@ -136,3 +137,13 @@ def list_tickets(*, db: Session, status: Optional[str] = None, host: Optional[st
 def timeline(*, db: Session, ticket_id: int) -> list[TicketEvent]:
     return list(db.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
                            .order_by(TicketEvent.at, TicketEvent.id)))
+
+
+def actor_names(*, db: Session, events: list[TicketEvent]) -> dict[str, str]:
+    """Display names of the events' actors (张伟 for zhangwei); the collector itself is 系统."""
+    from collector.users.models import User
+
+    logins = {e.actor for e in events} - {SYSTEM_ACTOR}
+    q = sa.select(User.name, User.display_name).where(User.name.in_(logins))
+    names = {name: shown for name, shown in db.execute(q)} if logins else {}
+    return {SYSTEM_ACTOR: "系统", **{k: v for k, v in names.items() if v}}

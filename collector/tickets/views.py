@@ -10,6 +10,7 @@ from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import decode_cursor, page
 from collector.runtime import runtime
 from collector.tickets import service, workflow
+from collector.tickets.satisfaction import RATINGS
 from collector.tickets.schemas import event_out, ticket_out
 from collector.tickets.sla import state_now
 from collector.users import service as users
@@ -66,7 +67,9 @@ class TicketPatch(BaseModel):
     status: Optional[Literal["open", "acknowledged", "pending", "resolved", "closed"]] = None
     assignee: Optional[str] = None
     resolution: Optional[str] = Field(None, max_length=20000)
-    satisfaction: Optional[Literal["满意", "基本满意", "不满意"]] = None
+    satisfaction: Optional[Literal["满意", "基本满意", "不满意", "未评价"]] = Field(
+        None, description="required to close a manual case (a rating, or explicitly 未评价); an automatic ticket "
+                          "closed without it is 未评价")
     satisfaction_comment: Optional[str] = Field(None, max_length=2000)
     note: str = Field("", max_length=2000)
     version: Optional[int] = None
@@ -87,7 +90,9 @@ def _detail(t: Any, db: Any, settings: Any) -> dict[str, Any]:
     rt = runtime(settings, db)
     out = ticket_out(t, settings.timezone)
     out["sla_state"] = state_now(t, rt, utcnow()) if t.response_sla is None else t.response_sla
-    out["timeline"] = [event_out(e, settings.timezone) for e in service.timeline(db=db, ticket_id=t.id)]
+    events = service.timeline(db=db, ticket_id=t.id)
+    names = service.actor_names(db=db, events=events)
+    out["timeline"] = [event_out(e, settings.timezone, names) for e in events]
     return out
 
 
@@ -139,13 +144,18 @@ def patch_ticket(ticket_id: int, body: TicketPatch, db: SessionDep, settings: Se
         if body.status is not None and body.status != t.status:
             _transition(db, t, body, user, now, rt)
         elif body.satisfaction is not None and t.status == "closed":  # the customer's rating, given later
-            workflow.edit(db=db, ticket=t, actor=user, now=now, changes={"satisfaction": body.satisfaction}, rt=rt)
+            workflow.edit(db=db, ticket=t, actor=user, now=now, changes={"satisfaction": rated(body.satisfaction)},
+                          rt=rt)
     except workflow.WorkflowError as e:
         db.rollback()
         raise HTTPException(e.status, str(e)) from None
     t.version += 1
     db.commit()
     return _detail(t, db, settings)
+
+
+def rated(value: str) -> Optional[str]:
+    return value if value in RATINGS else None  # 未评价 is no rating
 
 
 def _transition(db: Any, t: Any, body: TicketPatch, user: Any, now: Any, rt: Any) -> None:

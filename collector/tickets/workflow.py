@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from alerts.notify import Notification
 from collector.notifications import service as notifications
 from collector.runtime import Runtime
+from collector.tickets import satisfaction as satisfaction_
 from collector.tickets import service
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 from collector.tickets.numbers import next_number
@@ -17,9 +18,15 @@ from collector.tickets.sla import record_response, set_due
 from collector.users import service as users
 from collector.users.models import User
 
-SATISFACTION = ("满意", "基本满意", "不满意")
+SATISFACTION = satisfaction_.RATINGS
 EDITABLE = ("customer_name", "customer_unit", "room", "description", "title", "system", "host", "severity",
             "urgent", "channel", "reported_at", "resolution", "satisfaction_comment", "satisfaction")
+
+
+FIELD_LABELS = {"customer_name": "客户姓名", "customer_unit": "客户单位", "room": "房间号", "description": "问题描述",
+                "title": "标题", "system": "系统", "host": "主机", "severity": "严重程度", "urgent": "紧急",
+                "channel": "渠道", "reported_at": "热线时间", "resolution": "解决描述",
+                "satisfaction_comment": "客户意见", "satisfaction": "客户满意度"}
 
 
 class WorkflowError(ValueError):
@@ -134,7 +141,7 @@ def pend(*, db: Session, ticket: Ticket, actor: User, now: datetime, rt: Runtime
     ticket.status = "pending"
     set_due(ticket, rt, now)
     service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="pending",
-                      text=note or "等待客户, 计时暂停")
+                      text=note or "挂起 (等待客户), 计时暂停")
 
 
 def resume(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "",
@@ -176,18 +183,22 @@ def resolve(*, db: Session, ticket: Ticket, actor: User, now: datetime, resoluti
 
 def close(*, db: Session, ticket: Ticket, actor: User, now: datetime, satisfaction: Optional[str],
           comment: str = "") -> None:
+    """`satisfaction` is the customer's rating or, explicitly, 未评价; only an automatic ticket (no customer
+    involved) may close without a choice, and is then 未评价."""
     if ticket.status != "resolved":
         raise WorkflowError("只有已解决的服务单可以关闭")
-    if satisfaction is not None and satisfaction not in SATISFACTION:
-        raise WorkflowError(f"满意度须为 {'/'.join(SATISFACTION)}", 422)
+    if satisfaction is None and not satisfaction_.is_automatic(ticket):
+        raise WorkflowError(f"请选择客户满意度 ({'/'.join(satisfaction_.CLOSE_CHOICES)})", 422)
+    if satisfaction is not None and satisfaction not in satisfaction_.CLOSE_CHOICES:
+        raise WorkflowError(f"满意度须为 {'/'.join(satisfaction_.CLOSE_CHOICES)}", 422)
     ticket.status = "closed"
     ticket.closed_at = now
     if satisfaction is not None:
-        ticket.satisfaction = satisfaction
+        ticket.satisfaction = satisfaction if satisfaction in SATISFACTION else None
     if comment:
         ticket.satisfaction_comment = comment
     service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="closed",
-                      text=f"关闭, 客户满意度: {ticket.satisfaction or '未评价'} {comment}".strip())
+                      text=f"关闭, 客户满意度: {satisfaction_.label(ticket.satisfaction)} {comment}".strip())
 
 
 def reopen(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "") -> None:
@@ -222,7 +233,7 @@ def edit(*, db: Session, ticket: Ticket, actor: User, now: datetime, changes: di
     if {"channel", "urgent", "reported_at", "severity"} & diff.keys() and ticket.acknowledged_at is None:
         set_due(ticket, rt, now)
     service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="edited",
-                      text="修改: " + ", ".join(diff), data=diff)
+                      text="修改: " + ", ".join(FIELD_LABELS.get(k, k) for k in diff), data=diff)
 
 
 def _plain(v: Any) -> Any:

@@ -303,3 +303,20 @@ def test_sla_state_in_the_database_matches_the_api(api):
         assert row.response_due_at == cst(2026, 3, 10, 11, 0)
         assert row.response_sla is None
     assert api.get(f"/api/v1/tickets/{t['id']}")["sla_state"] == "breached"
+
+
+def test_closing_needs_a_chosen_rating_unless_automatic(api):
+    t = open_case(api, reported_at=minutes_ago(5))
+    t = ok_patch(api, t, status="resolved", resolution="已处理")
+    r = patch(api, t, status="closed")
+    assert r.status_code == 422 and "请选择客户满意度" in r.json()["detail"]["message"]
+    t = ok_patch(api, t, status="closed", satisfaction="未评价")
+    assert (t["status"], t["satisfaction"], t["satisfaction_label"]) == ("closed", None, "未评价")
+    t = ok_patch(api, t, satisfaction="满意")  # the customer rates it later
+    assert (t["satisfaction"], t["satisfaction_label"]) == ("满意", "满意")
+
+    api.post_results(batch(result(status=Status.CRITICAL, at=minutes_ago(2))))
+    auto = next(x for x in api.get("/api/v1/tickets")["items"] if x["source"] == "check")
+    auto = ok_patch(api, auto, status="resolved", resolution="已恢复")
+    auto = ok_patch(api, auto, status="closed")  # no customer involved: 未评价, not counted
+    assert (auto["status"], auto["satisfaction"], auto["satisfaction_label"]) == ("closed", None, "未评价")

@@ -192,7 +192,7 @@ def test_engineer_works_the_agents_ticket_in_the_browser(stack: Stack, browser: 
     page.wait_for_load_state()
     assert "已解决" in page.locator("h1").inner_text()
     timeline = page.locator("ul.timeline").inner_text()
-    assert "zhanggong · acknowledged" in timeline and "zhanggong · resolved" in timeline
+    assert "张工 · 响应" in timeline and "张工 · 已解决" in timeline and "系统 · 受理" in timeline
     assert "已更新证书并重发凭证" in timeline
     shot(page, "ticket")
 
