@@ -17,6 +17,11 @@ def _n(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+def _pct(v: Any) -> str:
+    """A share in per cent, or "—" (no unit) where there is nothing to measure."""
+    return "—" if v is None else f"{_n(v)}%"
+
+
 MONTH_ON_MONTH = ("整体可用率(%)", "发现异常(自动服务单)", "受理服务单", "响应达标率(%)", "满意率(%)")
 
 
@@ -31,7 +36,7 @@ def overview(f: dict[str, Any], *, who: str, month_end: date, breaches: list[str
     if f["runs"]:
         out.append(f"本月对{who}的 {f['hosts']} 台主机、{f['systems']} 个系统（{systems}）进行自动巡检 "
                    f"{_n(f['runs'])} 次，其中结果异常 {_n(f['bad_runs'])} 次；整体可用率 "
-                   f"{_n(f.get('availability_all'))}%，服务时间可用率 {_n(f.get('availability_all_work'))}%。")
+                   f"{_pct(f.get('availability_all'))}，服务时间可用率 {_pct(f.get('availability_all_work'))}。")
     else:
         out.append(f"本月没有{who}的巡检数据。")
     agent_off, critical, hours = outages
@@ -46,7 +51,7 @@ def overview(f: dict[str, Any], *, who: str, month_end: date, breaches: list[str
     if f["sla_met_pct"] is None:
         out.append("本月没有需判定响应时限的服务单。")
     else:
-        text = f"响应达标率 {_n(f['sla_met_pct'])}%"
+        text = f"响应达标率 {_pct(f['sla_met_pct'])}"
         if breaches:
             shown = "、".join(breaches[:5]) + (f" 等 {len(breaches)} 张" if len(breaches) > 5 else "")
             text += f"，超时 {len(breaches)} 张（{shown}），明细见“响应超时明细”。"
@@ -58,7 +63,7 @@ def overview(f: dict[str, Any], *, who: str, month_end: date, breaches: list[str
         out.append(f"本月没有客户评价；用户回访 {f.get('visits', 0)} 次。")
     else:
         verdict = "达到" if sat >= 90 else "未达到"
-        out.append(f"客户满意率 {_n(sat)}%，{verdict} 90% 的目标；用户回访 {f.get('visits', 0)} 次。")
+        out.append(f"客户满意率 {_pct(sat)}，{verdict} 90% 的目标；用户回访 {f.get('visits', 0)} 次。")
     changes = []
     for label, _this, _last, change in comparison:
         if label in MONTH_ON_MONTH and change != "—":
