@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
 import socket
 import threading
 import time
@@ -22,7 +21,7 @@ from agent.stats import Stats
 from agent.transport import post
 from checks.model import Result, Status
 from tests.agent.standin import Standin
-from tests.helpers.net import serve_loopback
+from tests.helpers.net import read_request, serve_loopback
 
 
 @pytest.fixture
@@ -143,13 +142,7 @@ def test_rejected_log_is_bounded(tmp_path: Path) -> None:
 def _raw_server(reply: bytes) -> tuple[int, socket.socket]:
     """Answers every connection with the given raw bytes after reading the request."""
     def answer(conn: socket.socket) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += conn.recv(65536)
-        head, _, rest = data.partition(b"\r\n\r\n")
-        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
-        while len(rest) < length:
-            rest += conn.recv(65536)
+        read_request(conn)
         conn.sendall(reply)
     return serve_loopback(answer, backlog=4)
 
@@ -218,7 +211,7 @@ def test_refused_silent_and_ipv6_collectors() -> None:
     def answer() -> None:
         conn, _ = srv.accept()
         with conn:
-            conn.recv(65536)
+            read_request(conn)
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 
     threading.Thread(target=answer, daemon=True).start()
@@ -240,7 +233,7 @@ def test_https_posts_and_a_failed_handshake_leaves_no_socket_open(tmp_path: Path
     ctx = make_cert("localhost", issuer=ca).server_context(tmp_path)
     def answer(conn: socket.socket) -> None:
         with ctx.wrap_socket(conn, server_side=True) as tls:
-            tls.recv(65536)
+            read_request(tls)
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 
     port, srv = serve_loopback(answer, backlog=4)

@@ -1,6 +1,7 @@
 """Loopback ports for tests: one nothing listens on, whether a local service is up, and a tiny server."""
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -45,3 +46,23 @@ def serve_loopback(handle: Callable[[socket.socket], None], backlog: int = 8) ->
 
     threading.Thread(target=serve, daemon=True).start()
     return srv.getsockname()[1], srv
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """One whole HTTP request (head and Content-Length body). A server that answers after reading only
+    part of it and closes makes the kernel reset the connection, which can discard the answer."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    found = re.search(rb"(?i)content-length: *(\d+)", head)
+    length = int(found.group(1)) if found else 0
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return head + b"\r\n\r\n" + rest
