@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.orm import Session
 
+from checks.text import clean_text
 from collector.calendar.models import CalendarImport
 from collector.sla.calendar import Schedule, ScheduleError, WorkCalendar, parse_schedule
 from collector.sla.notice import looks_like_notice, parse_notice
@@ -36,7 +37,10 @@ class Parsed:
 
 
 def parse_text(text: str, *, year: Optional[int] = None, source: str = "") -> Parsed:
-    """A pasted notice or a YAML/JSON schedule (the format of collector/sla/schedules/2027.example.yaml)."""
+    """A pasted notice or a YAML/JSON schedule (the format of collector/sla/schedules/2027.example.yaml).
+    The text is kept for the audit as pasted, but with NUL, control characters and lone surrogates made
+    U+FFFD (as the agent does with plugin output): PostgreSQL cannot store them."""
+    text = clean_text(text)
     if len(text) > MAX_TEXT:
         raise ScheduleError(f"内容过长 ({len(text)} 字符, 上限 {MAX_TEXT})")
     if not text.strip():

@@ -123,3 +123,14 @@ def test_imported_years_come_before_the_package_and_mark_the_fallback() -> None:
     assert not cal.is_workday(date(2027, 1, 1)) and cal.is_workday(date(2027, 1, 9))
     assert not cal.is_workday(date(2026, 12, 31))  # the notice's December day overrides the package
     assert cal.exceptions(2027) == ([date(2027, 1, 1)], [date(2027, 1, 9)])
+
+
+def test_hostile_characters_in_a_pasted_notice_are_kept_inert() -> None:
+    """NUL, a lone surrogate, markup and a formula after a valid notice: parsed, stored text storable."""
+    from collector.calendar.service import parse_text
+
+    parsed = parse_text(NOTICES[2026] + "\n备注\x00 <b>x</b> =1+1 \ud800")
+    assert parsed.format == "notice" and parsed.schedule.year == 2026
+    assert "\x00" not in parsed.text and "\ud800" not in parsed.text
+    assert parsed.text.endswith("备注\ufffd <b>x</b> =1+1 \ufffd")
+    parsed.text.encode("utf-8")  # what PostgreSQL refused before
