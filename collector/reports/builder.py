@@ -25,24 +25,23 @@ from collector.hosts.models import Host
 from collector.reports import manager
 from collector.reports.data import Cover, DiskSeries, ReportData, Table
 from collector.reports.forecast import forecast
+from collector.reports.manager import CHANNEL_ZH
 from collector.reports.narrative import overview
 from collector.reports.period import month_range, previous_month
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, elapsed_working
 from collector.sla.policy import SlaPolicy
-from collector.tickets.models import Ticket
+from collector.tickets.models import AUTO_SOURCES, Ticket
 from collector.tickets.schemas import STATUS_LABELS
 from collector.tickets.sla import pauses_of
 from collector.visits import service as visits
 
 SYSTEMS = ("voucher", "seal", "mq", "os")
-CHANNEL_ZH = {"phone": "电话", "onsite": "现场", "remote": "远程", "email": "邮件", "auto": "自动"}
 SEVERITY_ZH = {"critical": "严重", "warning": "警告", "info": "提示"}
 STATUS_ZH = STATUS_LABELS  # one name per status, as the console shows it
 SATISFACTION = ("满意", "基本满意", "不满意")
 TARGET = 0.90
 DISK_CHART_SERIES = 8
-AUTO_SOURCES = ("check", "agent", "alertmanager")
 # Sections in reading order: the headline figures and what a service manager looks at first, then the detail.
 ORDER = ("summary", "comparison", "compliance", "breaches", "systems", "host_availability", "outages", "top_faults",
          "checks", "disks", "ticket_stats", "tickets", "staff", "satisfaction", "visits")

@@ -25,12 +25,12 @@ from collector.reports.period import month_range
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, clock_time_between, response_target, working_time_between
 from collector.sla.policy import SlaPolicy
-from collector.tickets.models import Ticket
+from collector.tickets.models import AUTO_SOURCES, Ticket
 from collector.tickets.sla import pauses_of
 from collector.visits.models import Visit
 
-CHANNEL_ZH = {"phone": "电话", "onsite": "现场", "remote": "远程", "email": "邮件", "auto": "自动"}
-AUTO_SOURCES = ("check", "agent", "alertmanager")
+CHANNEL_ZH = {  # in the report's order: phone, on site, remote, e-mail, automatic
+    "phone": "电话", "onsite": "现场", "remote": "远程", "email": "邮件", "auto": "自动"}
 CLOCK_ZH = {True: "工作时间", False: "7×24"}
 TOP_FAULTS = 10
 

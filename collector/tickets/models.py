@@ -10,6 +10,7 @@ from collector.db import Base, JSONType, UtcDateTime
 
 STATUSES = ("open", "acknowledged", "pending", "resolved", "closed")
 ACTIVE_STATUSES = ("open", "acknowledged", "pending")
+AUTO_SOURCES = ("check", "agent", "alertmanager")  # opened by the product itself, no customer on the line
 CHANNELS = ("phone", "email", "onsite", "remote", "auto")
 SEVERITIES = ("critical", "warning", "info")
 

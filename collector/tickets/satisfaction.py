@@ -13,14 +13,13 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from collector.tickets.models import Ticket
+from collector.tickets.models import AUTO_SOURCES, Ticket
 from collector.visits import service as visits
 
 RATINGS = ("满意", "基本满意", "不满意")
 GOOD = ("满意", "基本满意")
 UNRATED = "未评价"
 CLOSE_CHOICES = (*RATINGS, UNRATED)
-AUTO_SOURCES = ("check", "agent", "alertmanager")
 
 
 def is_automatic(ticket: Ticket) -> bool:

@@ -14,6 +14,7 @@ from collector.tickets import satisfaction as satisfaction_
 from collector.tickets import service
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 from collector.tickets.numbers import next_number
+from collector.tickets.schemas import CHANNEL_LABELS
 from collector.tickets.sla import record_response, set_due
 from collector.users import service as users
 from collector.users.models import User
@@ -90,7 +91,7 @@ def announce_resolved(*, db: Session, rt: Runtime, ticket: Ticket, now: datetime
 
 
 def _channel_zh(channel: str) -> str:
-    return {"phone": "电话", "email": "邮件", "onsite": "现场", "remote": "远程", "auto": "自动"}.get(channel, channel)
+    return CHANNEL_LABELS.get(channel, channel)
 
 
 def acknowledge(*, db: Session, ticket: Ticket, actor: User, now: datetime, note: str = "",
