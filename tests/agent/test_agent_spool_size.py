@@ -57,7 +57,9 @@ def test_files_on_disk_stay_within_max_bytes(tmp_path: Path, typical: list[Resul
     assert [e.id for e in kept] == ids[dropped:]
     assert kept[0].seq == dropped + 1
     json_bytes = sum(e.size for e in kept)
-    assert json_bytes > 1.5 * limit, "bodies are compressed: far more JSON than max_bytes fits"
+    # bodies are compressed: the JSON kept is more than the whole bound, stored in well under half
+    # of it (how much more depends on this machine's results, so the ratio is not pinned)
+    assert json_bytes > limit and sp.bytes < 0.5 * json_bytes, (json_bytes, sp.bytes)
     first = json.loads(kept[0].body)
     assert first["seq"] == dropped + 1 and first["id"] == ids[dropped]
     # nothing lost within the bound after a restart either; the count survives
