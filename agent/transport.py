@@ -25,12 +25,12 @@ def connection(url: SplitResult, timeout: float, ssl_context: Optional[Any] = No
 
 
 def exchange(conn: http.client.HTTPConnection, method: str, path: str, body: Optional[bytes] = None,
-             headers: Optional[dict[str, str]] = None) -> Reply:
-    """One request on `conn` (connecting if needed) and its reply; raises OSError or
-    http.client.HTTPException (a peer that does not answer in HTTP)."""
+             headers: Optional[dict[str, str]] = None, limit: int = MAX_REPLY) -> Reply:
+    """One request on `conn` (connecting if needed) and its reply, of which at most `limit` bytes
+    of body are read; raises OSError or http.client.HTTPException (a peer that does not answer in HTTP)."""
     conn.request(method, path, body, {"Connection": "close", **(headers or {})})
     response = conn.getresponse()
-    data = response.read(MAX_REPLY)
+    data = response.read(limit)
     return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
 
 
