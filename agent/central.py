@@ -296,6 +296,13 @@ class CentralState:
         with self._lock:
             return self.refused is not None and self.refused.get("version") == version
 
+    def confirmed(self) -> None:
+        """The collector answered well for the running version: a refusal of an unversioned reply
+        (garbage, a cut body) is over. A refused version stays reported until a newer one runs."""
+        with self._lock:
+            if self.refused is not None and self.refused.get("version") is None:
+                self.refused = None
+
     def reconsider(self) -> None:
         """The local config changed: a refused version is asked for and judged again."""
         with self._lock:
@@ -402,10 +409,11 @@ class CentralPoller:
         p = fetch(cfg, self.state.known, self._context)
         self.polls += 1
         kind, self._last_kind = self._last_kind, p.kind
-        if p.kind == "new" and p.doc is not None:
-            if p.doc.version == self.state.version or self.state.is_refused(p.doc.version):
-                return
-            self._deliver(p.doc)
+        if p.kind == "unchanged" or (p.kind == "new" and p.doc is not None and p.doc.version == self.state.version):
+            self.state.confirmed()
+        elif p.kind == "new" and p.doc is not None:
+            if not self.state.is_refused(p.doc.version):
+                self._deliver(p.doc)
         elif p.kind == "refused":
             if self.state.refuse(p.version, p.error):
                 log.warning("central configuration %s refused, the running configuration stays: %s",
