@@ -222,24 +222,30 @@ def load(state_dir: Path) -> Optional[CentralConfig]:
         return None
 
 
-def describe(local: AgentConfig) -> list[str]:
-    """For `xunjian-agent validate`: the effective checks (local + last good central) and their source."""
-    allowed = ", ".join(local.collector.allowed_central_types) or "无"
-    lines = [f"中央配置: 已开启 (central_allow: {allowed})"]
-    cfg = local
+def effective(local: AgentConfig) -> tuple[AgentConfig, list[str]]:
+    """The local config with the last good central version merged in (as the agent would start),
+    and lines (zh-CN) that say what was found; for `validate` and `check`."""
+    lines = [f"中央配置: 已开启 (central_allow: {', '.join(local.collector.allowed_central_types) or '无'})"]
     try:
         doc = _read_kept(local.state_dir)
     except (OSError, ConfigError) as e:
-        doc = None
         lines.append(f"无法读取上次的中央配置 {Path(local.state_dir) / STORE}: {e}")
+        return local, lines
     if doc is None:
         lines.append("尚无保存的中央配置版本: 启动后先运行本地检查项, 再按采集端下发的版本运行")
-    else:
-        try:
-            cfg = merge(local, doc)
-            lines.append(f"上次有效的中央配置版本: {doc.version} (启动时运行, 采集端不可达时亦然)")
-        except ConfigError as e:
-            lines.append(f"上次的中央配置版本 {doc.version} 在此配置下会被拒绝: {one_line(str(e), 300)}")
+        return local, lines
+    try:
+        cfg = merge(local, doc)
+    except ConfigError as e:
+        lines.append(f"上次的中央配置版本 {doc.version} 在此配置下会被拒绝: {one_line(str(e), 300)}")
+        return local, lines
+    lines.append(f"上次有效的中央配置版本: {doc.version} (启动时运行, 采集端不可达时亦然)")
+    return cfg, lines
+
+
+def describe(local: AgentConfig) -> list[str]:
+    """For `xunjian-agent validate`: the effective checks and where each comes from."""
+    cfg, lines = effective(local)
     lines.append(f"生效的检查项 ({len(cfg.checks)} 项):")
     width = max([len(c.name) for c in cfg.checks] + [4])
     for spec in cfg.checks:
@@ -307,7 +313,13 @@ class CentralState:
         """The local config changed: a refused version is asked for and judged again."""
         with self._lock:
             self.known = self.version
+            self.refused = None
             self._warned.clear()
+
+    def dropped(self) -> None:
+        """The running version no longer runs (refused under a reloaded local file); the refusal stays."""
+        with self._lock:
+            self.version = None
 
     def block(self) -> dict[str, Any]:
         with self._lock:

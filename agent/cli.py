@@ -103,6 +103,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         except ConfigError as e:
             print(f"配置无效: {e}", file=sys.stderr)
             return 3
+        if cfg.collector.central:  # the checks the agent would run: with the last good central version
+            from agent.central import effective
+
+            cfg, lines = effective(cfg)
+            print("\n".join(lines[1:]), file=sys.stderr)
         from agent.console import check_command
 
         return check_command(cfg, bool(opts.get("json")))

@@ -216,10 +216,10 @@ class Agent:
         self.central_state.reconsider()  # a version refused under the old file is judged again
         new = local
         if local.collector.central and self.central_doc is not None:
-            merged = self._merge(local, self.central_doc)
+            merged = self._merge(local, self.central_doc, "; only the local checks run now")
             if merged is None:  # e.g. central_allow narrowed: that version no longer runs here
                 self.central_doc = None
-                self.central_state.version = None
+                self.central_state.dropped()
             else:
                 new = merged
         elif self.central_doc is not None:
@@ -243,15 +243,15 @@ class Agent:
         self._keep(doc)
         return True
 
-    def _merge(self, local: AgentConfig, doc: CentralConfig) -> Optional[AgentConfig]:
+    def _merge(self, local: AgentConfig, doc: CentralConfig,
+               after: str = ", the running configuration stays") -> Optional[AgentConfig]:
         from agent.central import merge
 
         try:
             return merge(local, doc)
         except ConfigError as e:
             if self.central_state.refuse(doc.version, str(e)):
-                log.warning("central configuration %s refused, the running configuration stays: %s",
-                            doc.version, e)
+                log.warning("central configuration %s refused%s: %s", doc.version, after, e)
             return None
 
     def _keep(self, doc: CentralConfig) -> None:

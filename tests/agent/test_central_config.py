@@ -2,7 +2,9 @@
 one real agent process per test against a real HTTP stand-in of the collector."""
 from __future__ import annotations
 
+import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -333,8 +335,60 @@ def test_validate_shows_effective_checks_with_their_source(tmp_path: Path) -> No
     assert "上次有效的中央配置版本: v4" in out.stdout
     assert any(line.split() == ["tmpl-disk", "disk", "中央", "base@v4"] for line in lines), out.stdout
     assert any(line.split() == ["local-disk", "disk", "本地"] for line in lines), out.stdout
+    # `check` runs what the agent would run: the kept central checks too.
+    out = subprocess.run([sys.executable, "-m", "agent.cli", "check", "--config", str(cfg), "--json"],
+                         capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=60)
+    assert sorted(r["check"] for r in json.loads(out.stdout)) == ["local-disk", "tmpl-disk"], out.stderr
     # A kept version the local file now forbids is shown as refused, the local checks stay valid.
     save(state, _doc("v5", [{"name": "x", "type": "command", "command": ["/bin/true"]}]))
     out = subprocess.run([sys.executable, "-m", "agent.cli", "validate", str(cfg)], capture_output=True,
                          text=True, env=env, cwd=str(ROOT), timeout=60)
     assert out.returncode == 0 and "上次的中央配置版本 v5 在此配置下会被拒绝" in out.stdout
+
+
+@pytest.mark.slow
+def test_sighup_judges_the_central_version_again_under_the_new_local_file(tmp_path: Path,
+                                                                           central: CentralStandin) -> None:
+    app_log = tmp_path / "app.log"
+    app_log.write_text("started\n", encoding="utf-8")
+    tmpl_log = {"name": "tmpl-log", "type": "log", "interval": "1s", "paths": [str(app_log)]}
+    central.set_doc("v1", [disk_check("tmpl-disk"), tmpl_log])
+    local = [disk_check("local-disk", interval="60s")]
+    agent = _agent(tmp_path, central.url, local, central_allow=["disk"]).start()
+    try:
+        assert agent.wait_log("central configuration v1 refused")
+        assert _wait(lambda: ((central.last_block("web01") or {}).get("config_refused") or {}).get("version") == "v1")
+        assert central.last_block("web01")["config_version"] is None  # type: ignore[index]
+        # The operator allows log checks: the refused version is asked for again and runs.
+        _agent(tmp_path, central.url, local, central_allow=["disk", "log"])
+        agent.signal(signal.SIGHUP)
+        assert agent.wait_log("central configuration v1 applied: 2 checks started, 1 kept, 0 removed")
+        assert _wait(lambda: _tmpl_results(central, "tmpl-log") >= 1)
+        assert _wait(lambda: (central.last_block("web01") or {}).get("config_version") == "v1")
+        assert central.last_block("web01")["config_refused"] is None  # type: ignore[index]
+        # And forbids them again: the version stops at once, the local checks stay.
+        _agent(tmp_path, central.url, local, central_allow=["disk"])
+        agent.signal(signal.SIGHUP)
+        assert agent.wait_log("configuration reloaded: 0 checks started, 1 kept, 2 removed")
+        assert _wait(lambda: (central.last_block("web01") or {}).get("config_version", "") is None)
+        assert agent.log().count("central configuration v1 refused") == 2
+        assert "central configuration v1 refused; only the local checks run now" in agent.log()
+        assert agent.terminate() == 0
+    finally:
+        if agent.alive():
+            agent.kill9()
+
+
+def test_agent_without_central_never_asks(tmp_path: Path, central: CentralStandin) -> None:
+    central.set_doc("v1", [disk_check("tmpl-disk")])
+    cfg = write_config(tmp_path / "agent.yaml", central.url, tmp_path / "state", [disk_check("local-disk")],
+                       heartbeat="1s")
+    agent = AgentProc(cfg, tmp_path / "agent.log").start()
+    try:
+        assert central.wait_for(lambda: len(central.results) >= 2)
+        assert agent.terminate() == 0
+    finally:
+        if agent.alive():
+            agent.kill9()
+    assert central.config_gets() == []
+    assert central.requests[-1]["agent"]["config_version"] is None
