@@ -148,12 +148,12 @@ def inline_secret(value: Any, where: str) -> Optional[str]:
     return None
 
 
-def merge(local: AgentConfig, doc: CentralConfig) -> AgentConfig:
-    """The effective configuration: `doc`'s checks under the local ones, validated as a whole by
-    the code that validates the local file. ConfigError when `doc` must not run here."""
+def admit(doc: CentralConfig, allowed: tuple[str, ...], local_names: set[str],
+          runnable: Callable[[str], bool] = lambda type_name: True) -> list[dict[str, Any]]:
+    """The raw checks of `doc` that join the local ones: each valid on its own, of an allowed type and
+    without an inline secret (else ConfigError, the whole version is refused); a local check of the
+    same name wins; a type `runnable` says cannot run here (agentless) is left out."""
     specs, by_name = parse_checks(doc.checks, "central checks")
-    allowed = local.collector.allowed_central_types
-    local_names = set(local.raw_checks)
     taken = []
     for i, spec in enumerate(specs):
         where = f"central checks[{i}] ({spec.name})"
@@ -165,12 +165,24 @@ def merge(local: AgentConfig, doc: CentralConfig) -> AgentConfig:
         secret = inline_secret(by_name[spec.name], where)
         if secret:
             raise ConfigError(f"{secret}: 模板中不得直接写入口令或密钥, 请改用 password_env / password_file 引用")
-        taken.append(by_name[spec.name])
+        if runnable(spec.type):
+            taken.append(by_name[spec.name])
+    return taken
+
+
+def sources_of(doc: CentralConfig, taken: list[dict[str, Any]]) -> dict[str, str]:
+    return {c["name"]: doc.sources.get(c["name"]) or f"central {doc.version}" for c in taken}
+
+
+def merge(local: AgentConfig, doc: CentralConfig) -> AgentConfig:
+    """The effective configuration: `doc`'s checks under the local ones, validated as a whole by
+    the code that validates the local file. ConfigError when `doc` must not run here."""
+    taken = admit(doc, local.collector.allowed_central_types, set(local.raw_checks))
     raw_local = local.raw.get("checks") or []
     merged = parse_config({**local.raw, "checks": taken + list(raw_local)}, read_token=False)
     merged.token = local.token
     merged.central_version = doc.version
-    merged.sources = {c["name"]: doc.sources.get(c["name"]) or f"central {doc.version}" for c in taken}
+    merged.sources = sources_of(doc, taken)
     return merged
 
 
@@ -380,8 +392,9 @@ class CentralPoller:
     thread, as a SIGHUP reload)."""
 
     def __init__(self, cfg: Callable[[], AgentConfig], state: CentralState, context: Callable[[], Any],
-                 deliver: Callable[[CentralConfig], None]) -> None:
+                 deliver: Callable[[CentralConfig], None], prefix: str = "") -> None:
         self._cfg = cfg
+        self.prefix = prefix  # "target db01: " in the agentless poller's log
         self.state = state
         self._context = context
         self._deliver = deliver
@@ -416,7 +429,8 @@ class CentralPoller:
             self._wake.wait(self._cfg().heartbeat * uniform(1 - JITTER, 1 + JITTER))
             self._wake.clear()
 
-    def poll_once(self) -> None:
+    def poll_once(self) -> str:
+        """One poll; returns its kind (new, unchanged, refused, auth, unavailable)."""
         cfg = self._cfg()
         p = fetch(cfg, self.state.known, self._context)
         self.polls += 1
@@ -428,11 +442,12 @@ class CentralPoller:
                 self._deliver(p.doc)
         elif p.kind == "refused":
             if self.state.refuse(p.version, p.error):
-                log.warning("central configuration %s refused, the running configuration stays: %s",
-                            p.version or "(no version)", one_line(p.error, 300))
+                log.warning("%scentral configuration %s refused, the running configuration stays: %s",
+                            self.prefix, p.version or "(no version)", one_line(p.error, 300))
         elif p.kind == "auth" and kind != "auth":
-            log.error("collector refused our token for the central configuration (%s); check collector.token",
-                      p.error)
+            log.error("%scollector refused our token for the central configuration (%s); check the token",
+                      self.prefix, p.error)
         elif p.kind == "unavailable" and kind != "unavailable":
-            log.info("central configuration not available (%s); running version %s", p.error,
+            log.info("%scentral configuration not available (%s); running version %s", self.prefix, p.error,
                      self.state.version or "none (local checks only)")
+        return p.kind
