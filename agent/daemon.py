@@ -234,6 +234,8 @@ class Agent:
 
     def apply_central(self, doc: CentralConfig) -> bool:
         """Run a new central version as a reload would (only changed checks restart), or refuse it."""
+        if self.central_doc is not None and doc.version == self.central_doc.version:
+            return True
         new = self._merge(self.local, doc)
         if new is None:
             return False
