@@ -40,10 +40,11 @@ class Standin:
         self.arrivals: Counter[str] = Counter()        # id -> times received in a 200-acked batch
         self.requests: list[dict[str, Any]] = []       # every request: code, agent block, n, gzip, time
         self._server: Optional[ThreadingHTTPServer] = None
+        self.ssl_context: Any = None  # set before start(): the stand-in speaks https
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context is not None else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> Standin:
         standin = self
@@ -65,6 +66,9 @@ class Standin:
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
+        if self.ssl_context is not None:  # the handshake happens in the handler thread, at its first read
+            server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True,
+                                                         do_handshake_on_connect=False)
         self.port = server.server_address[1]
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

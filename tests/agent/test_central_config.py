@@ -392,3 +392,45 @@ def test_agent_without_central_never_asks(tmp_path: Path, central: CentralStandi
             agent.kill9()
     assert central.config_gets() == []
     assert central.requests[-1]["agent"]["config_version"] is None
+
+
+@pytest.mark.slow
+def test_https_collector_with_a_private_ca(tmp_path: Path) -> None:
+    """The poll goes over the agent's TLS transport: the collector's certificate is checked against
+    collector.ca_file, as for results."""
+    from tests.helpers.certs import make_ca, make_cert
+
+    ca = make_ca()
+    (tmp_path / "ca.pem").write_bytes(ca.pem)
+    central = CentralStandin()
+    central.ssl_context = make_cert("localhost", issuer=ca).server_context(tmp_path)
+    central.start()
+    central.set_doc("v1", [disk_check("tmpl-disk")])
+    agent = _agent(tmp_path, central.url, [disk_check("local-disk", interval="60s")],
+                   ca_file=str(tmp_path / "ca.pem")).start()
+    try:
+        assert agent.wait_log("central configuration v1 applied")
+        assert _wait(lambda: _tmpl_results(central, "tmpl-disk") >= 1)
+        assert agent.terminate() == 0
+    finally:
+        if agent.alive():
+            agent.kill9()
+        central.stop()
+    # Without the CA the certificate is refused and nothing is applied.
+    untrusted = tmp_path / "untrusted"
+    untrusted.mkdir()
+    central = CentralStandin()
+    central.ssl_context = make_cert("localhost", issuer=make_ca("Other CA")).server_context(untrusted)
+    central.start()
+    central.set_doc("v1", [disk_check("tmpl-disk")])
+    agent = _agent(untrusted, central.url, [disk_check("local-disk", interval="60s")],
+                   ca_file=str(tmp_path / "ca.pem")).start()
+    try:
+        assert agent.wait_log("central configuration not available (SSLCertVerificationError")
+        time.sleep(1.5)
+        assert "applied" not in agent.log() and central.config_gets() == []
+        assert agent.terminate() == 0
+    finally:
+        if agent.alive():
+            agent.kill9()
+        central.stop()
