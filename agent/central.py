@@ -16,6 +16,7 @@ import math
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -369,7 +370,8 @@ def fetch(cfg: AgentConfig, known: Optional[str], context: Callable[[], Any]) ->
         headers["If-None-Match"] = f'"{known}"'
     conn = connection(url, cfg.send.timeout, context() if url.scheme == "https" else None)
     try:
-        reply = exchange(conn, "GET", url.path.rstrip("/") + PATH, headers=headers, limit=MAX_BYTES + 1)
+        reply = exchange(conn, "GET", url.path.rstrip("/") + PATH, headers=headers, limit=MAX_BYTES + 1,
+                         deadline=time.monotonic() + 2 * cfg.send.timeout)
     except (OSError, http.client.HTTPException) as e:
         return Poll("unavailable", error=f"{type(e).__name__}: {e}")
     finally:

@@ -188,6 +188,43 @@ def test_fetch_304_when_unchanged_and_hostile_replies(tmp_path: Path, central: C
     assert fetch(cfg, "v1", lambda: None).kind == "unavailable"
 
 
+def test_a_reply_that_trickles_in_is_given_up(tmp_path: Path) -> None:
+    """A byte every 0.1 s never trips the per-read socket timeout; the poll gives up at twice
+    send.timeout all the same, and leaves the running configuration alone."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        while not stop.is_set():
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+            time.sleep(0.1)
+        conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    cfg = parse_config({"collector": {"url": f"http://127.0.0.1:{srv.getsockname()[1]}", "token": "t",
+                                      "central": True},
+                        "state_dir": str(tmp_path), "send": {"timeout": "1s"}})
+    t0 = time.monotonic()
+    try:
+        p = fetch(cfg, None, lambda: None)
+    finally:
+        stop.set()
+        srv.close()
+    assert p.kind == "unavailable" and "TimeoutError" in p.error
+    assert 1.9 <= time.monotonic() - t0 < 5
+
+
 # -- the real agent process ---------------------------------------------------------------------
 
 
