@@ -1,9 +1,8 @@
 """The running agent: scheduler + spool + sender + signals.
 
 SIGHUP reloads the config (an invalid one is refused and the old one keeps running); with
-`collector.central`, versions of the collector's templates are applied the same way (agent/central.py);
-SIGTERM and
-SIGINT stop scheduling, wait briefly for running checks, spool what they finished, try once to
+`collector.central`, versions of the collector's templates are applied the same way (agent/central.py).
+SIGTERM and SIGINT stop scheduling, wait briefly for running checks, spool what they finished, try once to
 flush the spool and exit 0, all within STOP_BUDGET seconds: a check stuck past its timeout or a
 send to a collector that does not answer is abandoned (nothing is lost: what is not acknowledged
 stays spooled).
@@ -18,7 +17,7 @@ import time
 from typing import Any, Optional
 
 from agent import __version__
-from agent.central import CentralConfig, CentralPoller, CentralState
+from agent.central import CentralConfig, CentralPoller, CentralState, load, merge, save
 from agent.config import AgentConfig, listen_address, load_config
 from agent.filemodes import check_token_file, tighten
 from agent.logconfig import set_level
@@ -247,8 +246,6 @@ class Agent:
 
     def _merge(self, local: AgentConfig, doc: CentralConfig,
                after: str = ", the running configuration stays") -> Optional[AgentConfig]:
-        from agent.central import merge
-
         try:
             return merge(local, doc)
         except ConfigError as e:
@@ -257,8 +254,6 @@ class Agent:
             return None
 
     def _keep(self, doc: CentralConfig) -> None:
-        from agent.central import save
-
         try:
             save(self.cfg.state_dir, doc)
         except OSError as e:
@@ -267,8 +262,6 @@ class Agent:
 
     def _start_with_last_central(self) -> None:
         """At start: the last good central version, so the checks run before (or without) the collector."""
-        from agent.central import load
-
         doc = load(self.cfg.state_dir)
         if doc is None:
             return
