@@ -182,6 +182,9 @@ def test_fetch_304_when_unchanged_and_hostile_replies(tmp_path: Path, central: C
     central.raw, central.raw_etag = b'{"version": "v1", "checks": [{"name": "\\u0000"}]}', None
     p = fetch(cfg, "v1", lambda: None)
     assert p.kind == "refused" and p.version is None and "control characters" in p.error
+    central.raw, central.doc = None, None  # a collector without templates: 404
+    p = fetch(cfg, "v1", lambda: None)
+    assert (p.kind, p.error) == ("unavailable", "http 404")
     central.tokens = {"other"}
     assert fetch(cfg, "v1", lambda: None).kind == "auth"
     central.stop()
