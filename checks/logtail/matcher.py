@@ -48,6 +48,9 @@ _BOUNDARY_RULES = {"gbk": BOUNDARY, "gb2312": BOUNDARY, "big5": BOUNDARY, "gb180
 CONTINUATION = re.compile(
     rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|common frames omitted)"
     rb"|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?:Exception|Error|Throwable)(?=[:\r\n]|\Z)")
+# The bytes a CONTINUATION line can start with: a line starting with anything else (a timestamp's
+# digit) is a new event without running the regex, a saving of ~1 µs on each hit line.
+CONTINUATION_FIRST = frozenset(b" \t.$_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 def continuation_rule(event_start: Optional[str], encoding: str
@@ -338,10 +341,17 @@ class Matcher:
         rfind = hay.rfind
         for searcher, entries in engine[0]:
             real = searcher.real
+            # a literal whose every hit is certain: its severity, else None
+            certain = [e[0][0] if len(e) == 1 and e[0][1] == EXACT else None for e in entries]
             for idx, i, _e in searcher.find(view):
                 if idx >= real:
                     continue  # a padding literal's hit
                 ls = rfind(b"\n", 0, i) + 1
+                sev = certain[idx]
+                if sev is not None:
+                    if hits.get(ls, -1) < sev:
+                        hits[ls] = sev
+                    continue
                 for sev, rule in entries[idx]:
                     known = sev
                     if rule != EXACT and i != ls:
