@@ -119,7 +119,7 @@ def child(path: Path, encoding: str, patterns: list[str]) -> None:
     outcome = check.run()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     events = int(next(m.value for m in outcome.metrics if m.name == "critical_events"))
-    engine = "ahocorasick-rs" if multisearch._MODULE not in (False, None) else "memmem"
+    engine = {False: "not needed", None: "memmem"}.get(multisearch._MODULE, "ahocorasick-rs")
     print(json.dumps({"seconds": seconds, "cpu": cpu, "events": events, "rss_kib": peak_rss_kib(),
                       "engine": engine}))
 
