@@ -38,6 +38,10 @@ class ConfigCache:
             return self.snapshot
         return None
 
+    def invalidate(self) -> None:
+        """After a change made by this process: the next poll reads the generation again."""
+        self.checked_at = -1e9
+
     def refresh(self, state: Any) -> rollout.Snapshot:
         """On a worker thread: the generation, and the rollout state when it moved."""
         with self.lock:

@@ -47,7 +47,9 @@ def _refuse(e: TemplateError) -> HTTPException:
     return HTTPException(422, str(e))
 
 
-def _change(c: service.Change) -> ChangeOut:
+def _change(request: Request, db: Any, c: service.Change) -> ChangeOut:
+    db.commit()  # before the answer: the agents' next poll (any process) sees it
+    poll.cache_of(request.app.state).invalidate()
     return ChangeOut(name=c.name, action=c.action, version=c.version, previous_version=c.previous_version,
                      percent=c.percent)
 
@@ -60,7 +62,7 @@ def apply(request: Request, body: ApplyIn, db: SessionDep, user: Admin) -> Any:
                                now=request.app.state.clock())
     except TemplateError as e:
         raise _refuse(e) from None
-    return _change(change)
+    return _change(request, db, change)
 
 
 @router.put("/templates/{name}/percent", response_model=ChangeOut, responses={404: {}, 422: {}})
@@ -70,7 +72,7 @@ def set_percent(request: Request, name: str, body: PercentIn, db: SessionDep, us
         change = service.set_percent(db, name, percent=body.percent, actor=user.name, now=request.app.state.clock())
     except TemplateError as e:
         raise _refuse(e) from None
-    return _change(change)
+    return _change(request, db, change)
 
 
 @router.post("/templates/{name}/rollback", response_model=ChangeOut, responses={404: {}, 409: {}})
@@ -81,7 +83,7 @@ def rollback(request: Request, name: str, db: SessionDep, user: Admin) -> Any:
         change = service.rollback(db, name, actor=user.name, now=request.app.state.clock())
     except TemplateError as e:
         raise HTTPException(409, str(e)) from None
-    return _change(change)
+    return _change(request, db, change)
 
 
 def _exists(db: Any, name: str) -> Any:
