@@ -73,6 +73,7 @@ class HostRowOut(BaseModel):
     running: Optional[int] = Field(description="version the agent reports running")
     refused: Optional[int] = Field(description="version the agent reports refusing")
     refused_error: str
+    unknown: list[str] = Field(description="its checks from this template whose latest status is UNKNOWN")
 
 
 class TemplateDetailOut(TemplateSummaryOut):
@@ -82,6 +83,7 @@ class TemplateDetailOut(TemplateSummaryOut):
     hosts_by_target: dict[str, int] = Field(description="version -> hosts the rollout gives it")
     hosts_by_running: dict[str, int] = Field(description="version -> hosts reporting it")
     refused: list[HostRowOut]
+    unknown_by_running: dict[str, int] = Field(description="version -> hosts running it with a check of it UNKNOWN")
     audit: list[AuditOut]
 
 

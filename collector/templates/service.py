@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from checks.model import Status
 from collector.db import insert_for
 from collector.hosts.models import Host
+from collector.results.models import CheckState
 from collector.templates import rollout
 from collector.templates.models import ServedConfig, Template, TemplateAudit, TemplateGeneration, TemplateVersion
 from collector.templates.validate import Parsed, TemplateError
@@ -218,6 +220,7 @@ class HostRow:
     running: Optional[int]  # the version it reports running (from its config_version)
     refused: Optional[int]  # the version it reports refusing
     refused_error: str
+    unknown: list[str] = field(default_factory=list)  # its checks from this template now UNKNOWN
 
 
 @dataclass
@@ -226,16 +229,18 @@ class Detail:
     target_counts: dict[int, int]
     running_counts: dict[int, int]
     refused: list[HostRow]
+    unknown_counts: dict[int, int]  # version -> hosts running it with a check of it UNKNOWN
 
 
 def detail(db: Session, snap: rollout.Snapshot, name: str) -> Detail:
     """Per host of a template: the version the rollout gives it, the one it runs, the one it refused."""
     r = next((x for x in snap.templates if x.name == name), None)
-    hosts = list(db.execute(sa.select(Host.name, Host.unit, Host.labels, Host.online, Host.config_version,
+    hosts = list(db.execute(sa.select(Host.id, Host.name, Host.unit, Host.labels, Host.online, Host.config_version,
                                       Host.config_refused_version, Host.config_refused_error)
                             .order_by(Host.unit, Host.name)).all())
     known = served(db, {h.config_version for h in hosts} | {h.config_refused_version for h in hosts})
     rows: list[HostRow] = []
+    ids: dict[str, int] = {}
     for h in hosts:
         target = None
         if r is not None:
@@ -246,6 +251,7 @@ def detail(db: Session, snap: rollout.Snapshot, name: str) -> Detail:
         refused = known.get(h.config_refused_version, {}).get(name) if h.config_refused_version else None
         if target is not None or running is not None or refused is not None:
             rows.append(HostRow(h.name, h.unit, h.online, target, running, refused, h.config_refused_error))
+            ids[h.name] = h.id
     targets: dict[int, int] = {}
     running_counts: dict[int, int] = {}
     for row in rows:
@@ -253,4 +259,27 @@ def detail(db: Session, snap: rollout.Snapshot, name: str) -> Detail:
             targets[row.target] = targets.get(row.target, 0) + 1
         if row.running is not None:
             running_counts[row.running] = running_counts.get(row.running, 0) + 1
-    return Detail(rows, targets, running_counts, [x for x in rows if x.refused is not None])
+    unknown = _unknown(db, name, [r for r in rows if r.running is not None], ids)
+    return Detail(rows, targets, running_counts, [x for x in rows if x.refused is not None], unknown)
+
+
+def _unknown(db: Session, name: str, running: list[HostRow], ids: dict[str, int]) -> dict[int, int]:
+    """Watching a rollout: hosts per version whose checks from this template report UNKNOWN (a check the
+    new version configured wrongly for them, a path or port that is not there)."""
+    if not running:
+        return {}
+    checks = {v: {c.get("name") for c in (cs or [])} for v, cs in db.execute(
+        sa.select(TemplateVersion.version, TemplateVersion.checks).join(Template)
+        .where(Template.name == name, TemplateVersion.version.in_({r.running for r in running})))}
+    by_id = {ids[r.name]: r for r in running}
+    states = db.execute(sa.select(CheckState.host_id, CheckState.check).where(
+        CheckState.status == int(Status.UNKNOWN), CheckState.host_id.in_(sorted(by_id))))
+    for host_id, check in states:
+        r = by_id[host_id]
+        if check in checks.get(r.running or 0, ()):
+            r.unknown.append(check)
+    out: dict[int, int] = {}
+    for r in running:
+        if r.unknown and r.running is not None:
+            out[r.running] = out.get(r.running, 0) + 1
+    return out

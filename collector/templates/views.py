@@ -108,7 +108,7 @@ def list_templates(db: SessionDep, settings: SettingsDep, user: Viewer) -> Any:
 
 def _row(r: service.HostRow) -> HostRowOut:
     return HostRowOut(host=r.name, unit=r.unit, online=r.online, target=r.target, running=r.running,
-                      refused=r.refused, refused_error=r.refused_error)
+                      refused=r.refused, refused_error=r.refused_error, unknown=r.unknown)
 
 
 @router.get("/templates/{name}", response_model=TemplateDetailOut, responses={404: {}})
@@ -127,6 +127,7 @@ def get_template(name: str, db: SessionDep, settings: SettingsDep, user: Viewer)
         hosts_by_target={str(k): n for k, n in sorted(d.target_counts.items())},
         hosts_by_running={str(k): n for k, n in sorted(d.running_counts.items())},
         refused=[_row(r) for r in d.refused],
+        unknown_by_running={str(k): n for k, n in sorted(d.unknown_counts.items())},
         audit=[AuditOut(action=a.action, actor=a.actor, at=iso(a.at, tz), from_version=a.from_version,
                         to_version=a.to_version, percent=a.percent, diff=a.diff) for a in service.audit(db, name)])
 

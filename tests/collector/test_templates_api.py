@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from checks.model import Status
 from collector.templates.validate import TemplateError, parse_template
+from tests.collector.factories import result
 from tests.collector.templates_helpers import bucket, enroll, template
 
 
@@ -106,8 +108,10 @@ def test_reported_and_refused_versions(api: Any) -> None:
     v2 = poll(api, api.token).json()["version"]
     agent = {"host": "web01", "version": "t", "config_version": v1,
              "config_refused": {"version": v2, "error": "checks[0]: command 不在 central_allow 中\x00<b>"}}
-    assert api.post_results({"agent": agent, "results": []}).status_code == 200
+    unknown = result("web01", "voucher-log", Status.UNKNOWN, seq=1)
+    assert api.post_results({"agent": agent, "results": [unknown.to_dict()]}).status_code == 200
     d = api.get("/api/v1/templates/voucher-base")
+    assert d["unknown_by_running"] == {"1": 1} and d["hosts"][0]["unknown"] == ["voucher-log"]
     assert d["hosts_by_running"] == {"1": 1} and d["hosts_by_target"] == {"2": 1}
     assert [(r["host"], r["refused"]) for r in d["refused"]] == [("web01", 2)]
     assert d["refused"][0]["refused_error"] == "checks[0]: command 不在 central_allow 中\ufffd<b>"
