@@ -133,8 +133,9 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     from collector.tickets.views import router as tickets_router
     from collector.visits.views import router as visits_router
 
-    for router in (results_router, tickets_router, hosts_router, maintenance_router, alertmanager_router,
-                   reports_router, visits_router, templates_router):
+    # Routes are matched in order: the agents' two (results, config poll) first.
+    for router in (results_router, templates_router, tickets_router, hosts_router, maintenance_router,
+                   alertmanager_router, reports_router, visits_router):
         app.include_router(router)
 
     from collector.console import install as install_console
