@@ -139,6 +139,8 @@ def validate_checks(raw: Any) -> list[dict[str, Any]]:
             spec = parse_spec(item, f"checks[{i}]")
         except (ConfigError, ValueError, TypeError) as e:
             raise TemplateError(f"检查项配置有误 (与 xunjian-agent validate 相同的校验): {e}") from None
+        except (ArithmeticError, RecursionError) as e:  # e.g. a size of .inf: int() overflows in checks.options
+            raise TemplateError(f"检查项配置有误: checks[{i}]: 数值无效 ({type(e).__name__}: {e})") from None
         if spec.name in seen:
             raise TemplateError(f"checks[{i}].name: 检查名 {spec.name} 重复")
         seen.add(spec.name)
@@ -171,6 +173,8 @@ def _no_secrets(node: Any, where: str, key: str = "") -> None:
             raise TemplateError(f"{where}: 命令或语句中含有密码明文; 请改用 password_env 或 password_file")
     elif isinstance(node, float) and not math.isfinite(node):
         raise TemplateError(f"{where}: 数值必须是有限数")
+    elif isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**63:
+        raise TemplateError(f"{where}: 数值过大 (超出 64 位整数范围)")
 
 
 def _has_value(v: Any) -> bool:
