@@ -31,8 +31,11 @@ def test_starters_apply_through_the_real_validation(capsys: Any, db: str) -> Non
         code, out, _ = run(capsys, "template", "apply", f"starter:{name}", "--db", db, "--actor", "tester")
         assert code == 0 and "已发布模板" in out and "v1" in out
         text = (STARTER / f"{name}.yaml").read_text(encoding="utf-8")
-        for i, check in enumerate(yaml.safe_load(text)["checks"]):
+        checks = yaml.safe_load(text)["checks"]
+        for i, check in enumerate(checks):
             parse_spec(check, f"checks[{i}]")  # what the agent will run
+        if name != "mq":  # nothing an agent's default central_allow refuses (runs no program)
+            assert not {c["type"] for c in checks} & {"command", "sql", "mq"}, name
         # every option is commented in Chinese
         for line in text.splitlines():
             if re.match(r"^\s*(- )?[a-z_]+:", line):
