@@ -170,7 +170,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     db, _ = _session(args)
     with db:
         if args.template_cmd == "apply":
-            return cli.apply_cmd(db, args.file, args.percent, args.actor)
+            return cli.apply_cmd(db, args.file, args.percent, args.actor, args.dry_run)
         if args.template_cmd == "list":
             return cli.list_cmd(db, args.json)
         if args.template_cmd == "show":
@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("file", help="a template YAML file, or starter:NAME for a shipped one")
     ta.add_argument("--percent", type=int, default=100, help="share of matching hosts (1-100, default 100)")
     ta.add_argument("--actor", help="who applies (default cli:<login name>), kept in the audit")
+    ta.add_argument("--dry-run", action="store_true", help="validate only, store nothing")
     ta.set_defaults(fn=cmd_template)
     tl = t.add_parser("list", parents=[common], help="templates with their version and share")
     tl.add_argument("--json", action="store_true")

@@ -22,15 +22,25 @@ def templates_page(request: Request, db: SessionDep, me: PageUser) -> Response:
     return _list(request, db)
 
 
-def _list(request: Request, db: Session, *, text: str = "", error: str = "", status: int = 200) -> Response:
+def _list(request: Request, db: Session, *, text: str = "", error: str = "", notice: str = "",
+          status: int = 200) -> Response:
     return render(request, "templates.html", status=status, nav="templates", rows=service.list_templates(db),
-                  starters=starters(), text=text, error=error)
+                  starters=starters(), text=text, error=error, notice=notice)
+
+
+def checked(text: str) -> str:
+    """The "只校验" answer: what would be published (TemplateError when it would be refused)."""
+    parsed = parse_template(text.replace("\r\n", "\n"))
+    names = "、".join(c["name"] for c in parsed.checks)
+    return f"校验通过 (未发布): 模板 {parsed.name}, {len(parsed.checks)} 项检查: {names}"
 
 
 @router.post("")
 def apply_new(request: Request, db: SessionDep, form: AdminForm) -> Response:
     text = form.fields.get("yaml", [""])[0]
     try:
+        if form.has("check"):
+            return _list(request, db, text=text, notice=checked(text))
         change = _apply(db, text, form.get("percent", "100"), form.active.user.name, request)
     except TemplateError as e:
         return _list(request, db, text=text, error=str(e), status=422)
@@ -58,15 +68,17 @@ def template_page(request: Request, name: str, db: SessionDep, me: PageUser, don
 
 
 def _detail(request: Request, db: Session, name: str, *, text: Optional[str] = None, error: str = "",
-            done: str = "", status: int = 200) -> Response:
+            done: str = "", notice: str = "", status: int = 200) -> Response:
     t = service.get(db, name)
     if t is None:
         raise ConsoleError(404, f"模板 {name} 不存在")
     vers = service.versions(db, t)
     current = next(v for v in vers if v.version == t.current_version)
     d = service.detail(db, service.load_snapshot(db), name)
-    notice = {"apply": "已发布新版本。", "percent": "已调整发布比例。", "rollback": "已回退到上一个版本。",
-              "none": "内容与当前版本相同, 没有变化。"}.get(done, "")
+    pulled = " 代理在下一次心跳时拉取。"
+    notice = notice or {"apply": "已发布新版本。" + pulled, "percent": "已调整发布比例。" + pulled,
+                        "rollback": "已回退到上一个版本。" + pulled,
+                        "none": "内容与当前版本相同, 没有变化。"}.get(done, "")
     return render(request, "template.html", status=status, nav="templates", t=t, current=current, versions=vers,
                   d=d, hosts=d.hosts[:MAX_HOST_ROWS], more_hosts=max(0, len(d.hosts) - MAX_HOST_ROWS),
                   audit=service.audit(db, name), labels=service.ACTION_LABELS,
@@ -78,6 +90,8 @@ def apply_version(request: Request, name: str, db: SessionDep, form: AdminForm) 
     text = form.fields.get("yaml", [""])[0]
     try:
         parsed = parse_template(text.replace("\r\n", "\n"))
+        if form.has("check"):
+            return _detail(request, db, name, text=text, notice=checked(text))
         if parsed.name != name:
             raise TemplateError(f"模板内容中的 name 是 {parsed.name}, 与本页的模板 {name} 不同; "
                                 "新建模板请到模板列表页发布")

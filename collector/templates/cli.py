@@ -43,8 +43,13 @@ def actor(given: Optional[str]) -> str:
         return "cli:unknown"
 
 
-def apply_cmd(db: Session, path: str, percent: int, who: Optional[str]) -> int:
+def apply_cmd(db: Session, path: str, percent: int, who: Optional[str], dry_run: bool = False) -> int:
     parsed = parse_template(read_file(path))
+    if dry_run:
+        service.check_percent(percent)
+        print(f"校验通过 (--dry-run: 未保存): 模板 {parsed.name}, {len(parsed.checks)} 项检查: "
+              + ", ".join(c["name"] for c in parsed.checks))
+        return 0
     change = service.apply(db, parsed, percent=percent, actor=actor(who), now=utcnow())
     db.commit()
     if change.action == "none":

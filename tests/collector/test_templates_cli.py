@@ -49,6 +49,9 @@ def test_starters_apply_through_the_real_validation(capsys: Any, db: str) -> Non
 def test_apply_share_show_rollback(capsys: Any, db: str, tmp_path: Path) -> None:
     f = tmp_path / "t.yaml"
     f.write_text(template(), encoding="utf-8")
+    code, out, _ = run(capsys, "template", "apply", str(f), "--dry-run", "--db", db)
+    assert code == 0 and "校验通过 (--dry-run: 未保存): 模板 voucher-base, 2 项检查" in out
+    assert "还没有模板" in run(capsys, "template", "list", "--db", db)[1]
     assert run(capsys, "template", "apply", str(f), "--db", db)[0] == 0
     f.write_text(template(interval="45s"), encoding="utf-8")
     code, out, _ = run(capsys, "template", "apply", str(f), "--percent", "5", "--db", db)

@@ -24,6 +24,9 @@ def test_publish_edit_share_rollback(console: Any) -> None:
     b = admin(console)
     page = b.get("/console/templates")
     assert page.status_code == 200 and "还没有模板" in page.text and "starter:voucher" in page.text
+    r = b.post("/console/templates", {"yaml": template(), "percent": "100", "check": "1"})
+    assert r.status_code == 200 and "校验通过 (未发布): 模板 voucher-base, 2 项检查" in r.text
+    assert "还没有模板" in r.text  # nothing stored
     r = b.post("/console/templates", {"yaml": template(), "percent": "100"})
     assert r.status_code == 200 and r.url.path == "/console/templates/voucher-base"
     assert "已发布新版本" in r.text and "web01" in r.text and "应运行: v1 1 台" in r.text
@@ -31,6 +34,8 @@ def test_publish_edit_share_rollback(console: Any) -> None:
     bad = template(interval="soon")
     r = b.post("/console/templates/voucher-base", {"yaml": bad, "percent": "100"})
     assert r.status_code == 422 and "检查项配置有误" in r.text and "interval: soon" in r.text
+    r = b.post("/console/templates/voucher-base", {"yaml": bad, "percent": "100", "check": "1"})
+    assert r.status_code == 422 and "检查项配置有误" in r.text
     r = b.post("/console/templates/voucher-base", {"yaml": template(name="other"), "percent": "100"})
     assert r.status_code == 422 and "与本页的模板 voucher-base 不同" in r.text
     r = b.post("/console/templates/voucher-base", {"yaml": template(interval="45s"), "percent": "5"})
