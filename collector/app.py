@@ -129,11 +129,13 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     from collector.maintenance.views import router as maintenance_router
     from collector.reports.views import router as reports_router
     from collector.results.views import router as results_router
+    from collector.templates.views import router as templates_router
     from collector.tickets.views import router as tickets_router
     from collector.visits.views import router as visits_router
 
-    for router in (results_router, tickets_router, hosts_router, maintenance_router, alertmanager_router,
-                   reports_router, visits_router):
+    # Routes are matched in order: the agents' two (results, config poll) first.
+    for router in (results_router, templates_router, tickets_router, hosts_router, maintenance_router,
+                   alertmanager_router, reports_router, visits_router):
         app.include_router(router)
 
     from collector.console import install as install_console

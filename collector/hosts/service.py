@@ -75,4 +75,12 @@ def record_contact(*, db: Session, host: Host, at: datetime, agent: dict[str, An
     rejected = agent.get("rejected_total")
     if isinstance(rejected, int) and 0 <= rejected < 2**63:
         host.rejected_total = rejected
+    from collector.ingest.contact import config_report  # local: ingest imports this module
+
+    cfg, refused, refused_error = config_report(agent)
+    if cfg is not None:
+        host.config_version = cfg
+    if refused is not None:
+        host.config_refused_version = refused
+        host.config_refused_error = refused_error or ""
     return was_offline
