@@ -2,7 +2,7 @@
 reopen. Every change lands in the timeline with who and when."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 from sqlalchemy.orm import Session
@@ -223,7 +223,8 @@ def set_resolved_at(*, db: Session, ticket: Ticket, actor: User, now: datetime, 
     ticket.resolved_at = value
     service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind="resolved_at",
                       text=f"解决问题时间: {text_time(old, tz)} → {text_time(value, tz)}",
-                      data={"old": old.isoformat(), "new": value.isoformat()})
+                      data={"old": old.astimezone(timezone.utc).isoformat(),
+                            "new": value.astimezone(timezone.utc).isoformat()})
 
 
 STEP_LABELS = SUPPORT_LABELS
