@@ -2,6 +2,7 @@
 (collector.maintenance.support does the work). Not maintenance windows: those open no tickets."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from collector.maintenance import support
 from collector.maintenance.models import SupportWindow
 from collector.runtime import runtime
 from collector.tickets.fields import text_problem
+from collector.users.models import User
 
 router = APIRouter(prefix="/console/support-windows", include_in_schema=False)
 SYSTEMS = ("voucher", "seal", "mq", "os")
@@ -20,8 +22,13 @@ LIMITS = {"title": 200, "unit": 128, "host": 128}
 
 
 def _page(request: Request, db: Session, values: dict[str, str], error: str = "", status: int = 200) -> Response:
-    return render(request, "support_windows.html", status=status, windows=support.list_windows(db=db),
-                  values=values, error=error, units=queries.units(db=db), hosts=queries.host_names(db=db),
+    windows = support.list_windows(db=db)
+    logins = {w.created_by for w in windows} | {w.closed_by for w in windows if w.closed_by}
+    q = sa.select(User.name, User.display_name).where(User.name.in_(logins))
+    names = {login: shown for login, shown in db.execute(q) if shown} if logins else {}
+    return render(request, "support_windows.html", status=status, windows=windows, names=names, values=values,
+                  error=error,
+                  units=queries.units(db=db), hosts=queries.host_names(db=db),
                   systems=SYSTEMS, kinds=support.KINDS, app_now=clock(request), nav="support")
 
 
