@@ -37,9 +37,11 @@ def create(*, db: Session, rt: Runtime, kind: str, title: str, starts_at: dateti
                       ends_at=ends_at, created_by=actor, created_at=now, closed_by="")
     db.add(w)
     db.flush()
-    # Cases already reported since the window's start (an incident declared after the first calls).
+    # Cases already reported since the window's start (an incident declared after the first calls) and
+    # not answered yet; an answered case keeps the due time its answer was judged by.
     q = sa.select(Ticket).where(Ticket.status.in_(ACTIVE_STATUSES), Ticket.window_id.is_(None),
-                                Ticket.reported_at >= starts_at, Ticket.reported_at < ends_at)
+                                Ticket.acknowledged_at.is_(None), Ticket.reported_at >= starts_at,
+                                Ticket.reported_at < ends_at)
     for t in db.scalars(q.order_by(Ticket.id)):
         if covers(w, at=t.reported_at, unit=t.customer_unit, host=t.host, system=t.system):
             _link(t, w)
@@ -55,10 +57,12 @@ def close(*, db: Session, rt: Runtime, window: SupportWindow, actor: str, now: d
     if window.ends_at <= now:
         return
     window.ends_at = max(now, window.starts_at)
-    for t in db.scalars(sa.select(Ticket).where(Ticket.window_id == window.id).order_by(Ticket.id)):
+    # Only unanswered cases follow; an answered one keeps the due time its answer was judged by.
+    q = sa.select(Ticket).where(Ticket.window_id == window.id, Ticket.status.in_(ACTIVE_STATUSES),
+                                Ticket.acknowledged_at.is_(None))
+    for t in db.scalars(q.order_by(Ticket.id)):
         t.window_ends_at = window.ends_at
-        if t.status in ACTIVE_STATUSES:
-            _follow(db, rt, t, now, actor, f"{label(window)}提前结束")
+        _follow(db, rt, t, now, actor, f"{label(window)}提前结束")
 
 
 def attach(*, db: Session, ticket: Ticket) -> None:

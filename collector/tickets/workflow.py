@@ -323,7 +323,7 @@ def edit(*, db: Session, ticket: Ticket, actor: User, now: datetime, changes: di
             setattr(ticket, key, value)
     if not diff:
         return
-    if {"reported_at", "customer_unit", "host", "system"} & diff.keys():
+    if {"reported_at", "customer_unit", "host", "system"} & diff.keys() and ticket.acknowledged_at is None:
         support.attach(db=db, ticket=ticket)  # the 7×24 window it falls in may differ now
     if ({"channel", "urgent", "reported_at", "severity", "customer_unit", "host", "system"} & diff.keys()
             and ticket.acknowledged_at is None):

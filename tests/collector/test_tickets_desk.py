@@ -192,6 +192,10 @@ def test_support_window_due_times_across_its_edges(api: Any) -> None:
     assert edge["response_due_at"] == "2026-11-30T09:30:00+08:00" and edge["response_clock"] == "7×24（系统升级窗口）"
     before = created(api, reported_at=cst(2026, 11, 28, 19, 59).isoformat())
     assert before["response_due_at"] == "2026-11-30T10:00:00+08:00" and before["response_clock"] == "工作时间"
+    at(api, cst(2026, 11, 28, 23, 40))
+    answered = created(api, reported_at=cst(2026, 11, 28, 23, 40).isoformat())
+    answered = post(api, answered, "support", step="phone").json()
+    assert (answered["response_due_at"], answered["response_sla"]) == ("2026-11-29T01:40:00+08:00", "met")
     # the upgrade finishes early: the window closes at 00:30 and unanswered cases follow its new end
     at(api, cst(2026, 11, 29, 0, 30))
     r = api.client.post(f"/api/v1/support-windows/{w['id']}/close", headers=api.h(api.admin_key))
@@ -199,6 +203,8 @@ def test_support_window_due_times_across_its_edges(api: Any) -> None:
     t = api.get(f"/api/v1/tickets/{inside['id']}")
     assert t["response_due_at"] == "2026-11-30T09:00:00+08:00"  # 1 h inside, 1 wh on Monday
     assert t["timeline"][-1]["kind"] == "window" and "01:30" in t["timeline"][-1]["text"]
+    kept = api.get(f"/api/v1/tickets/{answered['id']}")  # judged by the due time it was answered against
+    assert (kept["response_due_at"], kept["response_clock"]) == ("2026-11-29T01:40:00+08:00", "7×24（系统升级窗口）")
     assert api.client.post(f"/api/v1/support-windows/{w['id']}/close",
                            headers=api.h(api.admin_key)).status_code == 409
     assert [x["id"] for x in api.get("/api/v1/support-windows", key=api.viewer_key)["items"]] == [w["id"]]
