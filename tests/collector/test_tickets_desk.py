@@ -208,6 +208,13 @@ def test_support_window_due_times_across_its_edges(api: Any) -> None:
     assert api.client.post(f"/api/v1/support-windows/{w['id']}/close",
                            headers=api.h(api.admin_key)).status_code == 409
     assert [x["id"] for x in api.get("/api/v1/support-windows", key=api.viewer_key)["items"]] == [w["id"]]
+    rt = runtime(api.app.state.settings)
+    with api.app.state.sessionmaker() as db:  # the monthly report says what each due time counted
+        d = builder.build(db=db, month="2026-11", unit="", calendar=rt.calendar, now=cst(2026, 11, 30, 12, 0),
+                          policy=rt.policy)
+    table = d.table("tickets")
+    clock = {r[0]: r[table.headers.index("响应计时")] for r in table.rows}
+    assert (clock[inside["number"]], clock[before["number"]]) == ("7×24（系统升级窗口）", "工作时间")
 
 
 def test_window_opened_after_the_first_calls_takes_them_in(api: Any) -> None:
