@@ -227,23 +227,21 @@ def set_resolved_at(*, db: Session, ticket: Ticket, actor: User, now: datetime, 
                             "new": value.astimezone(timezone.utc).isoformat()})
 
 
-STEP_LABELS = SUPPORT_LABELS
-
 
 def support_step(*, db: Session, ticket: Ticket, actor: User, now: datetime, step: str, note: str,
                  rt: Runtime) -> None:
     """Support given (电话 → 远程 → 现场, as the contract escalates): on the timeline with time and engineer.
     The first step on an unanswered case is its response."""
     if step not in SUPPORT_STEPS:
-        raise WorkflowError(f"支持方式须为 {'/'.join(STEP_LABELS.values())}", 422)
+        raise WorkflowError(f"支持方式须为 {'/'.join(SUPPORT_LABELS.values())}", 422)
     if ticket.status not in ("open", "acknowledged"):
         raise WorkflowError(f"服务单状态为 {STATUS_ZH.get(ticket.status, ticket.status)}, 不能记录支持")
     if ticket.status == "open":
-        acknowledge(db=db, ticket=ticket, actor=actor, now=now, note=f"{STEP_LABELS[step]}响应", rt=rt)
+        acknowledge(db=db, ticket=ticket, actor=actor, now=now, note=f"{SUPPORT_LABELS[step]}响应", rt=rt)
     if not ticket.support_level or SUPPORT_STEPS.index(step) > SUPPORT_STEPS.index(ticket.support_level):
         ticket.support_level = step
     service.add_event(db=db, ticket=ticket, at=now, actor=actor.name, kind=f"support_{step}",
-                      text=note or STEP_LABELS[step], data={"step": step})
+                      text=note or SUPPORT_LABELS[step], data={"step": step})
 
 
 def hand_off(*, db: Session, ticket: Ticket, actor: User, now: datetime, department: str, note: str) -> None:
