@@ -4,7 +4,7 @@ from collector.console.models import ConsoleSession, LoginFailure
 from collector.db import Base
 from collector.hosts.models import Host
 from collector.jobs.models import JobRun
-from collector.maintenance.models import MaintenanceWindow
+from collector.maintenance.models import MaintenanceWindow, SupportWindow
 from collector.notifications.models import OutboxMessage
 from collector.reports.failures import ReportFailure
 from collector.reports.models import Report
@@ -17,5 +17,6 @@ from collector.visits.models import Visit
 
 __all__ = ["Base", "CalendarImport", "CheckState", "ConsoleSession", "Counter", "Host", "JobRun", "LoginFailure",
            "MaintenanceWindow", "OutboxMessage", "Report", "ReportFailure", "ResultRollup", "ResultRow", "ServedConfig",
-           "Template", "TemplateAudit", "TemplateGeneration", "TemplateVersion", "Ticket", "TicketEvent", "User",
+           "SupportWindow", "Template", "TemplateAudit", "TemplateGeneration", "TemplateVersion", "Ticket",
+           "TicketEvent", "User",
            "Visit"]
