@@ -70,15 +70,18 @@ def install(app: FastAPI) -> None:
     from collector.console import (
         views_auth,
         views_calendar,
+        views_channels,
         views_dashboard,
         views_hosts,
         views_maintenance,
         views_reports,
         views_tickets,
+        views_users,
+        views_visits,
     )
 
     for module in (views_auth, views_dashboard, views_tickets, views_hosts, views_maintenance, views_reports,
-                   views_calendar):
+                   views_calendar, views_visits, views_users, views_channels):
         app.include_router(module.router)
     app.include_router(static_router)
     app.include_router(fallback_router)  # last: only paths no console page claimed

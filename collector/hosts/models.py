@@ -28,3 +28,5 @@ class Host(Base):
     last_seq: Mapped[Optional[int]] = mapped_column(sa.BigInteger)
     dropped_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     rejected_total: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")  # refused for good
+
+    __table_args__ = (sa.Index("ix_hosts_unit_name", "unit", "name"),)  # the host list's order (0013)

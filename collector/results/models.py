@@ -56,3 +56,5 @@ class CheckState(Base):
     consecutive_ok: Mapped[int] = mapped_column(sa.Integer, default=0)
     status_changes: Mapped[int] = mapped_column(sa.Integer, default=0)  # for flapping detection
     since: Mapped[datetime] = mapped_column(UtcDateTime)  # when the current status began
+
+    __table_args__ = (sa.Index("ix_check_states_status_host", "status", "host_id"),)  # hosts not OK (0013)
