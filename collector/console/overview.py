@@ -16,7 +16,7 @@ from collector.hosts.models import Host
 from collector.results.models import CheckState
 
 FULL_LIST = 200
-ATTENTION_LIMIT = 100
+ATTENTION_LIMIT = 50
 
 
 @dataclass
@@ -28,17 +28,16 @@ class UnitLine:
 
 
 def _bad_ids() -> sa.Select:
-    return sa.select(CheckState.host_id).where(CheckState.status != 0).distinct()
+    return hostlist.not_ok(sa.select(CheckState.host_id))
 
 
 def unit_lines(*, db: Session) -> list[UnitLine]:
-    bad = _bad_ids().subquery()
-    q = (sa.select(Host.unit, sa.func.count(Host.id),
-                   sa.func.sum(sa.case((Host.online.is_(False), 1), else_=0)),
-                   sa.func.count(bad.c.host_id))
-         .outerjoin(bad, bad.c.host_id == Host.id).group_by(Host.unit).order_by(Host.unit))
-    return [UnitLine(unit=u or "未分配单位", hosts=n, offline=int(off or 0), bad=int(b or 0))
-            for u, n, off, b in db.execute(q)]
+    bad_q = sa.select(Host.unit, sa.func.count()).where(Host.id.in_(_bad_ids())).group_by(Host.unit)
+    bad = dict(db.execute(bad_q).all())
+    q = (sa.select(Host.unit, sa.func.count(), sa.func.sum(sa.case((Host.online.is_(False), 1), else_=0)))
+         .group_by(Host.unit).order_by(Host.unit))
+    return [UnitLine(unit=u or "未分配单位", hosts=n, offline=int(off or 0), bad=int(bad.get(u, 0)))
+            for u, n, off in db.execute(q)]
 
 
 def attention(*, db: Session, limit: int = ATTENTION_LIMIT) -> list[HostRow]:
