@@ -49,7 +49,7 @@ def not_ok(states: Any) -> Any:
     return states.where(CheckState.status.in_(NOT_OK))
 
 
-def _query(f: HostFilters) -> Any:
+def _query(f: HostFilters, dialect: str = "sqlite") -> Any:
     q = sa.select(Host)
     if f.unit:
         q = q.where(Host.unit == ("" if f.unit == "未分配单位" else f.unit))
@@ -73,13 +73,15 @@ def _query(f: HostFilters) -> Any:
         q = q.where(Host.id.not_in(states))
     if f.q:
         like = f"%{_escape_like(f.q)}%"
-        q = q.where(sa.or_(Host.name.ilike(like, escape="\\"), Host.unit.ilike(like, escape="\\"),
-                           Host.room.ilike(like, escape="\\")))
+        # SQLite's LIKE already ignores ASCII case; its ILIKE (lower() on both sides) took three times as long
+        cols = (Host.name, Host.unit, Host.room)
+        q = q.where(sa.or_(*(c.like(like, escape="\\") if dialect == "sqlite" else c.ilike(like, escape="\\")
+                             for c in cols)))
     return q
 
 
 def search(*, db: Session, f: HostFilters, page: int) -> tuple[list[HostRow], int]:
-    q = _query(f)
+    q = _query(f, db.get_bind().dialect.name)
     total = db.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery())) or 0
     hosts = list(db.scalars(q.order_by(Host.unit, Host.name).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     return rows_for(db=db, hosts=hosts), total

@@ -57,4 +57,6 @@ class CheckState(Base):
     status_changes: Mapped[int] = mapped_column(sa.Integer, default=0)  # for flapping detection
     since: Mapped[datetime] = mapped_column(UtcDateTime)  # when the current status began
 
-    __table_args__ = (sa.Index("ix_check_states_status_host", "status", "host_id"),)  # hosts not OK (0013)
+    # hosts not OK, and hosts running a system (and not OK in it): the host list's filters (0013)
+    __table_args__ = (sa.Index("ix_check_states_status_host", "status", "host_id"),
+                      sa.Index("ix_check_states_system_status_host", "system", "status", "host_id"))

@@ -1,0 +1,140 @@
+"""The desk's pages in Chromium at the offices' two screen widths (1024 and 1366 px): host list, return
+visits, users and API keys, notification channels, each as the roles that may see it, with no sideways
+scrolling; an admin adds a user and an engineer records a return visit through the forms; the dashboard
+warns that no notification channel is configured. Screenshots go to artifacts/screenshots/."""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.app import create_app
+from collector.config import Settings
+from collector.users import service as users
+from tests.conftest import REPO, free_port, wait_http
+from tests.e2e.test_console_browser import ARGS, CHROMIUM
+from tests.e2e.test_console_layout import seed
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+uvicorn = pytest.importorskip("uvicorn")
+SHOTS = REPO / "artifacts" / "screenshots"
+PASSWORDS = {"zhang": "zhang-secret-1", "boss": "boss-secret-22", "wangjl": "viewer-secret-3"}
+PAGES = {"hosts": "/console/hosts", "hosts-filtered": "/console/hosts?status=problem&system=voucher",
+         "visits": "/console/visits", "users": "/console/users", "channels": "/console/channels"}
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium fonts-noto-cjk")]
+
+
+@pytest.fixture(scope="module")
+def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'xunjian.db'}"
+    seed(db_url)
+    app = create_app(Settings(db_url=db_url, jobs_enabled=False))
+    with TestClient(app), app.state.sessionmaker() as db:
+        users.add(db=db, name="boss", role="admin", display_name="刘主任", number="A01", password=PASSWORDS["boss"])
+        users.add(db=db, name="wangjl", role="viewer", display_name="王经理", number="M01",
+                  password=PASSWORDS["wangjl"])
+        db.commit()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings(db_url=db_url, jobs_enabled=False)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def login(browser: Any, base: str, name: str, width: int = 1366) -> Any:
+    page = browser.new_context(viewport={"width": width, "height": 800}, locale="zh-CN", base_url=base).new_page()
+    page.goto("/console/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORDS[name])
+    page.click("button:has-text('登录')")
+    page.wait_for_url(re.compile(r"/console/$"))
+    return page
+
+
+def fits(page: Any, name: str, width: int) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways at {width}px"
+
+
+@pytest.mark.parametrize("width", [1024, 1366])
+def test_every_new_page_fits_the_screen(console_url: str, browser: Any, width: int) -> None:
+    page = login(browser, console_url, "boss", width)
+    nav = page.locator("header nav").inner_text()
+    assert all(word in nav for word in ("主机", "回访", "通知", "用户"))
+    assert "未配置任何通知通道" in page.locator("main").inner_text()  # the default setup: nobody is told
+    fits(page, "dashboard-warning", width)
+    for name, path in PAGES.items():
+        page.goto(path)
+        assert page.locator("header").count() == 1 and "没有这个页面" not in page.content(), path
+        fits(page, name, width)
+    page.goto("/console/hosts")
+    assert page.locator("tbody tr").count() == 9 and "共 9 台" in page.locator("h2").inner_text()
+
+
+def test_roles_see_the_pages_they_may(console_url: str, browser: Any) -> None:
+    viewer = login(browser, console_url, "wangjl")
+    nav = viewer.locator("header nav").inner_text()
+    assert "主机" in nav and "回访" in nav and "通知" not in nav and "用户" not in nav
+    for path, ok in (("/console/hosts", True), ("/console/visits", True), ("/console/users", False),
+                     ("/console/channels", False)):
+        response = viewer.goto(path)
+        assert (response.status == 200) is ok, path
+    assert viewer.locator("form[action='/console/visits']").count() == 0
+    engineer = login(browser, console_url, "zhang")
+    nav = engineer.locator("header nav").inner_text()
+    assert "通知" in nav and "用户" not in nav
+    assert engineer.goto("/console/users").status == 403
+    assert engineer.goto("/console/channels").status == 200
+
+
+def test_admin_adds_a_user_and_engineer_records_a_visit(console_url: str, browser: Any) -> None:
+    admin = login(browser, console_url, "boss")
+    admin.goto("/console/users")
+    admin.fill("input[name=name]", "sunwei")
+    admin.fill("input[name=display_name]", "孙伟")
+    admin.fill("input[name=number]", "E12")
+    admin.select_option("select[name=role]", "engineer")
+    admin.click("button:has-text('添加')")
+    admin.wait_for_load_state()
+    secret = admin.locator("pre.secret").inner_text()
+    password = re.match(r"密码: (\S+)", secret).group(1)
+    assert "sunwei" in admin.locator("table").inner_text()
+    fits(admin, "users-added", 1366)
+
+    PASSWORDS["sunwei"] = password
+    page = login(browser, console_url, "sunwei", 1024)
+    assert "孙伟 (E12)" in page.locator("header").inner_text()
+    page.goto("/console/visits")
+    page.fill("input[name=unit]", "某市财政局")
+    page.fill("input[name=customer_name]", "赵会计")
+    page.select_option("select[name=method]", "电话")
+    for i in range(5):
+        page.check(f"input[name=q{i}][value='满意']")
+    page.check("input[name=satisfaction][value='基本满意']")
+    page.fill("textarea[name=comment]", "希望月报更早发出")
+    page.click("button:has-text('保存回访记录')")
+    page.wait_for_url(re.compile(r"saved=1"))
+    stats = page.locator("section:has(h2:has-text('用户回访统计表'))").inner_text()
+    assert "某市财政局" in stats and "100.0%" in stats and "基于 1 个评价" in stats
+    records = page.locator("section:has(h2:has-text('本月回访记录'))").inner_text()
+    assert "孙伟" in records and "希望月报更早发出" in records
+    fits(page, "visits-recorded", 1024)
