@@ -100,6 +100,9 @@ def test_send(*, factory: Any, config: NotifyConfig, name: str, actor: str, now:
     with factory() as db:
         done = db.get(OutboxMessage, row_id)
         assert done is not None
+        if done.status == "pending" and done.attempts > 0:  # a failed test is not retried later: it was seen
+            done.status = "dead"
+            db.commit()
         if done.status == "folded" and done.digest_id:  # sent inside a digest with what else was waiting
             digest = db.get(OutboxMessage, done.digest_id)
             done = digest or done

@@ -45,5 +45,4 @@ async def test_send(request: Request, form: AdminForm) -> Response:
             return _page(request, db, message=f"测试消息已通过 {name} 发出。")
         if row.status == "pending" and row.attempts == 0:
             return _page(request, db, message=f"测试消息已排队: {name} 达到发送频率上限, 稍后由后台发送。")
-        again = "; 后台将重试" if row.status == "pending" else ""
-        return _page(request, db, status=502, error=f"测试消息发送失败 ({name}): {row.last_error or '未知原因'}{again}")
+        return _page(request, db, status=502, error=f"测试消息发送失败 ({name}): {row.last_error or '未知原因'}")

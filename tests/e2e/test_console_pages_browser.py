@@ -138,3 +138,53 @@ def test_admin_adds_a_user_and_engineer_records_a_visit(console_url: str, browse
     records = page.locator("section:has(h2:has-text('本月回访记录'))").inner_text()
     assert "孙伟" in records and "希望月报更早发出" in records
     fits(page, "visits-recorded", 1024)
+
+
+@pytest.fixture(scope="module")
+def channels_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    """A collector whose notify config has a working webhook and one whose receiver answers 503."""
+    from tests.helpers.notify_servers import FakeService, Reply, scripted, webhook_receiver
+
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('channels') / 'xunjian.db'}"
+    seed(db_url)
+    with FakeService(webhook_receiver(token="hook-token-1")) as good, \
+            FakeService(scripted(Reply(status=503, body={"error": "维护中"}))) as bad:
+        notify = {"channels": [
+            {"name": "ops-hook", "type": "webhook", "url": good.url + "/hook", "token": "hook-token-1"},
+            {"name": "robot-backup", "type": "webhook", "url": bad.url + "/hook?access_token=s3cret", "timeout": "3s"}],
+            "routes": [{"channels": ["ops-hook", "robot-backup"]}]}
+        settings = Settings(db_url=db_url, jobs_enabled=False, notify=notify)
+        app = create_app(settings)
+        with TestClient(app), app.state.sessionmaker() as db:
+            users.add(db=db, name="boss", role="admin", display_name="刘主任", number="A01", password=PASSWORDS["boss"])
+            db.commit()
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}", good
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def test_channels_state_test_send_and_failing_warning(channels_url: tuple[str, Any], browser: Any) -> None:
+    url, good = channels_url
+    page = login(browser, url, "boss")
+    assert "未配置任何通知通道" not in page.locator("main").inner_text()
+    page.goto("/console/channels")
+    page.locator("tr", has_text="ops-hook").locator("button:has-text('发送测试消息')").click()
+    page.wait_for_load_state()
+    assert "测试消息已通过 ops-hook 发出" in page.locator("main").inner_text() and len(good.requests) == 1
+    for _ in range(3):
+        page.locator("tr", has_text="robot-backup").locator("button:has-text('发送测试消息')").click()
+        page.wait_for_load_state()
+        assert "测试消息发送失败 (robot-backup)" in page.locator("main").inner_text()
+    row = page.locator("tr", has_text="robot-backup").inner_text()
+    assert "连续失败 3 次" in row and "s3cret" not in page.content()
+    for width in (1024, 1366):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto("/console/channels")
+        fits(page, "channels-configured", width)
+    page.goto("/console/")
+    assert "通知通道 robot-backup 最近连续 3 次以上发送失败" in page.locator("main").inner_text()
