@@ -138,6 +138,9 @@ def test_admin_adds_a_user_and_engineer_records_a_visit(console_url: str, browse
     records = page.locator("section:has(h2:has-text('本月回访记录'))").inner_text()
     assert "孙伟" in records and "希望月报更早发出" in records
     fits(page, "visits-recorded", 1024)
+    page.set_viewport_size({"width": 1366, "height": 800})
+    page.reload()
+    fits(page, "visits-recorded", 1366)
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +191,63 @@ def test_channels_state_test_send_and_failing_warning(channels_url: tuple[str, A
         fits(page, "channels-configured", width)
     page.goto("/console/")
     assert "通知通道 robot-backup 最近连续 3 次以上发送失败" in page.locator("main").inner_text()
+
+
+@pytest.fixture(scope="module")
+def fleet_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """600 hosts in 12 units (beyond the dashboard's full list): a few offline, a few with a failing check."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from collector.db import utcnow
+    from collector.hosts.models import Host
+    from collector.results.models import CheckState
+
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('fleet') / 'xunjian.db'}"
+    seed(db_url)
+    settings = Settings(db_url=db_url, jobs_enabled=False)
+    app = create_app(settings)
+    now = utcnow()
+    with TestClient(app), app.state.sessionmaker() as db:
+        users.add(db=db, name="boss", role="admin", display_name="刘主任", number="A01", password=PASSWORDS["boss"])
+        db.execute(sa.insert(Host), [
+            {"name": f"fin{i % 12:02d}-app{i:03d}", "unit": f"第{i % 12 + 1}区财政局", "room": str(200 + i % 30),
+             "labels": {}, "enrolled_at": now, "last_seen_at": now, "agent_version": "1.0", "heartbeat_seconds": 30.0,
+             "online": i % 97 != 5, "dropped_total": 0, "rejected_total": 0} for i in range(600)])
+        ids = list(db.scalars(sa.select(Host.id).where(Host.name.like("fin%")).order_by(Host.id)))
+        db.execute(sa.insert(CheckState), [
+            {"host_id": hid, "check": check, "type": typ, "system": system,
+             "status": 2 if (typ == "log" and n % 41 == 3) else 1 if (typ == "disk" and n % 53 == 7) else 0,
+             "summary": "", "metrics": [{"name": "used_percent:/", "value": 40.0 + n % 50, "warn": "80", "crit": "90"}]
+             if typ == "disk" else [], "last_result_id": uuid.uuid4(), "last_started_at": now, "consecutive_bad": 0,
+             "consecutive_ok": 1, "status_changes": 0, "since": now}
+            for n, hid in enumerate(ids) for check, typ, system in (("root-disk", "disk", "os"),
+                                                                    ("voucher-log", "log", "voucher"))])
+        db.commit()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.mark.parametrize("width", [1024, 1366])
+def test_dashboard_and_host_list_at_fleet_size(fleet_url: str, browser: Any, width: int) -> None:
+    page = login(browser, fleet_url, "boss", width)
+    main = page.locator("main").inner_text()
+    assert "各单位主机" in main and "需要关注的主机" in main and "609" in page.locator(".stats").inner_text()
+    fits(page, "dashboard-fleet", width)
+    page.locator("a", has_text="第3区财政局").first.click()
+    page.wait_for_load_state()
+    assert "共 50 台" in page.locator("h2").inner_text()
+    page.fill("input[name=q]", "app1")
+    page.click("button:has-text('筛选')")
+    page.wait_for_load_state()
+    assert "unit=" in page.url and "q=app1" in page.url
+    page.goto("/console/hosts?page=5")
+    assert "第 5 / 13 页" in page.locator(".pager").inner_text()
+    fits(page, "hosts-fleet", width)
