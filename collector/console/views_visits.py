@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from collector.console import queries
 from collector.console.fields import problems, text_problem
-from collector.console.web import EngineerForm, PageUser, clock, redirect, render, settings_of
+from collector.console.web import ConsoleError, EngineerForm, PageUser, clock, redirect, render, settings_of
 from collector.deps import SessionDep
 from collector.tickets import satisfaction
 from collector.tickets.models import Ticket
 from collector.timefmt import zone
 from collector.visits import service, survey
-from collector.visits.models import METHODS
+from collector.visits.models import METHODS, Visit
 
 router = APIRouter(prefix="/console/visits", include_in_schema=False)
 FIELDS = ("date", "unit", "customer_name", "method", "ticket", "satisfaction", "comment")
@@ -109,3 +109,13 @@ def record(request: Request, db: SessionDep, form: EngineerForm) -> Response:
     service.record(db=db, actor=form.active.user, now=clock(request), data=data)
     db.commit()
     return redirect(f"/console/visits?month={month}&saved=1")
+
+
+@router.get("/{visit_id}/print")
+def print_view(request: Request, visit_id: int, db: SessionDep, me: PageUser) -> Response:
+    v = db.get(Visit, visit_id) if 0 < visit_id < 2**31 else None
+    if v is None:
+        raise ConsoleError(404, f"回访记录 {visit_id} 不存在")
+    number = db.scalar(sa.select(Ticket.number).where(Ticket.id == v.ticket_id)) if v.ticket_id else ""
+    return render(request, "visit_print.html", v=v, number=number or "", methods=METHODS,
+                  ratings=satisfaction.RATINGS)

@@ -141,6 +141,11 @@ def test_admin_adds_a_user_and_engineer_records_a_visit(console_url: str, browse
     page.set_viewport_size({"width": 1366, "height": 800})
     page.reload()
     fits(page, "visits-recorded", 1366)
+    page.click("a:has-text('调查表')")
+    page.wait_for_url(re.compile(r"/console/visits/\d+/print$"))
+    paper = page.locator(".paper").inner_text()
+    assert "客户满意度调查表" in paper and "☑ 基本满意" in paper and "希望月报更早发出" in paper
+    fits(page, "visit-print", 1366)
 
 
 @pytest.fixture(scope="module")

@@ -165,6 +165,12 @@ def test_engineer_records_a_visit_linked_to_a_ticket_and_the_month_counts_it(con
     assert f">{number}</a>" in html
     dash = b.get("/console/").text
     assert "本月满意度 (基于 2 个评价)" in dash
+    paper = b.get(f"/console/visits/{v[0].id}/print")
+    assert paper.status_code == 200 and "客户满意度调查表" in paper.text and number in paper.text
+    assert paper.text.count("☑ 满意") == 3 + 1 and "☑ 基本满意" in paper.text and "☑ 电话" in paper.text
+    for odd in ("999999", "99999999999999999999", "-1"):
+        r = b.get(f"/console/visits/{odd}/print")
+        assert r.status_code in (404, 422) and "<html" in r.text
 
 
 def test_visit_form_refuses_bad_input_in_chinese_and_keeps_what_was_typed(console: Console) -> None:
