@@ -37,7 +37,7 @@ def dashboard(request: Request, db: SessionDep, me: PageUser) -> Response:
     return render(request, "dashboard.html", groups=groups, lines=lines, attention=attention,
                   tickets=tickets[:TICKETS_SHOWN], totals=totals,
                   satisfaction=this_month_rate(db, settings_of(request).timezone, now), systems=fleet.SYSTEMS,
-                  channel_banner=channels.banner(db=db, rt=runtime(settings_of(request))) if me else None,
+                  channel_banner=channels.banner(db=db, rt=runtime(settings_of(request))),
                   nav="dashboard")
 
 
