@@ -70,6 +70,7 @@ def install(app: FastAPI) -> None:
     from collector.console import (
         views_auth,
         views_calendar,
+        views_channels,
         views_dashboard,
         views_hosts,
         views_maintenance,
@@ -77,10 +78,12 @@ def install(app: FastAPI) -> None:
         views_support,
         views_templates,
         views_tickets,
+        views_users,
+        views_visits,
     )
 
     for module in (views_auth, views_dashboard, views_tickets, views_hosts, views_maintenance, views_reports,
-                   views_calendar, views_templates, views_support):
+                   views_calendar, views_templates, views_support, views_visits, views_users, views_channels):
         app.include_router(module.router)
     app.include_router(static_router)
     app.include_router(fallback_router)  # last: only paths no console page claimed

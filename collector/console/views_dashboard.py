@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from collector.console import fleet, queries
+from collector.console import channels, fleet, overview, queries
 from collector.console.web import PageUser, render, settings_of
 from collector.db import utcnow
 from collector.deps import SessionDep
@@ -16,22 +16,28 @@ from collector.tickets import satisfaction
 from collector.timefmt import zone
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+MAX_ACTIVE = 5000  # active tickets read for the counts and the SLA order
+TICKETS_SHOWN = 100  # of them listed, most urgent first; the ticket list has the rest
 
 
 @router.get("/")
 def dashboard(request: Request, db: SessionDep, me: PageUser) -> Response:
     now = utcnow()
-    groups = fleet.host_rows(db=db)
-    tickets = fleet.open_tickets(db=db, rt=runtime(settings_of(request), db), now=now)
-    hosts = [h for g in groups for h in g.hosts]
+    lines = overview.unit_lines(db=db)
+    n_hosts = sum(u.hosts for u in lines)
+    # every host while the fleet is small; beyond that the units' lines and the hosts needing attention
+    groups = fleet.host_rows(db=db) if n_hosts <= overview.FULL_LIST else None
+    attention = overview.attention(db=db) if groups is None else []
+    tickets = fleet.open_tickets(db=db, rt=runtime(settings_of(request), db), now=now, limit=MAX_ACTIVE)
     totals = {
-        "hosts": len(hosts), "offline": sum(1 for h in hosts if not h.host.online),
-        "bad": sum(1 for h in hosts if (h.overall or 0) != 0),
+        "hosts": n_hosts, "offline": sum(u.offline for u in lines), "bad": sum(u.bad for u in lines),
         "open": len(tickets), "breached": sum(1 for t in tickets if t.sla == "breached"),
         "unanswered": sum(1 for t in tickets if t.ticket.status == "open"),
     }
-    return render(request, "dashboard.html", groups=groups, tickets=tickets, totals=totals,
+    return render(request, "dashboard.html", groups=groups, lines=lines, attention=attention,
+                  tickets=tickets[:TICKETS_SHOWN], totals=totals,
                   satisfaction=this_month_rate(db, settings_of(request).timezone, now), systems=fleet.SYSTEMS,
+                  channel_banner=channels.banner(db=db, rt=runtime(settings_of(request))),
                   nav="dashboard")
 
 

@@ -33,3 +33,5 @@ class Host(Base):
     config_version: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     config_refused_version: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     config_refused_error: Mapped[str] = mapped_column(sa.String(1024), default="", server_default="")
+
+    __table_args__ = (sa.Index("ix_hosts_unit_name", "unit", "name"),)  # the host list's order (0015)

@@ -28,3 +28,6 @@ class OutboxMessage(Base):
     ticket_id: Mapped[Optional[int]] = mapped_column(sa.Integer, index=True)
     digest_id: Mapped[Optional[int]] = mapped_column(sa.Integer)  # the digest this message was folded into
     dedup_key: Mapped[Optional[str]] = mapped_column(sa.String(200), unique=True)
+    last_attempt_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)  # the latest send, ok or not
+
+    __table_args__ = (sa.Index("ix_outbox_channel_id", "channel", "id"),)  # a channel's latest (0015)

@@ -100,6 +100,7 @@ def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50
                 if row is None:
                     continue
                 row.attempts += 1
+                row.last_attempt_at = now
                 if result.ok:
                     row.status, row.sent_at, row.last_error = "sent", now, result.error
                     if row.kind == "digest":  # folded originals are now delivered through it

@@ -250,7 +250,7 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     numbers = {t.id: t.number for t in tickets}
     missing = [v.ticket_id for v in month_visits if v.ticket_id and v.ticket_id not in numbers]
     if missing:
-        numbers.update(dict(db.execute(sa.select(Ticket.id, Ticket.number).where(Ticket.id.in_(missing)))))
+        numbers.update(dict(db.execute(sa.select(Ticket.id, Ticket.number).where(Ticket.id.in_(missing))).all()))
     tables.append(Table("visits", "用户回访统计表", ["回访日期", "客户单位", "客户姓名", "回访方式", "回访内容",
                                                  "满意度", "客户意见", "关联服务单", "回访人"],
                         [[v.date.isoformat(), v.unit, v.customer_name, v.method,

@@ -56,3 +56,7 @@ class CheckState(Base):
     consecutive_ok: Mapped[int] = mapped_column(sa.Integer, default=0)
     status_changes: Mapped[int] = mapped_column(sa.Integer, default=0)  # for flapping detection
     since: Mapped[datetime] = mapped_column(UtcDateTime)  # when the current status began
+
+    # hosts not OK, and hosts running a system (and not OK in it): the host list's filters (0015)
+    __table_args__ = (sa.Index("ix_check_states_status_host", "status", "host_id"),
+                      sa.Index("ix_check_states_system_status_host", "system", "status", "host_id"))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from typing import Optional
 
 import sqlalchemy as sa
@@ -56,3 +57,22 @@ def has_role(user: User, role: str) -> bool:
 
 def list_users(*, db: Session) -> list[User]:
     return list(db.scalars(sa.select(User).order_by(User.name)))
+
+
+def rotate_key(*, user: User) -> str:
+    """A new API key for the user (the old one stops working); returned once, stored as its digest."""
+    key = new_token(API_KEY_PREFIX)
+    user.api_key_hash = token_digest(key)
+    return key
+
+
+def reset_password(*, user: User) -> str:
+    """A new random password for the user; returned once, stored as its scrypt hash."""
+    password = new_password()
+    user.password_hash = hash_password(password)
+    return password
+
+
+def new_password() -> str:
+    """16 random URL-safe characters (96 bits), for a first or reset password the admin hands over."""
+    return secrets.token_urlsafe(12)

@@ -25,6 +25,12 @@
       if (!a || ["INPUT", "TEXTAREA", "SELECT"].indexOf(a.tagName) < 0) location.reload();
     }, refresh * 1000);
   }
+  // forms that cannot be undone (reset a password, replace an API key, disable a user) ask first
+  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+    f.addEventListener("submit", function (e) {
+      if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault();
+    });
+  });
   document.querySelectorAll("button[data-print]").forEach(function (b) {
     b.addEventListener("click", function () { window.print(); });
   });
