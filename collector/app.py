@@ -62,8 +62,8 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
 
 def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool | None = None,
                clock: Callable[[], datetime] = utcnow) -> FastAPI:
-    """`clock` is the app's "now": ingest judges results' age and skew by it, and the calendar's coverage
-    (banner, /healthz, /metrics) its "today"; tests replace app.state.clock."""
+    """`clock` is the app's "now": ingest judges results' age and skew by it, the periodic jobs run at it,
+    and the calendar's coverage (banner, /healthz, /metrics) its "today"; tests replace app.state.clock."""
     runtime(settings)  # refuse a bad SLA/calendar/notify config at start, not at the first ticket
     engine = make_engine(settings.db_url, background_checkpoints=True)
     checkpointer = SqliteCheckpointer(engine) if engine.dialect.name == "sqlite" else None
@@ -80,7 +80,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     registry.register(CalendarCollector(read_factory, lambda: runtime(settings).calendar,
                                         lambda: clock_state["app"].state.clock()))
     jobs = default_jobs(settings, factory)
-    runner = JobRunner(factory, jobs, tick=min(5.0, settings.job_interval_seconds))
+    runner = JobRunner(factory, jobs, tick=min(5.0, settings.job_interval_seconds),
+                       clock=lambda: clock_state["app"].state.clock())
     probe = probe_job(factory, runner.me)  # test-only, from XUNJIAN_JOB_PROBE
     if probe is not None:
         jobs.append(probe)
