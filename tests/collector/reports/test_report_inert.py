@@ -133,7 +133,7 @@ def test_the_monthly_job_makes_every_hostile_unit(api: Any) -> None:
         made = service.run_monthly(db=db, now=cst(2026, 10, 8, 9), rt=rt)
         db.commit()
         units = {r.unit for r in db.query(Report).filter(Report.format == "pdf")}
-    assert {"x<y", IMG_UNIT, "z&after", "某市财政局", ""} <= units and len(made) == 2 * len(units)
+    assert {"x<y", IMG_UNIT, "z&after", "某市财政局", ""} <= units and len(made) == 3 * len(units)  # xlsx, pdf, forms
 
 
 def test_report_paragraphs_go_through_safe() -> None:
