@@ -11,7 +11,7 @@ from collector.reports.data import Table
 DISK_FULL_PCT = 80.0  # a mount at least this full at the month's end is listed
 DISK_HORIZON = timedelta(days=90)  # ... and one forecast to fill within this of the month's end
 SUMMARY_CHARS = 60  # 问题描述 in the ticket ledger
-TICKET_COLUMNS = ("编号", "客户单位", "客户姓名", "系统", "渠道", "热线时间", "解决问题时间", "工程师姓名", "问题描述",
+TICKET_COLUMNS = ("编号", "客户单位", "系统", "渠道", "热线时间", "解决问题时间", "工程师姓名", "问题描述",
                   "响应(小时)", "响应计时", "响应结果", "满意度")
 FULL_LIST = "完整列表见 Excel 版"
 
@@ -61,7 +61,8 @@ def disks(t: Table, month_end: Optional[date]) -> Table:
 
 
 def tickets(t: Table) -> Table:
-    """Every ticket, on one line or two: the columns a reader scans, 问题描述 shortened."""
+    """Every ticket on one line: the columns a reader scans (as many as fit a landscape page without
+    breaking a time), 问题描述 shortened."""
     cols = [t.headers.index(h) for h in TICKET_COLUMNS]
     desc = TICKET_COLUMNS.index("问题描述")
     rows = []
