@@ -91,6 +91,10 @@ def valid_address(value: str) -> bool:
 
     if not isinstance(value, str) or any(ord(c) < 32 or c == "\x7f" for c in value):
         return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate cannot be sent
+        return False
     addr = parseaddr(value)[1]
     local, at, domain = addr.rpartition("@")
     return bool(at and local and "." in domain and " " not in addr)

@@ -15,8 +15,10 @@ MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadshee
 
 
 def file_name(month: str, unit: str, fmt: str) -> str:
-    """系统服务月报-2026-09-某市财政局.pdf, 系统服务单-2026-09-某市财政局.pdf."""
-    tail = f"{month}{'-' + unit if unit else ''}"
+    """系统服务月报-2026-09-某市财政局.pdf, 系统服务单-2026-09-某市财政局.pdf; a unit's control characters
+    and path separators become "_" (a download's or an attachment's name, never a path or a header break)."""
+    safe_unit = "".join("_" if ord(c) < 32 or c in '/\\\x7f' else c for c in unit)
+    tail = f"{month}{'-' + safe_unit if unit else ''}"
     return f"系统服务单-{tail}.pdf" if fmt == FORMS else f"系统服务月报-{tail}.{fmt}"
 
 

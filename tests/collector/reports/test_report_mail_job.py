@@ -218,3 +218,27 @@ def test_after_new_year_with_the_2027_notice(api: Any, apps: list[Any], inbox: t
     assert to_city["Subject"] == "[巡检][提示] 某市财政局 系统服务月报 2026年12月"
     assert "(共 1 张)" in to_city.get_body(("plain",)).get_content()
     assert len(box.to("xian@xczj.example.cn")) == 1
+
+
+@pytest.mark.parametrize("addr", ["liu@czj.example.cn\r\nBcc: all@evil.example", "刘科长", "a@b\x00.cn", "x@localhost",
+                                  "\ud800@czj.example.cn"])
+def test_a_contact_that_is_not_one_address_is_refused(addr: str) -> None:
+    with pytest.raises(ValueError, match=r"report\.contacts"):
+        Settings(report={"contacts": {CITY: [addr]}})
+
+
+def test_contacts_need_an_email_channel(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    hook = {"channels": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/x"}]}
+    with pytest.raises(ValueError, match="needs an e-mail channel"):
+        runtime(Settings(db_url=url, notify=hook, report={"contacts": {CITY: [CITY_TO]}}))
+    with pytest.raises(ValueError, match="not an e-mail channel"):
+        runtime(Settings(db_url=url, notify=hook, report={"mail_channel": "hook"}))
+    assert runtime(Settings(db_url=url, notify=hook)).report_mail == ""  # no contacts: nothing to send
+
+
+def test_attachment_names_are_never_paths_or_header_breaks() -> None:
+    from collector.reports.models import file_name
+
+    assert file_name("2026-09", "某市/财政局\r\nBcc: x", "forms") == "系统服务单-2026-09-某市_财政局__Bcc: x.pdf"
+    assert file_name("2026-09", "", "xlsx") == "系统服务月报-2026-09.xlsx"
