@@ -103,7 +103,8 @@ def announce(*, db: Session, rt: Runtime, now: datetime, month: str, unit: str, 
     notifications.enqueue(db=db, config=rt.notify, now=now, dedup_key=f"report:{month}:{unit}",
                           notification=Notification(
                               kind="report_ready", title=f"系统服务月报 {y}年{int(m)}月 ({who}) 已生成",
-                              text=f"{who} {y}年{int(m)}月的系统服务月报已生成 ({'/'.join(formats)}), "
+                              text=f"{who} {y}年{int(m)}月的系统服务月报已生成 "
+                                   f"({'/'.join('系统服务单' if f == FORMS else f for f in formats)}), "
                                    f"可在 /api/v1/reports 下载。", unit=unit, url=url))
 
 
