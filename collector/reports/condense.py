@@ -65,11 +65,16 @@ def tickets(t: Table) -> Table:
     breaking a time), 问题描述 shortened."""
     cols = [t.headers.index(h) for h in TICKET_COLUMNS]
     desc = TICKET_COLUMNS.index("问题描述")
+    times = [TICKET_COLUMNS.index("热线时间"), TICKET_COLUMNS.index("解决问题时间")]
     rows = []
     for r in t.rows:
         row = [r[c] for c in cols]
         text = str(row[desc] or "")
         row[desc] = text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS] + "…"
+        for c in times:  # the report's month says the year: "09-18 17:09" stays on one line beside the text
+            if isinstance(row[c], str) and len(row[c]) == 16 and row[c][4] == "-":
+                row[c] = row[c][5:]
         rows.append(row)
     return Table(t.key, t.title, list(TICKET_COLUMNS), rows, [t.widths[c] for c in cols],
-                 _note(t, f"全部内容见随附的系统服务单 (每单一页) 和 Excel 版; 问题描述只列前 {SUMMARY_CHARS} 字"))
+                 _note(t, f"时间为 月-日 时:分; 全部内容见随附的系统服务单 (每单一页) 和 Excel 版; 问题描述只列前 "
+                          f"{SUMMARY_CHARS} 字"))
