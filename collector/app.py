@@ -66,8 +66,8 @@ _VALIDATION_ZH = {"string_unicode": "文本含有无法编码的字符 (孤立�
 
 def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool | None = None,
                clock: Callable[[], datetime] = utcnow) -> FastAPI:
-    """`clock` is the app's "now": ingest judges results' age and skew by it, and the calendar's coverage
-    (banner, /healthz, /metrics) its "today"; tests replace app.state.clock."""
+    """`clock` is the app's "now": ingest judges results' age and skew by it, the periodic jobs run at it,
+    and the calendar's coverage (banner, /healthz, /metrics) its "today"; tests replace app.state.clock."""
     runtime(settings)  # refuse a bad SLA/calendar/notify config at start, not at the first ticket
     engine = make_engine(settings.db_url, background_checkpoints=True)
     checkpointer = SqliteCheckpointer(engine) if engine.dialect.name == "sqlite" else None
@@ -84,7 +84,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     registry.register(CalendarCollector(read_factory, lambda: runtime(settings).calendar,
                                         lambda: clock_state["app"].state.clock()))
     jobs = default_jobs(settings, factory)
-    runner = JobRunner(factory, jobs, tick=min(5.0, settings.job_interval_seconds))
+    runner = JobRunner(factory, jobs, tick=min(5.0, settings.job_interval_seconds),
+                       clock=lambda: clock_state["app"].state.clock())
     probe = probe_job(factory, runner.me)  # test-only, from XUNJIAN_JOB_PROBE
     if probe is not None:
         jobs.append(probe)

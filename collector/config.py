@@ -65,10 +65,39 @@ class ServerSettings(BaseModel):
 
 
 class ReportSettings(BaseModel):
-    """What the monthly report's cover and sign-off name besides the customer unit."""
+    """What the monthly report's cover and sign-off name besides the customer unit, and to whom the
+    first-working-day job mails each unit's report and 系统服务单."""
 
     provider: str = Field("", description="服务单位: the company providing the service")
     contract_number: str = Field("", description="合同编号 of the service contract")
+    contacts: dict[str, list[str]] = Field({}, description="客户单位 → contact e-mail addresses that receive "
+                                           "the unit's report and 系统服务单 (PDF) on the first working day")
+    mail_channel: str = Field("", description="the e-mail channel (notify.channels) that sends them; "
+                              "blank: the first e-mail channel")
+
+    @field_validator("contacts")
+    @classmethod
+    def _addresses(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for unit, addrs in v.items():
+            for a in addrs:
+                if not valid_address(a):
+                    raise ValueError(f"report.contacts.{unit}: not a mail address: {a!r}")
+        return {u: list(dict.fromkeys(a.strip() for a in addrs)) for u, addrs in v.items() if addrs}
+
+
+def valid_address(value: str) -> bool:
+    """'name@host' or '刘科长 <name@host>', one line, no control characters."""
+    from email.utils import parseaddr
+
+    if not isinstance(value, str) or any(ord(c) < 32 or c == "\x7f" for c in value):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate cannot be sent
+        return False
+    addr = parseaddr(value)[1]
+    local, at, domain = addr.rpartition("@")
+    return bool(at and local and "." in domain and " " not in addr)
 
 
 class Settings(BaseModel):

@@ -22,6 +22,7 @@ class Runtime:
     policy: SlaPolicy
     notify: NotifyConfig
     report: ReportSettings = field(default_factory=ReportSettings)
+    report_mail: str = ""  # the e-mail channel that sends units their reports ('' = none configured)
 
 
 _cache: dict[int, tuple[Settings, Runtime]] = {}
@@ -37,6 +38,21 @@ def runtime(settings: Settings, db: Optional[Session] = None) -> Runtime:
     return rt
 
 
+def report_mail(report: ReportSettings, notify: NotifyConfig) -> str:
+    """The channel that mails units their reports: `report.mail_channel`, else the first e-mail
+    channel; contacts without any e-mail channel are a configuration error, refused at start."""
+    if report.mail_channel:
+        channel = notify.channels.get(report.mail_channel)
+        if channel is None or channel.type != "email":
+            raise ValueError(f"report.mail_channel: {report.mail_channel!r} is not an e-mail channel "
+                             "in notify.channels")
+        return report.mail_channel
+    name = next((n for n, c in notify.channels.items() if c.type == "email"), "")
+    if report.contacts and not name:
+        raise ValueError("report.contacts: needs an e-mail channel in notify.channels to send the reports")
+    return name
+
+
 def _build(settings: Settings) -> Runtime:
     key = id(settings)
     with _lock:
@@ -48,7 +64,8 @@ def _build(settings: Settings) -> Runtime:
         if settings.calendar_files:
             cal_cfg.setdefault("schedules", list(settings.calendar_files))
         cal_cfg.setdefault("timezone", settings.timezone)
+        notify = build_notify(settings.notify or {})
         rt = Runtime(calendar=WorkCalendar.from_config(cal_cfg), policy=SlaPolicy.from_dict(sla),
-                     notify=build_notify(settings.notify or {}), report=settings.report)
+                     notify=notify, report=settings.report, report_mail=report_mail(settings.report, notify))
         _cache[key] = (settings, rt)
         return rt

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
@@ -86,8 +87,12 @@ class Channel:
         raise NotImplementedError
 
     def send(self, n: Notification) -> DeliveryResult:
+        return self.guarded(self._send, n)
+
+    def guarded(self, fn: Callable[..., DeliveryResult], *args: Any, **kwargs: Any) -> DeliveryResult:
+        """fn's result, never an exception, with secrets scrubbed from its error text."""
         try:
-            result = self._send(n)
+            result = fn(*args, **kwargs)
         except Exception as e:  # a bug must not kill the outbox worker; retry and show it
             result = DeliveryResult.retry(f"内部错误: {type(e).__name__}: {e}")
         if result.error:

@@ -24,6 +24,7 @@ from collector.timefmt import zone
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
 log = logging.getLogger("xunjian.console")
 FORMATS = (("html", "网页"), ("xlsx", "Excel"), ("pdf", "PDF"), ("docx", "Word"))
+MAIL_STATES = {"pending": "待发送", "sent": "已发送", "dead": "发送失败", "folded": "已汇总"}
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -37,6 +38,7 @@ def _page(request: Request, db: Session, error: str = "", status: int = 200) -> 
     service = reports_module()
     if service is None:
         return render(request, "reports.html", enabled=False, nav="reports")
+    from collector.reports import mailing
     from collector.reports.failures import open_failures
     from collector.reports.models import Report
 
@@ -44,6 +46,7 @@ def _page(request: Request, db: Session, error: str = "", status: int = 200) -> 
     month = utcnow().astimezone(zone(settings_of(request).timezone)).strftime("%Y-%m")
     return render(request, "reports.html", status=status, enabled=True, rows=rows, units=service.units(db=db),
                   month=month, formats=FORMATS, error=error, nav="reports", failures=open_failures(db=db),
+                  mails=mailing.recent(db=db), mail_states=MAIL_STATES,
                   satisfaction=this_month_rate(db, settings_of(request).timezone, utcnow()))
 
 
@@ -85,7 +88,9 @@ def download(report_id: int, db: SessionDep, me: PageUser) -> Response:
     r = db.get(Report, report_id)
     if r is None:
         raise ConsoleError(404, f"报告 {report_id} 不存在")
-    name = f"系统服务月报-{r.month}{'-' + r.unit if r.unit else ''}.{r.format}"
+    from collector.reports.models import file_name
+
+    name = file_name(r.month, r.unit, r.format)
     return Response(r.content, media_type=service.MEDIA_TYPES.get(r.format, "application/octet-stream"),
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 

@@ -23,6 +23,8 @@ log = logging.getLogger("xunjian.notify")
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0  # seconds; doubled per attempt, capped at an hour
 LEASE_MARGIN = 30.0  # seconds beyond the channel's timeout before an unfinished send is tried again
+REPORT_MAIL = "report_mail"  # collector.reports.mailing: files attached, to the unit's own contacts
+SOLO = ("digest", REPORT_MAIL)  # sent as they are, never folded into a digest
 
 
 def enqueue(*, db: Session, notification: Notification, config: NotifyConfig, now: datetime,
@@ -69,7 +71,8 @@ def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50
             slots = slots_left(recent, limit.limit, limit.window, now) if limit.limit > 0 else len(due)
             if slots <= 0:
                 continue
-            pending = [Notification.from_dict(r.payload) for r in due if r.kind != "digest"]
+            foldable = [r for r in due if r.kind not in SOLO]
+            pending = [Notification.from_dict(r.payload) for r in foldable]
             digest = fold_pending(pending, slots, max_pending=config.digest.max_pending, now=now,
                                   max_lines=config.digest.max_lines) if len(pending) > 1 else None
             if digest is not None:
@@ -77,11 +80,10 @@ def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50
                                      attempts=0, next_attempt_at=now, created_at=now, last_error="")
                 db.add(drow)
                 db.flush()
-                for r in due:
-                    if r.kind != "digest":
-                        r.status = "folded"
-                        r.digest_id = drow.id
-                to_send = [drow] + [r for r in due if r.kind == "digest"]
+                for r in foldable:
+                    r.status = "folded"
+                    r.digest_id = drow.id
+                to_send = [drow] + [r for r in due if r.kind in SOLO]
             else:
                 to_send = due
             to_send = to_send[:slots]
@@ -92,9 +94,14 @@ def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50
             for r in to_send:
                 r.next_attempt_at = now + lease
             db.commit()
-            work = [(r.id, Notification.from_dict(r.payload)) for r in to_send]
-        for row_id, n in work:
-            result = channel.send(n)
+            work = [(r.id, r.kind, r.payload) for r in to_send]
+        for row_id, kind, payload in work:
+            if kind == REPORT_MAIL:  # a unit's report with its files, to the unit's contacts
+                from collector.reports import mailing
+
+                result = mailing.deliver(factory=factory, channel=channel, payload=payload)
+            else:
+                result = channel.send(Notification.from_dict(payload))
             with factory() as db, db.begin():
                 row = db.get(OutboxMessage, row_id)
                 if row is None:

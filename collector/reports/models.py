@@ -8,6 +8,18 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column
 from collector.db import Base, UtcDateTime
 
 FORMATS = ("xlsx", "pdf", "html", "docx")
+FORMS = "forms"  # the month's 系统服务单 (a PDF), stored beside the report for the handover
+MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "pdf": "application/pdf", "html": "text/html; charset=utf-8", FORMS: "application/pdf",
+               "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def file_name(month: str, unit: str, fmt: str) -> str:
+    """系统服务月报-2026-09-某市财政局.pdf, 系统服务单-2026-09-某市财政局.pdf; a unit's control characters
+    and path separators become "_" (a download's or an attachment's name, never a path or a header break)."""
+    safe_unit = "".join("_" if ord(c) < 32 or c in '/\\\x7f' else c for c in unit)
+    tail = f"{month}{'-' + safe_unit if unit else ''}"
+    return f"系统服务单-{tail}.pdf" if fmt == FORMS else f"系统服务月报-{tail}.{fmt}"
 
 
 class Report(Base):

@@ -27,7 +27,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from collector.reports import fonts, safe
+from collector.reports import condense, fonts, safe
 from collector.reports.data import ReportData
 from collector.reports.data import Table as DataTable
 
@@ -80,7 +80,8 @@ def render(data: ReportData) -> bytes:
     if data.overview:
         story.append(safe.para("本月概述", styles["h"]))
         story += [safe.para(p, styles["body"]) for p in data.overview]
-    for t in data.tables:
+    month_end = data.month_days[1] if data.month_days else None
+    for t in (condense.for_document(t, month_end) for t in data.tables):
         if t.key in WIDE and t.key != "systems" and len(t.rows) > 20:
             story.append(PageBreak())
         else:

@@ -13,18 +13,16 @@ from alerts.notify import Notification
 from collector.db import insert_for
 from collector.hosts.models import Host
 from collector.notifications import service as notifications
-from collector.reports import builder, failures, fresh
+from collector.reports import builder, failures, fresh, mailing
 from collector.reports.data import ReportData
-from collector.reports.models import FORMATS, Report
+from collector.reports.models import FORMATS, FORMS, Report
+from collector.reports.models import MEDIA_TYPES as MEDIA_TYPES  # re-exported for the download views
 from collector.reports.period import first_workday, month_range, previous_month
 from collector.rollups.service import reader
 from collector.runtime import Runtime
 
 log = logging.getLogger("xunjian.reports")
-JOB_FORMATS = ("xlsx", "pdf")
-MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-               "pdf": "application/pdf", "html": "text/html; charset=utf-8",
-               "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+JOB_FORMATS = ("xlsx", "pdf", FORMS)  # FORMS: the month's 系统服务单, handed over with the report
 
 
 def build(*, db: Session, month: str, unit: str, rt: Runtime, now: datetime) -> ReportData:
@@ -50,6 +48,16 @@ def render(*, db: Session, month: str, unit: str, fmt: str, rt: Runtime, now: da
         return word.render(data)
     from collector.reports import html
     return html.render(data).encode("utf-8")
+
+
+def render_forms(*, db: Session, month: str, unit: str, rt: Runtime) -> tuple[bytes, int]:
+    """The month's 系统服务单 (by call time) as one PDF, and how many."""
+    from collector.reports import forms
+
+    tickets = forms.tickets_of(db, month=month, unit=unit, tz=rt.calendar.tz)
+    y, m = month.split("-")
+    title = f"系统服务单 {y}年{int(m)}月 {unit or '全部单位'}"
+    return forms.render(tickets, tz=rt.calendar.tz, title=title), len(tickets)
 
 
 def get(*, db: Session, month: str, unit: str, fmt: str) -> Optional[Report]:
@@ -95,7 +103,8 @@ def announce(*, db: Session, rt: Runtime, now: datetime, month: str, unit: str, 
     notifications.enqueue(db=db, config=rt.notify, now=now, dedup_key=f"report:{month}:{unit}",
                           notification=Notification(
                               kind="report_ready", title=f"系统服务月报 {y}年{int(m)}月 ({who}) 已生成",
-                              text=f"{who} {y}年{int(m)}月的系统服务月报已生成 ({'/'.join(formats)}), "
+                              text=f"{who} {y}年{int(m)}月的系统服务月报已生成 "
+                                   f"({'/'.join('系统服务单' if f == FORMS else f for f in formats)}), "
                                    f"可在 /api/v1/reports 下载。", unit=unit, url=url))
 
 
@@ -105,12 +114,15 @@ def units(*, db: Session) -> list[str]:
 
 def run_monthly(*, db: Session, now: datetime, rt: Runtime, public_url: str = "") -> list[Report]:
     """The job: from the first working day of a month (local time, SLA calendar, holidays included),
-    the previous month's reports exist — overall and one per unit, xlsx and pdf. Idempotent.
+    the previous month's reports exist — overall and one per unit, xlsx and pdf, with the month's
+    系统服务单 (forms) — and each unit with contacts (report.contacts) has its report and forms queued
+    to them by mail (collector.reports.mailing), in the transaction that stores its files. Idempotent.
     Each unit is made on its own: a unit that fails is recorded (collector.reports.failures, shown in
     the console) and the others are still made; the job then raises so it counts as failed, and its
     next run (every few minutes) tries the missing ones again."""
     today = now.astimezone(rt.calendar.tz).date()
-    if today < first_workday(today.replace(day=1), rt.calendar):
+    due = first_workday(today.replace(day=1), rt.calendar)
+    if today < due:
         return []
     month = previous_month(today)
     made: list[Report] = []
@@ -121,6 +133,9 @@ def run_monthly(*, db: Session, now: datetime, rt: Runtime, public_url: str = ""
         for unit in ["", *units(db=rd)]:
             missing = [f for f in JOB_FORMATS if (unit, f) not in stored]
             if not missing:
+                if today == due and unit in rt.report.contacts:  # all made by hand before the job: still sent
+                    mailing.enqueue(db=db, rt=rt, now=now, month=month, unit=unit)
+                    db.commit()
                 continue
             if not refreshed:  # on the 1st soon after midnight the month's last day is still provisional
                 refreshed = _refresh(db=db, rd=rd, month=month, now=now, rt=rt)
@@ -154,8 +169,14 @@ def _refresh(*, db: Session, rd: Session, month: str, now: datetime, rt: Runtime
 
 def _monthly_unit(*, db: Session, rd: Session, rt: Runtime, now: datetime, month: str, unit: str,
                   formats: list[str], public_url: str) -> list[Report]:
-    data = build(db=rd, month=month, unit=unit, rt=rt, now=now)  # once per unit
-    contents = {f: render(db=rd, month=month, unit=unit, fmt=f, rt=rt, now=now, data=data) for f in formats}
+    reports = [f for f in formats if f != FORMS]
+    contents: dict[str, bytes] = {}
+    if reports:
+        data = build(db=rd, month=month, unit=unit, rt=rt, now=now)  # once per unit
+        contents = {f: render(db=rd, month=month, unit=unit, fmt=f, rt=rt, now=now, data=data) for f in reports}
+    tickets = None
+    if FORMS in formats:
+        contents[FORMS], tickets = render_forms(db=rd, month=month, unit=unit, rt=rt)
     made, created = [], []
     for fmt, content in contents.items():
         report, new = store(db=db, month=month, unit=unit, fmt=fmt, content=content, now=now,
@@ -167,4 +188,6 @@ def _monthly_unit(*, db: Session, rd: Session, rt: Runtime, now: datetime, month
         announce(db=db, rt=rt, now=now, month=month, unit=unit, formats=created,
                  url=f"{public_url.rstrip('/')}/api/v1/reports?month={month}" if public_url else "")
         log.info("monthly report %s %s generated (%s)", month, unit or "overall", ",".join(created))
+    if mailing.enqueue(db=db, rt=rt, now=now, month=month, unit=unit, tickets=tickets) is not None:
+        log.info("monthly report %s %s queued by mail to %s", month, unit, ", ".join(rt.report.contacts[unit]))
     return made

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.reports import fresh, service
-from collector.reports.models import Report
+from collector.reports.models import Report, file_name
 from collector.reports.period import month_range
 from collector.runtime import runtime
 from collector.timefmt import iso
@@ -78,7 +78,7 @@ def download(report_id: int, db: SessionDep, user: Viewer) -> Response:
     r = db.get(Report, report_id)
     if r is None:
         raise HTTPException(404, f"报告 {report_id} 不存在")
-    name = f"系统服务月报-{r.month}{'-' + r.unit if r.unit else ''}.{r.format}"
+    name = file_name(r.month, r.unit, r.format)
     return Response(r.content, media_type=service.MEDIA_TYPES[r.format],
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
                              "X-Content-SHA256": r.sha256})

@@ -7,6 +7,7 @@ import subprocess
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
@@ -127,21 +128,24 @@ def test_generated_on_the_first_working_day_once(api: Any) -> None:
     with factory() as db:
         made = service.run_monthly(db=db, now=cst(2026, 10, 8, 0, 30), rt=rt)
         db.commit()
-    assert sorted((r.unit, r.format) for r in made) == [
-        ("", "pdf"), ("", "xlsx"), ("某县财政局", "pdf"), ("某县财政局", "xlsx"), ("某市财政局", "pdf"),
-        ("某市财政局", "xlsx")]
+    assert sorted((r.unit, r.format) for r in made) == [  # the report, and the month's 系统服务单 (forms)
+        (u, f) for u in ("", "某县财政局", "某市财政局") for f in ("forms", "pdf", "xlsx")]
     with factory() as db:
         assert service.run_monthly(db=db, now=cst(2026, 10, 8, 1, 30), rt=rt) == []
         assert service.run_monthly(db=db, now=cst(2026, 10, 20, 1, 30), rt=rt) == []
         db.commit()
-        assert db.query(Report).count() == 6
+        assert db.query(Report).count() == 9
 
     listed = api.get("/api/v1/reports?month=2026-09", api.viewer_key)["items"]
-    assert len(listed) == 6 and all(r["generated_by"] == "system" for r in listed)
+    assert len(listed) == 9 and all(r["generated_by"] == "system" for r in listed)
     pdf = next(r for r in listed if r["unit"] == "某市财政局" and r["format"] == "pdf")
     got = api.client.get(pdf["download"], headers=api.h(api.viewer_key))
     assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
     assert got.content.startswith(b"%PDF-") and len(got.content) == pdf["size"]
+    forms = next(r for r in listed if r["unit"] == "某市财政局" and r["format"] == "forms")
+    got = api.client.get(forms["download"], headers=api.h(api.viewer_key))
+    assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
+    assert quote("系统服务单-2026-09-某市财政局.pdf") in got.headers["content-disposition"]
 
 
 def test_api_generate_now_and_visits(api: Any) -> None:

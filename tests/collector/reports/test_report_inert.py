@@ -83,7 +83,8 @@ def test_pdf_shows_markup_as_text_and_opens_no_file(api: Any, tmp_path: Path) ->
         assert hostname not in text
 
     overall = pdf_text(generate(api, "", "pdf"), tmp_path)
-    assert "=1+1" in overall and "x<y" in overall
+    flat = "".join(overall.split())  # the ticket ledger may wrap the description
+    assert '=HYPERLINK("http://evil.example/y","看")' in flat and "x<y" in overall
 
 
 def test_xlsx_cells_are_text_never_formulas(api: Any) -> None:
@@ -133,7 +134,7 @@ def test_the_monthly_job_makes_every_hostile_unit(api: Any) -> None:
         made = service.run_monthly(db=db, now=cst(2026, 10, 8, 9), rt=rt)
         db.commit()
         units = {r.unit for r in db.query(Report).filter(Report.format == "pdf")}
-    assert {"x<y", IMG_UNIT, "z&after", "某市财政局", ""} <= units and len(made) == 2 * len(units)
+    assert {"x<y", IMG_UNIT, "z&after", "某市财政局", ""} <= units and len(made) == 3 * len(units)  # xlsx, pdf, forms
 
 
 def test_report_paragraphs_go_through_safe() -> None:

@@ -57,7 +57,8 @@ def test_one_unit_failing_stops_no_other_and_is_retried(api: Any, monkeypatch: p
     with pytest.raises(RuntimeError, match="B单位"):
         runner.run_one(job(api), FIRST_WORKDAY)
     units = {"", "A单位", "B单位", "C单位", "某县财政局", "某市财政局"}
-    assert made(api) == {(u, f) for u in units for f in ("xlsx", "pdf")} - {("B单位", "xlsx"), ("B单位", "pdf")}
+    assert made(api) == {(u, f) for u in units for f in ("xlsx", "pdf", "forms")} - {
+        ("B单位", "xlsx"), ("B单位", "pdf"), ("B单位", "forms")}
     with api.app.state.sessionmaker() as db:
         [failure] = db.scalars(sa.select(ReportFailure)).all()
         assert (failure.month, failure.unit, failure.attempts) == ("2026-09", "B单位", 1)
@@ -78,7 +79,7 @@ def test_one_unit_failing_stops_no_other_and_is_retried(api: Any, monkeypatch: p
     monkeypatch.setattr(pdf, "render", real)
     retry_at = FIRST_WORKDAY + 2 * REPORT_RETRY
     assert runner.run_one(job(api), retry_at)
-    assert ("B单位", "pdf") in made(api) and len(made(api)) == 12
+    assert ("B单位", "pdf") in made(api) and len(made(api)) == 18
     with api.app.state.sessionmaker() as db:
         assert db.scalars(sa.select(ReportFailure)).all() == []
     assert metric(api, "xunjian_job_last_success_timestamp_seconds") == retry_at.timestamp()
