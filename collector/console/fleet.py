@@ -108,7 +108,8 @@ def host_rows(*, db: Session) -> list[UnitGroup]:
 
 TICKET_COLUMNS = (Ticket.id, Ticket.number, Ticket.urgent, Ticket.title, Ticket.customer_unit, Ticket.host,
                   Ticket.system, Ticket.status, Ticket.channel, Ticket.severity, Ticket.reported_at,
-                  Ticket.response_due_at, Ticket.acknowledged_at, Ticket.response_sla, Ticket.pauses)
+                  Ticket.response_due_at, Ticket.acknowledged_at, Ticket.response_sla, Ticket.pauses,
+                  Ticket.window_id, Ticket.window_kind, Ticket.window_ends_at)  # the 7×24 window: the due rule
 
 
 @dataclass
