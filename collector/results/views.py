@@ -14,9 +14,9 @@ from collector.deps import SessionDep, SettingsDep, Viewer, bearer
 from collector.hosts import service as hosts
 from collector.ingest import pipeline
 from collector.limits import IngestGate, Overloaded
-from collector.pagination import decode_cursor, page
+from collector.pagination import Page, decode_cursor, page
 from collector.results import service
-from collector.results.schemas import IngestOut, result_out
+from collector.results.schemas import IngestOut, ResultOut, result_out
 from collector.results.wire import batch_schema
 from collector.timefmt import parse_iso
 
@@ -86,7 +86,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return body
 
 
-@router.get("/results")
+@router.get("/results", response_model=Page[ResultOut])
 def list_results(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer,
                  host: Optional[str] = None, check: Optional[str] = None, since: Optional[str] = None,
                  limit: int = Query(100, ge=1, le=1000), cursor: Optional[str] = None) -> Any:

@@ -1,7 +1,9 @@
 """API shapes of tickets (系统服务单)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
 
 from collector.tickets import satisfaction
 from collector.tickets.models import Ticket, TicketEvent
@@ -18,29 +20,86 @@ EVENT_LABELS = {"opened": "受理", "acknowledged": "响应", "assigned": "指�
 SEVERITY_LABELS = {"critical": "严重", "warning": "警告", "info": "提示"}
 
 
-def ticket_out(t: Ticket, tz: str) -> dict[str, Any]:
-    return {
-        "id": t.id, "number": t.number, "status": t.status, "status_label": STATUS_LABELS.get(t.status, t.status),
-        "severity": t.severity, "urgent": t.urgent, "source": t.source, "channel": t.channel,
-        "channel_label": CHANNEL_LABELS.get(t.channel, t.channel), "system": t.system,
-        "host": t.host, "check": t.check, "title": t.title, "description": t.description,
-        "resolution": t.resolution, "customer_name": t.customer_name, "customer_unit": t.customer_unit,
-        "room": t.room, "engineer_name": t.engineer_name, "engineer_number": t.engineer_number,
-        "assignee_id": t.assignee_id,
-        "reported_at": iso(t.reported_at, tz), "opened_at": iso(t.opened_at, tz),
-        "acknowledged_at": iso(t.acknowledged_at, tz), "resolved_at": iso(t.resolved_at, tz),
-        "closed_at": iso(t.closed_at, tz), "recovered_at": iso(t.recovered_at, tz),
-        "response_due_at": iso(t.response_due_at, tz), "response_sla": t.response_sla,
-        "calendar_fallback": bool(t.calendar_fallback),
-        "occurrences": t.occurrences, "last_occurrence_at": iso(t.last_occurrence_at, tz),
-        "last_summary": t.last_summary, "satisfaction": t.satisfaction,
-        "satisfaction_label": satisfaction.label(t.satisfaction) if t.status == "closed" or t.satisfaction else None,
-        "satisfaction_comment": t.satisfaction_comment, "previous_ticket_id": t.previous_ticket_id,
-        "fault_key": t.fault_key, "version": t.version,
-    }
+class TicketOut(BaseModel):
+    id: int
+    number: str
+    status: str
+    status_label: str
+    severity: str
+    urgent: bool
+    source: str
+    channel: str
+    channel_label: str
+    system: str
+    host: str
+    check: str
+    title: str
+    description: str
+    resolution: str
+    customer_name: str
+    customer_unit: str
+    room: str
+    engineer_name: str
+    engineer_number: str
+    assignee_id: Optional[int]
+    reported_at: Optional[str]
+    opened_at: Optional[str]
+    acknowledged_at: Optional[str]
+    resolved_at: Optional[str]
+    closed_at: Optional[str]
+    recovered_at: Optional[str]
+    response_due_at: Optional[str]
+    response_sla: Optional[str] = Field(description="met or breached once decided")
+    calendar_fallback: bool
+    occurrences: int
+    last_occurrence_at: Optional[str]
+    last_summary: str
+    satisfaction: Optional[str]
+    satisfaction_label: Optional[str]
+    satisfaction_comment: str
+    previous_ticket_id: Optional[int]
+    fault_key: Optional[str]
+    version: int
 
 
-def event_out(e: TicketEvent, tz: str, names: dict[str, str] | None = None) -> dict[str, Any]:
+class EventOut(BaseModel):
+    at: Optional[str]
+    actor: str
+    actor_name: str
+    kind: str
+    label: str
+    text: str
+    data: Any
+
+
+class TicketDetailOut(TicketOut):
+    sla_state: str = Field(description="met, breached, pending or due_soon")
+    timeline: list[EventOut]
+
+
+def ticket_out(t: Ticket, tz: str) -> TicketOut:
+    return TicketOut(
+        id=t.id, number=t.number, status=t.status, status_label=STATUS_LABELS.get(t.status, t.status),
+        severity=t.severity, urgent=t.urgent, source=t.source, channel=t.channel,
+        channel_label=CHANNEL_LABELS.get(t.channel, t.channel), system=t.system,
+        host=t.host, check=t.check, title=t.title, description=t.description,
+        resolution=t.resolution, customer_name=t.customer_name, customer_unit=t.customer_unit,
+        room=t.room, engineer_name=t.engineer_name, engineer_number=t.engineer_number,
+        assignee_id=t.assignee_id,
+        reported_at=iso(t.reported_at, tz), opened_at=iso(t.opened_at, tz),
+        acknowledged_at=iso(t.acknowledged_at, tz), resolved_at=iso(t.resolved_at, tz),
+        closed_at=iso(t.closed_at, tz), recovered_at=iso(t.recovered_at, tz),
+        response_due_at=iso(t.response_due_at, tz), response_sla=t.response_sla,
+        calendar_fallback=bool(t.calendar_fallback),
+        occurrences=t.occurrences, last_occurrence_at=iso(t.last_occurrence_at, tz),
+        last_summary=t.last_summary, satisfaction=t.satisfaction,
+        satisfaction_label=satisfaction.label(t.satisfaction) if t.status == "closed" or t.satisfaction else None,
+        satisfaction_comment=t.satisfaction_comment, previous_ticket_id=t.previous_ticket_id,
+        fault_key=t.fault_key, version=t.version,
+    )
+
+
+def event_out(e: TicketEvent, tz: str, names: dict[str, str] | None = None) -> EventOut:
     """`names`: login name → display name (actor_name falls back to the login name)."""
-    return {"at": iso(e.at, tz), "actor": e.actor, "actor_name": (names or {}).get(e.actor, e.actor),
-            "kind": e.kind, "label": EVENT_LABELS.get(e.kind, e.kind), "text": e.text, "data": e.data}
+    return EventOut(at=iso(e.at, tz), actor=e.actor, actor_name=(names or {}).get(e.actor, e.actor),
+                    kind=e.kind, label=EVENT_LABELS.get(e.kind, e.kind), text=e.text, data=e.data)

@@ -7,18 +7,18 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
-from collector.pagination import decode_cursor, page
+from collector.pagination import Page, decode_cursor, page
 from collector.runtime import runtime
 from collector.tickets import service, workflow
 from collector.tickets.satisfaction import RATINGS
-from collector.tickets.schemas import event_out, ticket_out
+from collector.tickets.schemas import TicketDetailOut, TicketOut, event_out, ticket_out
 from collector.tickets.sla import state_now
 from collector.users import service as users
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
 
-@router.get("/tickets")
+@router.get("/tickets", response_model=Page[TicketOut])
 def list_tickets(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer,
                  status: Optional[Literal["open", "acknowledged", "pending", "resolved", "closed"]] = None,
                  host: Optional[str] = None, unit: Optional[str] = None, system: Optional[str] = None,
@@ -35,7 +35,7 @@ def list_tickets(request: Request, db: SessionDep, settings: SettingsDep, user: 
     return out
 
 
-@router.get("/tickets/{ticket_id}")
+@router.get("/tickets/{ticket_id}", response_model=TicketDetailOut)
 def get_ticket(ticket_id: int, db: SessionDep, settings: SettingsDep, user: Viewer) -> Any:
     t = service.get(db=db, ticket_id=ticket_id)
     if t is None:
@@ -86,17 +86,16 @@ class TicketPatch(BaseModel):
     reported_at: Optional[AwareDatetime] = None
 
 
-def _detail(t: Any, db: Any, settings: Any) -> dict[str, Any]:
+def _detail(t: Any, db: Any, settings: Any) -> TicketDetailOut:
     rt = runtime(settings, db)
-    out = ticket_out(t, settings.timezone)
-    out["sla_state"] = state_now(t, rt, utcnow()) if t.response_sla is None else t.response_sla
+    sla_state = state_now(t, rt, utcnow()) if t.response_sla is None else t.response_sla
     events = service.timeline(db=db, ticket_id=t.id)
     names = service.actor_names(db=db, events=events)
-    out["timeline"] = [event_out(e, settings.timezone, names) for e in events]
-    return out
+    return TicketDetailOut(**dict(ticket_out(t, settings.timezone)), sla_state=sla_state,
+                           timeline=[event_out(e, settings.timezone, names) for e in events])
 
 
-@router.post("/tickets", status_code=201)
+@router.post("/tickets", status_code=201, response_model=TicketDetailOut)
 def create_ticket(body: TicketIn, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
     data = body.model_dump()
     if body.engineer:
@@ -115,7 +114,7 @@ def create_ticket(body: TicketIn, db: SessionDep, settings: SettingsDep, user: E
     return _detail(t, db, settings)
 
 
-@router.patch("/tickets/{ticket_id}")
+@router.patch("/tickets/{ticket_id}", response_model=TicketDetailOut)
 def patch_ticket(ticket_id: int, body: TicketPatch, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
     t = service.get_for_update(db=db, ticket_id=ticket_id)
     if t is None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
+from collector.pagination import Page
 from collector.reports.period import month_range
 from collector.tickets.models import Ticket
 from collector.timefmt import iso
@@ -35,14 +36,30 @@ class VisitIn(BaseModel):
     ticket_id: Optional[int] = None
 
 
-def visit_out(v: Visit, tz: str) -> dict[str, Any]:
-    return {"id": v.id, "date": v.date.isoformat(), "unit": v.unit, "customer_name": v.customer_name,
-            "method": v.method, "answers": v.answers, "satisfaction": v.satisfaction, "comment": v.comment,
-            "ticket_id": v.ticket_id, "engineer_name": v.engineer_name, "engineer_number": v.engineer_number,
-            "created_by": v.created_by, "created_at": iso(v.created_at, tz)}
+class VisitOut(BaseModel):
+    id: int
+    date: str
+    unit: str
+    customer_name: str
+    method: str
+    answers: list[dict[str, str]]
+    satisfaction: str
+    comment: str
+    ticket_id: Optional[int]
+    engineer_name: str
+    engineer_number: str
+    created_by: str
+    created_at: str
 
 
-@router.post("/visits", status_code=201)
+def visit_out(v: Visit, tz: str) -> VisitOut:
+    return VisitOut(id=v.id, date=v.date.isoformat(), unit=v.unit, customer_name=v.customer_name,
+                    method=v.method, answers=v.answers, satisfaction=v.satisfaction, comment=v.comment,
+                    ticket_id=v.ticket_id, engineer_name=v.engineer_name, engineer_number=v.engineer_number,
+                    created_by=v.created_by, created_at=iso(v.created_at, tz))
+
+
+@router.post("/visits", status_code=201, response_model=VisitOut)
 def create_visit(body: VisitIn, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
     if body.ticket_id is not None and db.get(Ticket, body.ticket_id) is None:
         raise HTTPException(422, f"服务单 {body.ticket_id} 不存在")
@@ -51,7 +68,7 @@ def create_visit(body: VisitIn, db: SessionDep, settings: SettingsDep, user: Eng
     return visit_out(service.record(db=db, actor=user, now=utcnow(), data=data), settings.timezone)
 
 
-@router.get("/visits")
+@router.get("/visits", response_model=Page[VisitOut])
 def list_visits(db: SessionDep, settings: SettingsDep, user: Viewer, month: Optional[str] = None,
                 unit: Optional[str] = None) -> Any:
     if month:
@@ -62,4 +79,4 @@ def list_visits(db: SessionDep, settings: SettingsDep, user: Viewer, month: Opti
     else:
         start, end = dt.date(1970, 1, 1), dt.date(9999, 1, 1)
     items = service.in_range(db=db, start=start, end=end, unit=unit)
-    return {"items": [visit_out(v, settings.timezone) for v in items], "next": None}
+    return Page(items=[visit_out(v, settings.timezone) for v in items])
