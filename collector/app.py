@@ -126,13 +126,14 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     from collector.alertmanager.views import router as alertmanager_router
     from collector.hosts.views import router as hosts_router
+    from collector.ingest.views import router as ingest_router
     from collector.maintenance.views import router as maintenance_router
     from collector.reports.views import router as reports_router
     from collector.results.views import router as results_router
     from collector.tickets.views import router as tickets_router
     from collector.visits.views import router as visits_router
 
-    for router in (results_router, tickets_router, hosts_router, maintenance_router, alertmanager_router,
+    for router in (ingest_router, results_router, tickets_router, hosts_router, maintenance_router, alertmanager_router,
                    reports_router, visits_router):
         app.include_router(router)
 

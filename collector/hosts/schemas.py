@@ -5,7 +5,6 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
-from collector.results.schemas import StateOut
 from collector.timefmt import iso
 
 
@@ -33,10 +32,6 @@ class HostOut(BaseModel):
     dropped_total: int
     rejected_total: int
     last_seq: Optional[int]
-
-
-class HostDetailOut(HostOut):
-    checks: list[StateOut]
 
 
 def host_out(h: Any, tz: str) -> HostOut:

@@ -9,7 +9,6 @@ A quiet check (no active ticket, every new result OK) skips the result-by-result
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional, Protocol
 
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 from alerts.rules import Action, RuleConfig, check_fault_key, decide
 from checks.model import Status
 from collector.config import Settings
+from collector.flows import TicketChanges
 from collector.ingest import states as state_rows
 from collector.ingest.records import Rec
 from collector.ingest.states import States
@@ -36,12 +36,6 @@ class HostLike(Protocol):
     unit: str
     room: str
     labels: Any
-
-
-@dataclass
-class TicketChanges:
-    opened: list[Ticket]
-    resolved: list[Ticket]
 
 
 def rule_config(settings: Settings) -> RuleConfig:

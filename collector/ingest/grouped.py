@@ -14,19 +14,17 @@ and every batch is written again alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
-from collector.flows import IngestReply
+from collector.flows import TicketChanges
 from collector.ingest import contact
 from collector.ingest import states as state_rows
-from collector.ingest.evaluate import TicketChanges, evaluate, fault_keys
+from collector.ingest.batch import BatchWrite, IngestReply
+from collector.ingest.evaluate import evaluate, fault_keys
 from collector.ingest.store import all_after, copy_in, copy_many, refuse_stored, unique
 from collector.ingest.tx import Tx
-
-if TYPE_CHECKING:
-    from collector.ingest.pipeline import BatchWrite
 
 Outcome = tuple[IngestReply, TicketChanges]
 

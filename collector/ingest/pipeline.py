@@ -15,21 +15,17 @@ collector.ingest.contact).
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Optional
 
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from collector import flows
 from collector.config import Settings
-from collector.hosts import service as hosts
-from collector.ingest import contact
 from collector.ingest.auth import HostInfo, TokenCache
+from collector.ingest.batch import BatchWrite, IngestReply, TokenGone
 from collector.ingest.group import GroupWriter
 from collector.ingest.grouped import write_group
-from collector.ingest.records import BatchError, Rec, parse
-from collector.ingest.tx import Tx
+from collector.ingest.records import BatchError, parse
 from collector.limits import FailureLimiter
 from collector.security import token_digest
 
@@ -43,12 +39,12 @@ def parts(state: Any) -> tuple[TokenCache, FailureLimiter]:
     return cache, state.ingest_failures
 
 
-def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> flows.IngestReply:
+def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> IngestReply:
     """One batch, on any thread (tests, tools): waits for its transaction."""
     work = prepare(state=state, settings=settings, token=token, body=body, addr=addr)
     try:
         reply, changes = writer(state).run(work, key=work.info.id)
-    except _TokenGone:
+    except TokenGone:
         raise _token_gone(state, work.digest) from None
     state.events.ticket_changes(changes)
     return reply
@@ -64,7 +60,7 @@ def prepare(*, state: Any, settings: Settings, token: str, body: bytes, addr: st
 
 
 async def ingest_async(*, state: Any, settings: Settings, token: str, body: bytes,
-                       addr: str) -> flows.IngestReply:
+                       addr: str) -> IngestReply:
     """One batch, on the event loop: authenticated from the cache and validated here, written by the
     process's writer threads (collector.ingest.group); only a token missing from the cache is looked up
     on a worker thread."""
@@ -74,7 +70,7 @@ async def ingest_async(*, state: Any, settings: Settings, token: str, body: byte
     work = _accept(state, settings, token, digest, info, body, addr)
     try:
         reply, changes = await writer(state).run_async(work, key=info.id)
-    except _TokenGone:
+    except TokenGone:
         raise _token_gone(state, digest) from None
     state.events.ticket_changes(changes)
     return reply
@@ -141,54 +137,3 @@ def writer(state: Any) -> GroupWriter:
                                                  state.settings.ingest.group_writers, many=write_group)
         group.on_group = state.metrics.group
     return group
-
-
-class _TokenGone(Exception):
-    """The cached token no longer opens its host (rotated or host deleted)."""
-
-
-class BatchWrite:
-    """One validated batch's write inside a write transaction (perhaps shared with other batches of this
-    process): the contact first, then the records (`after_contact`). A group of them on PostgreSQL is
-    written step by step for all at once (collector.ingest.grouped)."""
-
-    __slots__ = ("agent", "digest", "info", "now", "recs", "settings", "token")
-
-    def __init__(self, settings: Settings, info: HostInfo, digest: str, token: str, agent: dict[str, Any],
-                 recs: list[Rec], now: datetime) -> None:
-        self.settings = settings
-        self.info = info
-        self.digest = digest
-        self.token = token
-        self.agent = agent
-        self.recs = recs
-        self.now = now
-
-    def __call__(self, tx: Tx) -> tuple[flows.IngestReply, flows.TicketChanges]:
-        try:
-            seen = contact.of_batch(self.info.id, self.digest, self.agent, self.recs, self.now)
-            if tx.pg:  # PostgreSQL also returns the host's last_seq from before this batch
-                rows = tx.query(*contact.pg([seen]))
-                known, stored_upto = bool(rows), (rows[0][1] or 0) if rows else None
-            else:
-                known, stored_upto = tx.execute(*contact.sqlite(seen)) == 1, None
-            return self.after_contact(tx, known, stored_upto)
-        finally:
-            tx.close()
-
-    def after_contact(self, tx: Tx, known: bool, stored_upto: Optional[int],
-                      ) -> tuple[flows.IngestReply, flows.TicketChanges]:
-        """The records, once the contact statement said whether the token still opens an online host
-        (`known`) and, on PostgreSQL, the host's highest seq stored before (`stored_upto`)."""
-        if known:
-            changes = flows.TicketChanges([], [])
-            reply, _ = flows.store(tx=tx, host=self.info, recs=self.recs, now=self.now, settings=self.settings,
-                                   changes=changes, stored_upto=stored_upto)
-        else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
-            host = hosts.authenticate(db=tx.db, token=self.token)
-            if host is None:
-                raise _TokenGone
-            reply, changes = flows.ingest_records(tx=tx, host=host, agent=self.agent, recs=self.recs, now=self.now,
-                                                  settings=self.settings)
-        tx.flush()
-        return reply, changes

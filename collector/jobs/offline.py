@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,9 +15,6 @@ from collector.runtime import runtime
 from collector.tickets import service as tickets
 from collector.tickets import workflow
 from collector.timefmt import text_time
-
-if TYPE_CHECKING:
-    from collector.flows import TicketChanges
 
 
 def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[Any]:
@@ -50,11 +47,3 @@ def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[An
             workflow.after_auto_open(db=db, rt=runtime(settings, db), ticket=ticket, now=now)
             opened.append(ticket)
     return opened
-
-
-def agent_back(*, db: Session, host: Host, now: datetime, settings: Settings, changes: TicketChanges) -> None:
-    ticket = tickets.active_for_fault(db=db, fault_key=agent_fault_key(host.name))
-    if ticket is not None:
-        tickets.resolve_recovered(db=db, ticket=ticket, at=now, note=f"巡检代理 {host.name} 已恢复上报")
-        workflow.announce_resolved(db=db, rt=runtime(settings, db), ticket=ticket, now=now)
-        changes.resolved.append(ticket)

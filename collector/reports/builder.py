@@ -27,13 +27,14 @@ from collector.reports.data import Cover, DiskSeries, ReportData, Table
 from collector.reports.forecast import forecast
 from collector.reports.manager import CHANNEL_ZH
 from collector.reports.narrative import overview
-from collector.reports.period import month_range, previous_month
+from collector.reports.period import previous_month
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, elapsed_working
 from collector.sla.policy import SlaPolicy
 from collector.tickets.models import AUTO_SOURCES, Ticket
 from collector.tickets.schemas import STATUS_LABELS
 from collector.tickets.sla import pauses_of
+from collector.timefmt import month_range
 from collector.visits import service as visits
 
 SYSTEMS = ("voucher", "seal", "mq", "os")

@@ -16,9 +16,10 @@ from collector.notifications import service as notifications
 from collector.reports import builder, failures, fresh
 from collector.reports.data import ReportData
 from collector.reports.models import FORMATS, Report
-from collector.reports.period import first_workday, month_range, previous_month
+from collector.reports.period import first_workday, previous_month
 from collector.rollups.service import reader
 from collector.runtime import Runtime
+from collector.timefmt import month_range
 
 log = logging.getLogger("xunjian.reports")
 JOB_FORMATS = ("xlsx", "pdf")

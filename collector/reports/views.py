@@ -13,9 +13,8 @@ from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import Page
 from collector.reports import fresh, service
 from collector.reports.models import Report
-from collector.reports.period import month_range
 from collector.runtime import runtime
-from collector.timefmt import iso
+from collector.timefmt import iso, month_range
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 

@@ -6,6 +6,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, Field
 
 from checks.model import Status
+from collector.hosts.schemas import HostOut
 from collector.results.models import CheckState, ResultRow
 from collector.timefmt import iso
 
@@ -53,6 +54,10 @@ class StateOut(BaseModel):
     last_started_at: str
     since: str
     consecutive_bad: int
+
+
+class HostDetailOut(HostOut):
+    checks: list[StateOut]
 
 
 def result_out(row: ResultRow, host: str, tz: str) -> ResultOut:

@@ -9,9 +9,8 @@ from pydantic import BaseModel, Field
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import Page
-from collector.reports.period import month_range
 from collector.tickets.models import Ticket
-from collector.timefmt import iso
+from collector.timefmt import iso, month_range
 from collector.visits import service
 from collector.visits.models import Visit
 

@@ -20,6 +20,7 @@ from fastapi import HTTPException
 
 from checks.model import Status
 from collector.hosts import service as hosts
+from collector.ingest import batch as batches
 from collector.ingest import grouped, pipeline, store
 from collector.ingest.group import GroupWriter
 from collector.ingest.records import parse
@@ -48,7 +49,7 @@ def enroll(app: Any, *names: str) -> dict[str, str]:
     return tokens
 
 
-def prepare(app: Any, token: str, body: dict[str, Any]) -> pipeline.BatchWrite:
+def prepare(app: Any, token: str, body: dict[str, Any]) -> batches.BatchWrite:
     return pipeline.prepare(state=app.state, settings=app.state.settings, token=token, body=orjson.dumps(body),
                             addr="test")
 
@@ -134,7 +135,7 @@ def test_uncommon_batches_in_a_group_are_written_on_their_own(app: Any, common: 
     assert [row[:2] for row in snap["hosts"]] == [("gu1", 10), ("gu2", 5), ("gu3", 5), ("gu4", None),
                                                   ("gu5", 5), ("gu6", 5)]
     assert all(row[4] for row in snap["hosts"])  # gu6 is back online
-    with pytest.raises(pipeline._TokenGone):  # the group's transaction ends with the error
+    with pytest.raises(batches.TokenGone):  # the group's transaction ends with the error
         with app.state.engine.begin() as conn:
             grouped.write_group(conn, [prepare(app, tokens["gu3"], five("gu3", 6, 29)),
                                        prepare(app, rotated, five("gu5", 6, 29))])
