@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from collector.config import Settings
-from collector.flows import TicketChanges, agent_back
+from collector.flows import Flow, TicketChanges
 from collector.hosts import service as hosts
 from collector.hosts.models import Host
 from collector.ingest import contact
@@ -36,7 +36,7 @@ def ingest_records(*, tx: Tx, host: Host, agent: dict[str, Any], recs: list[Rec]
     back_online = hosts.record_contact(db=db, host=host, at=now, agent=agent)
     changes = TicketChanges([], [])
     if back_online:
-        agent_back(db=db, host=host, now=now, settings=settings, changes=changes)
+        Flow(db=db, settings=settings, now=now, changes=changes).agent_back(host)
     db.flush()  # the host row first: the driver statements below run on the same transaction
     reply, fresh = store_records(tx=tx, host=host, recs=recs, now=now, settings=settings, changes=changes)
     seqs = [r.seq for r in fresh if r.seq is not None]
