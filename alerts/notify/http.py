@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Optional
 
 import httpx
 
 from alerts.notify.base import Channel, DeliveryResult, tls_context
 from alerts.notify.config import HttpOptions
+from checks.retry_after import parse_retry_after
 
 USER_AGENT = "xunjian-notify/1"
 
@@ -54,22 +54,6 @@ def _cert_error(exc: BaseException) -> Optional[ssl.SSLCertVerificationError]:
     return None
 
 
-def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
-    """Retry-After as delay-seconds or an HTTP-date (RFC 9110 10.2.3); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
 class HttpChannel(Channel):
     """A channel that POSTs JSON; subclasses build the request and read the service's answer."""
 
@@ -102,7 +86,7 @@ class HttpChannel(Channel):
         what = what or reply.excerpt()
         if 200 <= status < 300:
             return DeliveryResult.sent(status=status)
-        retry_after = retry_after_seconds(reply.headers.get("Retry-After"))
+        retry_after = parse_retry_after(reply.headers.get("Retry-After"), time.time())
         if status == 429:
             return DeliveryResult.retry(f"{self.label}限流 (HTTP 429): {what}",
                                         retry_after if retry_after is not None else self.rate_backoff, status)
@@ -137,7 +121,7 @@ class RobotChannel(HttpChannel):
         if code == 0 and 200 <= reply.status < 300:
             return DeliveryResult.sent(status=0)
         if code in self.rate_codes or reply.status == 429:
-            after = retry_after_seconds(reply.headers.get("Retry-After"))
+            after = parse_retry_after(reply.headers.get("Retry-After"), time.time())
             return DeliveryResult.retry(f"{self.label}限流 {code}: {msg}",
                                         after if after is not None else self.rate_backoff, code)
         if code in self.retry_codes or reply.status >= 500:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from checks.model import SYSTEMS
 from collector.config import Settings
 from collector.flows import Flow
 from collector.hosts import service as hosts
@@ -19,7 +20,6 @@ from collector.timefmt import parse_iso
 
 SEVERITY = {"critical": "critical", "error": "critical", "page": "critical", "major": "critical",
             "warning": "warning", "warn": "warning", "minor": "warning", "info": "info", "none": "info"}
-SYSTEMS = ("voucher", "seal", "mq", "os")
 SLACK = timedelta(seconds=1)  # startsAt as Alertmanager prints it vs. as stored
 
 

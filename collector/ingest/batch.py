@@ -69,7 +69,7 @@ class TokenGone(Exception):
 class BatchWrite:
     """One validated batch's write inside a write transaction (perhaps shared with other batches of this
     process): the contact first, then the records (`after_contact`). A group of them on PostgreSQL is
-    written step by step for all at once (collector.ingest.grouped)."""
+    written step by step for all at once (collector.ingest.pg_group)."""
 
     __slots__ = ("agent", "digest", "info", "now", "recs", "settings", "token")
 

@@ -49,7 +49,7 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
     """Apply the rules to `fresh` (results not stored before), given the states of the batch's checks and
     which of their `faults` have an active ticket; returns how many a maintenance window hid.
     The changed states are saved at the end, or added to `save_later` for the caller to save (with other
-    batches' in one statement: collector.ingest.grouped)."""
+    batches' in one statement: collector.ingest.pg_group)."""
     if not fresh:
         return 0
     by_check: dict[str, list[Rec]] = defaultdict(list)

@@ -1,7 +1,7 @@
 """One agent batch, from request bytes to committed rows: authenticate, validate, store, evaluate.
 
 Authentication from the token cache and validation run on the event loop (`ingest_async`); the database
-work runs on the process's writer threads (collector.ingest.group). Refusals come first and cost little:
+work runs on the process's writer threads (collector.ingest.writer). Refusals come first and cost little:
 a bad token costs one indexed read (on a worker thread) and no write (one at a time from an address
 with many recent failures, then 429); only then is the body parsed. The write transaction starts with
 `UPDATE hosts … WHERE id AND token_hash AND online`, which records the contact, re-checks the token (a
@@ -9,8 +9,8 @@ rotated token fails here at once) and row-locks the host, so two batches of one 
 their check-state updates across processes. The common batch then needs one or two more statements to
 store and load states (collector.ingest.store) and one to save states; tickets, when they move, go
 through the ORM on the same transaction (collector.ingest.tx).
-Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.group),
-and on PostgreSQL each of its statements (collector.ingest.grouped; the contact statement:
+Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.writer),
+and on PostgreSQL each of its statements (collector.ingest.pg_group; the contact statement:
 collector.ingest.contact).
 """
 from __future__ import annotations
@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from collector.config import Settings
 from collector.ingest.auth import HostInfo, TokenCache
 from collector.ingest.batch import BatchWrite, IngestReply, TokenGone
-from collector.ingest.group import GroupWriter
-from collector.ingest.grouped import write_group
+from collector.ingest.pg_group import write_group
 from collector.ingest.records import BatchError, parse
+from collector.ingest.writer import GroupWriter
 from collector.limits import FailureLimiter
 from collector.security import token_digest
 
@@ -62,7 +62,7 @@ def prepare(*, state: Any, settings: Settings, token: str, body: bytes, addr: st
 async def ingest_async(*, state: Any, settings: Settings, token: str, body: bytes,
                        addr: str) -> IngestReply:
     """One batch, on the event loop: authenticated from the cache and validated here, written by the
-    process's writer threads (collector.ingest.group); only a token missing from the cache is looked up
+    process's writer threads (collector.ingest.writer); only a token missing from the cache is looked up
     on a worker thread."""
     digest, info = _cached(state, token, addr)
     if info is None:
@@ -130,7 +130,7 @@ def _token_gone(state: Any, digest: str) -> HTTPException:
 
 
 def writer(state: Any) -> GroupWriter:
-    """The process's group writer (collector.ingest.group), kept on app.state."""
+    """The process's group writer (collector.ingest.writer), kept on app.state."""
     group = getattr(state, "ingest_writer", None)
     if group is None:
         group = state.ingest_writer = GroupWriter(state.engine, state.settings.ingest.group_max,

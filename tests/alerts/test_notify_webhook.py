@@ -70,12 +70,12 @@ def test_status_mapping(reply, retryable, after):
 
 
 def test_retry_after_http_date():
-    from alerts.notify.http import retry_after_seconds
-    now = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
-    assert retry_after_seconds("Wed, 25 Nov 2026 08:01:30 GMT", now) == 90
-    assert retry_after_seconds("30", now) == 30
-    assert retry_after_seconds("soon", now) is None
-    assert retry_after_seconds(None, now) is None
+    from checks.retry_after import parse_retry_after
+    now = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc).timestamp()
+    assert parse_retry_after("Wed, 25 Nov 2026 08:01:30 GMT", now) == 90
+    assert parse_retry_after("30", now) == 30
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None
 
 
 def test_configured_proxy_carries_the_post():

@@ -1,6 +1,6 @@
 """A group of batches on PostgreSQL written step by step for all of them at once, not batch after batch.
 
-Group commit (collector.ingest.group) shares one transaction among the batches queued in a process; written
+Group commit (collector.ingest.writer) shares one transaction among the batches queued in a process; written
 one after the other, each batch still costs four statements (contact, states, COPY, states upsert), each a
 round trip with its own parse, plan and executor start-up in PostgreSQL and its own cursor in the collector.
 Here the common batch — its host's token still valid, the host online, every result new (seq above the
