@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone, tzinfo
 from functools import lru_cache
-from typing import Optional, Union
+from typing import Annotated, Any, Optional, Union
 from zoneinfo import ZoneInfo
+
+from pydantic import BeforeValidator, ValidationInfo
 
 
 @lru_cache(maxsize=8)
@@ -15,6 +17,14 @@ def zone(name: str) -> ZoneInfo:
 
 def iso(dt: Optional[datetime], tz: str = "Asia/Shanghai") -> Optional[str]:
     return None if dt is None else dt.astimezone(zone(tz)).isoformat()
+
+
+def _local(value: Any, info: ValidationInfo) -> Any:
+    return iso(value, (info.context or {}).get("tz", "Asia/Shanghai")) if isinstance(value, datetime) else value
+
+
+# An API model's time: a datetime read from a row leaves as `iso` in the zone of the validation context's "tz".
+LocalTime = Annotated[Optional[str], BeforeValidator(_local)]
 
 
 def text_time(dt: Optional[datetime], tz: Union[str, tzinfo] = "Asia/Shanghai") -> str:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from collector.timefmt import iso
+from collector.timefmt import LocalTime
 
 
 class EnrollIn(BaseModel):
@@ -21,21 +21,20 @@ class EnrollOut(BaseModel):
 
 
 class HostOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     unit: str
     room: str
     labels: dict[str, Any]
     online: bool
-    last_seen_at: Optional[str]
+    last_seen_at: LocalTime
     agent_version: str
-    enrolled_at: Optional[str]
+    enrolled_at: LocalTime
     dropped_total: int
     rejected_total: int
     last_seq: Optional[int]
 
 
 def host_out(h: Any, tz: str) -> HostOut:
-    return HostOut(name=h.name, unit=h.unit, room=h.room, labels=h.labels, online=h.online,
-                   last_seen_at=iso(h.last_seen_at, tz), agent_version=h.agent_version,
-                   enrolled_at=iso(h.enrolled_at, tz), dropped_total=h.dropped_total,
-                   rejected_total=h.rejected_total, last_seq=h.last_seq)
+    return HostOut.model_validate(h, from_attributes=True, context={"tz": tz})

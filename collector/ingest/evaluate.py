@@ -1,4 +1,5 @@
-"""Rules over a batch's new results: check states advance, tickets open, gather occurrences and resolve.
+"""Rules over a batch's new results: check states advance, and what alerts.rules decides for a fault goes
+to the one cross-domain flow (collector.flows: maintenance, ticket, notification).
 
 Per batch: the states of the batch's checks and which of their faults have an active ticket arrive
 with the insert (collector.ingest.store); ORM tickets are loaded only for active faults, maintenance

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.maintenance import service
 from collector.maintenance.models import MaintenanceWindow
 from collector.pagination import Page
-from collector.timefmt import iso
+from collector.timefmt import LocalTime
 
 router = APIRouter(prefix="/api/v1", tags=["maintenance"])
 
@@ -25,21 +25,21 @@ class WindowIn(BaseModel):
 
 
 class WindowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     title: str
     unit: str
     host: str
     system: str
-    starts_at: str
-    ends_at: str
+    starts_at: LocalTime
+    ends_at: LocalTime
     created_by: str
-    cancelled_at: Optional[str]
+    cancelled_at: LocalTime
 
 
 def window_out(w: MaintenanceWindow, tz: str) -> WindowOut:
-    return WindowOut(id=w.id, title=w.title, unit=w.unit, host=w.host, system=w.system,
-                     starts_at=iso(w.starts_at, tz), ends_at=iso(w.ends_at, tz), created_by=w.created_by,
-                     cancelled_at=iso(w.cancelled_at, tz))
+    return WindowOut.model_validate(w, from_attributes=True, context={"tz": tz})
 
 
 @router.post("/maintenance", status_code=201, response_model=WindowOut)

@@ -6,7 +6,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
@@ -14,7 +14,7 @@ from collector.pagination import Page
 from collector.reports import fresh, service
 from collector.reports.models import Report
 from collector.runtime import runtime
-from collector.timefmt import iso, month_range
+from collector.timefmt import LocalTime, month_range
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -28,21 +28,26 @@ class ReportIn(BaseModel):
 
 
 class ReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     month: str
     unit: str
     format: str
-    generated_at: str
+    generated_at: LocalTime
     generated_by: str
     size: int
     sha256: str
-    download: str = Field(description="path of the file")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def download(self) -> str:
+        """Path of the file."""
+        return f"/api/v1/reports/{self.id}/download"
 
 
 def report_out(r: Report, tz: str) -> ReportOut:
-    return ReportOut(id=r.id, month=r.month, unit=r.unit, format=r.format, generated_at=iso(r.generated_at, tz),
-                     generated_by=r.generated_by, size=r.size, sha256=r.sha256,
-                     download=f"/api/v1/reports/{r.id}/download")
+    return ReportOut.model_validate(r, from_attributes=True, context={"tz": tz})
 
 
 @router.get("/reports", response_model=Page[ReportOut])

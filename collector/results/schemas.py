@@ -11,16 +11,6 @@ from collector.results.models import CheckState, ResultRow
 from collector.timefmt import iso
 
 
-class MetricOut(BaseModel):
-    name: str
-    value: float
-    unit: str = ""
-    warn: Optional[str] = None
-    crit: Optional[str] = None
-    min: Optional[float] = None
-    max: Optional[float] = None
-
-
 class IngestOut(BaseModel):
     accepted: int
     duplicates: int

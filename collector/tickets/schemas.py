@@ -1,13 +1,13 @@
 """API shapes of tickets (系统服务单)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
 from collector.tickets import satisfaction
 from collector.tickets.models import Ticket, TicketEvent
-from collector.timefmt import iso
+from collector.timefmt import LocalTime, iso
 
 CHANNEL_LABELS = {"phone": "电话", "email": "邮件", "onsite": "现场", "remote": "远程", "auto": "自动"}
 STATUS_LABELS = {"open": "待响应", "acknowledged": "处理中", "pending": "挂起", "resolved": "已解决",
@@ -21,15 +21,17 @@ SEVERITY_LABELS = {"critical": "严重", "warning": "警告", "info": "提示"}
 
 
 class TicketOut(BaseModel):
+    """A ticket as the API shows it: read from the ORM row, times in the service's zone (context `tz`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     number: str
     status: str
-    status_label: str
     severity: str
     urgent: bool
     source: str
     channel: str
-    channel_label: str
     system: str
     host: str
     check: str
@@ -42,24 +44,38 @@ class TicketOut(BaseModel):
     engineer_name: str
     engineer_number: str
     assignee_id: Optional[int]
-    reported_at: Optional[str]
-    opened_at: Optional[str]
-    acknowledged_at: Optional[str]
-    resolved_at: Optional[str]
-    closed_at: Optional[str]
-    recovered_at: Optional[str]
-    response_due_at: Optional[str]
+    reported_at: LocalTime
+    opened_at: LocalTime
+    acknowledged_at: LocalTime
+    resolved_at: LocalTime
+    closed_at: LocalTime
+    recovered_at: LocalTime
+    response_due_at: LocalTime
     response_sla: Optional[str] = Field(description="met or breached once decided")
-    calendar_fallback: bool
+    calendar_fallback: Annotated[bool, BeforeValidator(bool)]
     occurrences: int
-    last_occurrence_at: Optional[str]
+    last_occurrence_at: LocalTime
     last_summary: str
     satisfaction: Optional[str]
-    satisfaction_label: Optional[str]
     satisfaction_comment: str
     previous_ticket_id: Optional[int]
     fault_key: Optional[str]
     version: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def channel_label(self) -> str:
+        return CHANNEL_LABELS.get(self.channel, self.channel)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def satisfaction_label(self) -> Optional[str]:
+        return satisfaction.label(self.satisfaction) if self.status == "closed" or self.satisfaction else None
 
 
 class EventOut(BaseModel):
@@ -78,25 +94,7 @@ class TicketDetailOut(TicketOut):
 
 
 def ticket_out(t: Ticket, tz: str) -> TicketOut:
-    return TicketOut(
-        id=t.id, number=t.number, status=t.status, status_label=STATUS_LABELS.get(t.status, t.status),
-        severity=t.severity, urgent=t.urgent, source=t.source, channel=t.channel,
-        channel_label=CHANNEL_LABELS.get(t.channel, t.channel), system=t.system,
-        host=t.host, check=t.check, title=t.title, description=t.description,
-        resolution=t.resolution, customer_name=t.customer_name, customer_unit=t.customer_unit,
-        room=t.room, engineer_name=t.engineer_name, engineer_number=t.engineer_number,
-        assignee_id=t.assignee_id,
-        reported_at=iso(t.reported_at, tz), opened_at=iso(t.opened_at, tz),
-        acknowledged_at=iso(t.acknowledged_at, tz), resolved_at=iso(t.resolved_at, tz),
-        closed_at=iso(t.closed_at, tz), recovered_at=iso(t.recovered_at, tz),
-        response_due_at=iso(t.response_due_at, tz), response_sla=t.response_sla,
-        calendar_fallback=bool(t.calendar_fallback),
-        occurrences=t.occurrences, last_occurrence_at=iso(t.last_occurrence_at, tz),
-        last_summary=t.last_summary, satisfaction=t.satisfaction,
-        satisfaction_label=satisfaction.label(t.satisfaction) if t.status == "closed" or t.satisfaction else None,
-        satisfaction_comment=t.satisfaction_comment, previous_ticket_id=t.previous_ticket_id,
-        fault_key=t.fault_key, version=t.version,
-    )
+    return TicketOut.model_validate(t, from_attributes=True, context={"tz": tz})
 
 
 def event_out(e: TicketEvent, tz: str, names: dict[str, str] | None = None) -> EventOut:

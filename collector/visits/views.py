@@ -4,13 +4,13 @@ import datetime as dt
 from typing import Any, Literal, Optional
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import Page
 from collector.tickets.models import Ticket
-from collector.timefmt import iso, month_range
+from collector.timefmt import LocalTime, month_range
 from collector.visits import service
 from collector.visits.models import Visit
 
@@ -36,8 +36,10 @@ class VisitIn(BaseModel):
 
 
 class VisitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
-    date: str
+    date: dt.date
     unit: str
     customer_name: str
     method: str
@@ -48,14 +50,11 @@ class VisitOut(BaseModel):
     engineer_name: str
     engineer_number: str
     created_by: str
-    created_at: str
+    created_at: LocalTime
 
 
 def visit_out(v: Visit, tz: str) -> VisitOut:
-    return VisitOut(id=v.id, date=v.date.isoformat(), unit=v.unit, customer_name=v.customer_name,
-                    method=v.method, answers=v.answers, satisfaction=v.satisfaction, comment=v.comment,
-                    ticket_id=v.ticket_id, engineer_name=v.engineer_name, engineer_number=v.engineer_number,
-                    created_by=v.created_by, created_at=iso(v.created_at, tz))
+    return VisitOut.model_validate(v, from_attributes=True, context={"tz": tz})
 
 
 @router.post("/visits", status_code=201, response_model=VisitOut)
