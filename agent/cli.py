@@ -19,7 +19,9 @@ commands:
   run --config FILE              run the agent in the foreground
   check --config FILE [--json]   run every enabled check once, show the results and exit
                                  with the Nagios code of the worst status
-  validate FILE                  check a config file without running it
+  validate FILE                  check a config file without running it; with
+                                 collector.central, list the effective checks
+                                 (local + last good central version) and their source
   poll --config FILE [--once]    agentless: inspect the config's targets over SSH
                                  (docs/agentless.md); --once runs every check once
 """
@@ -89,6 +91,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"配置无效: {e}", file=sys.stderr)
             return 2
         print(f"配置有效: {len(cfg.checks)} 项检查")
+        if cfg.collector.central:
+            from agent.central import describe
+
+            print("\n".join(describe(cfg)))
         return 0
 
     if command == "check":
@@ -97,6 +103,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         except ConfigError as e:
             print(f"配置无效: {e}", file=sys.stderr)
             return 3
+        if cfg.collector.central:  # the checks the agent would run: with the last good central version
+            from agent.central import effective
+
+            cfg, lines = effective(cfg)
+            print("\n".join(lines[1:]), file=sys.stderr)
         from agent.console import check_command
 
         return check_command(cfg, bool(opts.get("json")))

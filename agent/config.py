@@ -14,11 +14,17 @@ from urllib.parse import urlsplit
 
 from checks.model import MAX_NAME_LEN
 from checks.options import ConfigError, Duration, Size, build, parse_duration
+from checks.registry import known_types
 from checks.spec import CheckSpec, parse_spec
 from checks.text import clean_text
 
 MAX_BATCH = 1000  # wire limit: results per request
 MAX_BATCH_BYTES = 4 * 1024 * 1024  # wire limit: request body
+# Check types a collector template may bring unless `collector.central_allow` says otherwise: the
+# ones that run no program and log in nowhere. Left out: command (runs a program), mq (runs
+# rabbitmqctl/runmqsc/tlqstat or its own `command`, and logs in to the broker), sql (logs in to a
+# database). A type added later is left out until it is listed here.
+DEFAULT_CENTRAL_ALLOW = ("cert", "dirsize", "disk", "http", "log", "process", "system", "tcp")
 
 
 @dataclass
@@ -29,6 +35,8 @@ class CollectorOptions:
     token: Optional[str] = None
     token_file: Optional[str] = None
     ca_file: Optional[str] = None  # for https with a private CA
+    central: bool = False  # pull checks from the collector's templates (agent/central.py)
+    central_allow: Optional[list[str]] = None  # check types a template may bring; None: DEFAULT_CENTRAL_ALLOW
 
     def validate(self) -> None:
         parts = urlsplit(self.url)
@@ -38,6 +46,15 @@ class CollectorOptions:
             raise ValueError("give token or token_file, not both")
         if self.token is None and self.token_file is None:
             raise ValueError("token or token_file is required")
+        if self.central_allow is not None:
+            types = known_types()
+            for name in self.central_allow:
+                if name not in types:
+                    raise ValueError(f"central_allow: {name!r} is not a check type ({', '.join(types)})")
+
+    @property
+    def allowed_central_types(self) -> tuple[str, ...]:
+        return DEFAULT_CENTRAL_ALLOW if self.central_allow is None else tuple(self.central_allow)
 
 
 @dataclass
@@ -126,6 +143,9 @@ class AgentConfig:
     metrics: MetricsOptions = field(default_factory=MetricsOptions)
     log: LogOptions = field(default_factory=LogOptions)
     token: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)  # the mapping it was parsed from
+    sources: dict[str, str] = field(default_factory=dict)  # check name -> "<template>@v<N>" for central ones
+    central_version: Optional[str] = None  # the collector's config version merged in, if any
 
     @property
     def enabled_checks(self) -> list[CheckSpec]:
@@ -207,6 +227,7 @@ def parse_config(data: Any, *, read_token: bool = True) -> AgentConfig:
         heartbeat=heartbeat,
         metrics=build(MetricsOptions, data.get("metrics"), "metrics"),
         log=build(LogOptions, data.get("log"), "log"),
+        raw=data,
     )
     if collector.token is not None:
         cfg.token = collector.token

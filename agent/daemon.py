@@ -1,7 +1,8 @@
 """The running agent: scheduler + spool + sender + signals.
 
-SIGHUP reloads the config (an invalid one is refused and the old one keeps running); SIGTERM and
-SIGINT stop scheduling, wait briefly for running checks, spool what they finished, try once to
+SIGHUP reloads the config (an invalid one is refused and the old one keeps running); with
+`collector.central`, versions of the collector's templates are applied the same way (agent/central.py).
+SIGTERM and SIGINT stop scheduling, wait briefly for running checks, spool what they finished, try once to
 flush the spool and exit 0, all within STOP_BUDGET seconds: a check stuck past its timeout or a
 send to a collector that does not answer is abandoned (nothing is lost: what is not acknowledged
 stays spooled).
@@ -16,6 +17,7 @@ import time
 from typing import Any, Optional
 
 from agent import __version__
+from agent.central import CentralConfig, CentralPoller, CentralState, load, merge, save
 from agent.config import AgentConfig, listen_address, load_config
 from agent.filemodes import check_token_file, tighten
 from agent.logconfig import set_level
@@ -40,8 +42,13 @@ BATCH_WAIT = 1.0   # seconds a finished result waits for the rest of its turn be
 
 class Agent:
     def __init__(self, cfg: AgentConfig, config_path: Optional[str] = None) -> None:
-        self.cfg = cfg
+        self.cfg = cfg            # what runs: the local config with the central checks merged in
+        self.local = cfg          # the local config file alone
         self.config_path = config_path
+        self.central_state = CentralState()
+        self.central_doc: Optional[CentralConfig] = None  # the central version that runs
+        self._central_next: Optional[CentralConfig] = None  # from the poller, applied by the main loop
+        self._poller: Optional[CentralPoller] = None
         self.stats = Stats()
         self.spool: Spool
         self.sender: Sender
@@ -67,20 +74,28 @@ class Agent:
         if not self._lock_state_dir():
             return 1
         self._restrict_files()
+        if cfg.collector.central:
+            self._start_with_last_central()
+            cfg = self.cfg
         self.spool = Spool(cfg.state_dir / "spool.db", max_bytes=cfg.spool.max_bytes,
                            max_age=cfg.spool.max_age, memory_results=cfg.spool.memory_results)
         self.sender = Sender(cfg, self.spool, self.stats, RejectedLog(cfg.state_dir / "rejected.jsonl"))
+        self.sender.central = self.central_state
         self.scheduler = Scheduler(cfg.host, cfg.state_dir, self._emit, self.stats.skip)
         self._install_signals()
         self.scheduler.apply(cfg.enabled_checks, cfg.raw_checks, cfg.host)
         self._start_metrics()
         self.sender.start()
+        self._start_poller()
         log.info("xunjian-agent %s started as %s: %d checks, collector %s, spool %d results",
                  __version__, cfg.host, len(cfg.enabled_checks), cfg.collector.url, self.spool.depth)
         while not self._stopping:
             if self._reload:
                 self._reload = False
                 self.reload()
+            doc, self._central_next = self._central_next, None
+            if doc is not None:
+                self.apply_central(doc)
             sleep = self.scheduler.tick()
             since = self._pending_since
             if since is not None:
@@ -97,6 +112,8 @@ class Agent:
     def _shutdown(self) -> None:
         deadline = time.monotonic() + STOP_BUDGET
         log.info("stopping: waiting for running checks, flushing %d spooled results", self.spool.depth)
+        if self._poller is not None:
+            self._poller.stop()
         self.scheduler.stop(STOP_WAIT)
         self._spool_pending()  # committed before anything that may wait on the network
         self.sender.stop(timeout=SENDER_WAIT)
@@ -184,16 +201,97 @@ class Agent:
                 log.debug("check %s: status %d in %.3fs (seq %s)", r.check, int(r.status), r.duration, r.seq)
         self.sender.notify()
 
-    # -- reload -------------------------------------------------------------------------------
+    # -- reload and central configuration ------------------------------------------------------
 
     def reload(self) -> bool:
         if self.config_path is None:
             return False
         try:
-            new = load_config(self.config_path)
+            local = load_config(self.config_path)
         except ConfigError as e:
             log.warning("reload refused, the running configuration stays: %s", e)
             return False
+        self.local = local
+        self.central_state.reconsider()  # a version refused under the old file is judged again
+        new = local
+        if local.collector.central and self.central_doc is not None:
+            merged = self._merge(local, self.central_doc, "; only the local checks run now")
+            if merged is None:  # e.g. central_allow narrowed: that version no longer runs here
+                self.central_doc = None
+                self.central_state.dropped()
+            else:
+                new = merged
+        elif self.central_doc is not None:
+            log.info("collector.central is off: central configuration %s no longer runs", self.central_doc.version)
+            self.central_doc = None
+            self.central_state.applied(None)
+        self._switch(new, "configuration reloaded")
+        self._start_poller()
+        if self._poller is not None:
+            self._poller.wake()
+        return True
+
+    def apply_central(self, doc: CentralConfig) -> bool:
+        """Run a new central version as a reload would (only changed checks restart), or refuse it."""
+        if self.central_doc is not None and doc.version == self.central_doc.version:
+            return True
+        new = self._merge(self.local, doc)
+        if new is None:
+            return False
+        self._switch(new, f"central configuration {doc.version} applied")
+        self.central_doc = doc
+        self.central_state.applied(doc.version)
+        self._keep(doc)
+        return True
+
+    def _merge(self, local: AgentConfig, doc: CentralConfig,
+               after: str = ", the running configuration stays") -> Optional[AgentConfig]:
+        try:
+            return merge(local, doc)
+        except ConfigError as e:
+            if self.central_state.refuse(doc.version, str(e)):
+                log.warning("central configuration %s refused%s: %s", doc.version, after, e)
+            return None
+
+    def _keep(self, doc: CentralConfig) -> None:
+        try:
+            save(self.cfg.state_dir, doc)
+        except OSError as e:
+            log.warning("cannot keep central configuration %s in %s: %s (it runs, but not after a "
+                        "restart without the collector)", doc.version, self.cfg.state_dir, e.strerror or e)
+
+    def _start_with_last_central(self) -> None:
+        """At start: the last good central version, so the checks run before (or without) the collector."""
+        doc = load(self.cfg.state_dir)
+        if doc is None:
+            return
+        merged = self._merge(self.local, doc)
+        if merged is None:
+            return
+        merged.state_dir = self.cfg.state_dir
+        self.cfg = merged
+        self.central_doc = doc
+        self.central_state.applied(doc.version)
+        log.info("running central configuration %s kept from the last run (%d central checks)", doc.version,
+                 len(merged.sources))
+
+    def _start_poller(self) -> None:
+        if not self.local.collector.central:
+            if self._poller is not None:
+                self._poller.stop()
+                self._poller = None
+            return
+        if self._poller is None or not self._poller.running:
+            self._poller = CentralPoller(lambda: self.cfg, self.central_state, self.sender.tls_context,
+                                         self._deliver)
+            self._poller.start()
+
+    def _deliver(self, doc: CentralConfig) -> None:
+        """From the poller thread: the main loop applies it."""
+        self._central_next = doc
+        self._wake.set()
+
+    def _switch(self, new: AgentConfig, what: str) -> None:
         old = self.cfg
         if new.state_dir != old.state_dir:
             log.warning("reload: state_dir change to %s needs a restart; keeping %s", new.state_dir,
@@ -208,8 +306,7 @@ class Agent:
         self.sender.reconfigure(new)
         added, kept, removed = self.scheduler.apply(new.enabled_checks, new.raw_checks, new.host)
         self.stats.forget_checks(set(self.scheduler.slots))
-        log.info("configuration reloaded: %d checks started, %d kept, %d removed", added, kept, removed)
-        return True
+        log.info("%s: %d checks started, %d kept, %d removed", what, added, kept, removed)
 
 
 def _sendable(result: Result) -> bool:

@@ -55,6 +55,7 @@ class Sender:
         self._last_maintain = time.monotonic()
         self._throttle = Throttle(60.0)
         self._ssl_context: Any = None
+        self.central: Any = None  # agent.central.CentralState when the agent pulls central config
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -277,7 +278,9 @@ class Sender:
         return {"host": cfg.host, "version": __version__, "labels": cfg.labels,
                 "heartbeat": int(hb) if hb == int(hb) else hb, "spool_depth": self.spool.depth,
                 "dropped_total": self.spool.dropped_total, "skipped_total": self.stats.skipped_total,
-                "rejected_total": self.rejected.total}
+                "rejected_total": self.rejected.total,
+                **(self.central.block() if self.central is not None
+                   else {"config_version": None, "config_refused": None})}
 
     def _body(self, entries: list[Entry]) -> bytes:
         head = json.dumps({"agent": self._agent_block()}, ensure_ascii=False, separators=(",", ":"))
@@ -292,6 +295,10 @@ class Sender:
             body = gzip(body)
             headers["Content-Encoding"] = "gzip"
         return body, headers
+
+    def tls_context(self) -> Any:
+        """The TLS context for the collector (system CAs, or collector.ca_file), shared with the central poll."""
+        return self._context()
 
     def _context(self) -> Any:
         if self._ssl_context is None:

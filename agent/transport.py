@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import http.client
+import time
 from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import SplitResult
@@ -25,12 +26,28 @@ def connection(url: SplitResult, timeout: float, ssl_context: Optional[Any] = No
 
 
 def exchange(conn: http.client.HTTPConnection, method: str, path: str, body: Optional[bytes] = None,
-             headers: Optional[dict[str, str]] = None) -> Reply:
-    """One request on `conn` (connecting if needed) and its reply; raises OSError or
-    http.client.HTTPException (a peer that does not answer in HTTP)."""
+             headers: Optional[dict[str, str]] = None, limit: int = MAX_REPLY,
+             deadline: Optional[float] = None) -> Reply:
+    """One request on `conn` (connecting if needed) and its reply, of which at most `limit` bytes
+    of body are read, by `deadline` (time.monotonic) if given: the socket timeout bounds each read,
+    this the whole reply of a peer that sends a byte now and then. Raises OSError (TimeoutError
+    past the deadline) or http.client.HTTPException (a peer that does not answer in HTTP)."""
     conn.request(method, path, body, {"Connection": "close", **(headers or {})})
     response = conn.getresponse()
-    data = response.read(MAX_REPLY)
+    if deadline is None:
+        data = response.read(limit)
+    else:
+        parts: list[bytes] = []
+        left = limit
+        while left > 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError("reply not complete in time")
+            chunk = response.read1(min(left, 65536))
+            if not chunk:
+                break
+            parts.append(chunk)
+            left -= len(chunk)
+        data = b"".join(parts)
     return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
 
 

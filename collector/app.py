@@ -60,6 +60,10 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
     ]
 
 
+# Pydantic's words for what a user can fix by deleting a character, said in Chinese.
+_VALIDATION_ZH = {"string_unicode": "文本含有无法编码的字符 (孤立的代理项), 请删除后重试"}
+
+
 def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool | None = None,
                clock: Callable[[], datetime] = utcnow) -> FastAPI:
     """`clock` is the app's "now": ingest judges results' age and skew by it, and the calendar's coverage
@@ -130,11 +134,14 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     from collector.maintenance.views import router as maintenance_router
     from collector.reports.views import router as reports_router
     from collector.results.views import router as results_router
+    from collector.templates.views import router as templates_router
     from collector.tickets.views import router as tickets_router
+    from collector.tickets.window_views import router as support_windows_router
     from collector.visits.views import router as visits_router
 
-    for router in (ingest_router, results_router, tickets_router, hosts_router, maintenance_router, alertmanager_router,
-                   reports_router, visits_router):
+    # Routes are matched in order: the agents' two (POST results, config poll) first.
+    for router in (ingest_router, templates_router, results_router, tickets_router, hosts_router, maintenance_router,
+                   alertmanager_router, reports_router, visits_router, support_windows_router):
         app.include_router(router)
 
     from collector.console import install as install_console
@@ -178,7 +185,8 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        found = [{"loc": list(e.get("loc", [])), "error": e.get("msg", "")} for e in exc.errors()[:50]]
+        found = [{"loc": list(e.get("loc", [])), "error": _VALIDATION_ZH.get(e.get("type", ""), e.get("msg", ""))}
+                 for e in exc.errors()[:50]]
         return JSONResponse({"detail": {"message": "请求内容不符合接口定义", "errors": found}}, status_code=422)
 
     errors.install(app)

@@ -164,6 +164,20 @@ def cmd_report_forms(args: argparse.Namespace) -> int:
         return forms(db=db, settings=settings, month=args.month, unit=args.unit or "", out=args.out)
 
 
+def cmd_template(args: argparse.Namespace) -> int:
+    from collector.templates import cli
+
+    db, _ = _session(args)
+    with db:
+        if args.template_cmd == "apply":
+            return cli.apply_cmd(db, args.file, args.percent, args.actor, args.dry_run)
+        if args.template_cmd == "list":
+            return cli.list_cmd(db, args.json)
+        if args.template_cmd == "show":
+            return cli.show_cmd(db, args.name)
+        return cli.rollback_cmd(db, args.name, args.actor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xunjian-collector", description="巡检 Xunjian collector")
     p.add_argument("--version", action="version", version="xunjian-collector 0.1.0")
@@ -234,6 +248,25 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--year", type=int, required=True)
     cs.add_argument("--json", action="store_true")
     cs.set_defaults(fn=cmd_calendar_show)
+
+    t = sub.add_parser("template", help="inspection templates pulled by agents (docs/templates.md)").add_subparsers(
+        dest="template_cmd", required=True)
+    ta = t.add_parser("apply", parents=[common], help="apply a template file (a new version, or a new share)")
+    ta.add_argument("file", help="a template YAML file, or starter:NAME for a shipped one")
+    ta.add_argument("--percent", type=int, default=100, help="share of matching hosts (1-100, default 100)")
+    ta.add_argument("--actor", help="who applies (default cli:<login name>), kept in the audit")
+    ta.add_argument("--dry-run", action="store_true", help="validate only, store nothing")
+    ta.set_defaults(fn=cmd_template)
+    tl = t.add_parser("list", parents=[common], help="templates with their version and share")
+    tl.add_argument("--json", action="store_true")
+    tl.set_defaults(fn=cmd_template)
+    ts = t.add_parser("show", parents=[common], help="one template: rollout, hosts per version, refusals, audit")
+    ts.add_argument("name")
+    ts.set_defaults(fn=cmd_template)
+    tr = t.add_parser("rollback", parents=[common], help="every host of the template back to its previous version")
+    tr.add_argument("name")
+    tr.add_argument("--actor", help="who rolls back (default cli:<login name>)")
+    tr.set_defaults(fn=cmd_template)
     return p
 
 

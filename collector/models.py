@@ -10,11 +10,13 @@ from collector.reports.failures import ReportFailure
 from collector.reports.models import Report
 from collector.results.models import CheckState, ResultRow
 from collector.rollups.models import ResultRollup
-from collector.tickets.models import Counter, Ticket, TicketEvent
+from collector.templates.models import ServedConfig, Template, TemplateAudit, TemplateGeneration, TemplateVersion
+from collector.tickets.models import Counter, SupportWindow, Ticket, TicketEvent
 from collector.users.models import User
 from collector.visits.models import Visit
 
 __all__ = ["Base", "CalendarImport", "CheckState", "ConsoleSession", "Counter", "Host", "JobRun", "LoginFailure",
-           "MaintenanceWindow", "OutboxMessage", "Report", "ReportFailure", "ResultRollup", "ResultRow", "Ticket",
+           "MaintenanceWindow", "OutboxMessage", "Report", "ReportFailure", "ResultRollup", "ResultRow", "ServedConfig",
+           "SupportWindow", "Template", "TemplateAudit", "TemplateGeneration", "TemplateVersion", "Ticket",
            "TicketEvent", "User",
            "Visit"]

@@ -3,8 +3,11 @@
 Layout of `xunjian-agent-<version>-py<X.Y>-<platform>.tar.gz`:
 
     xunjian-agent-<version>/manifest.json   name, version, python, platform, requirement, wheels + sha256
-    xunjian-agent-<version>/wheels/*.whl    xunjian (no extras), psutil, PyYAML, pip
+    xunjian-agent-<version>/wheels/*.whl    xunjian, psutil, PyYAML, pip, and the optional extras below
 
+Optional extras (BUNDLED_EXTRAS, e.g. `fast`: ahocorasick-rs for the log check) go in when the
+target Python and platform have wheels for them; then the requirement installed is `xunjian[fast]`.
+Without them (`extras_left_out` in the manifest) the agent runs its pure-Python paths.
 A `<bundle>.sha256` file in `sha256sum` format sits beside it. pip itself is bundled so a host needs
 neither network nor ensurepip: the release's venv is made `--without-pip` and pip is run from its wheel.
 """
@@ -34,6 +37,8 @@ except ModuleNotFoundError:  # Python < 3.11
     tomllib = None  # type: ignore[assignment]
 
 PROJECT = "xunjian"
+# Extras that only speed the agent up: bundled where wheels exist, left out (and said so) elsewhere.
+BUNDLED_EXTRAS = ("fast",)
 
 
 @dataclass
@@ -72,6 +77,14 @@ def _core_requirements(source: Path) -> list[str]:
     if tomllib is not None:
         return list(tomllib.loads(text)["project"]["dependencies"])
     m = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
+    return re.findall(r'"([^"]+)"', m.group(1)) if m else []
+
+
+def _extra_requirements(source: Path, extra: str) -> list[str]:
+    text = (source / "pyproject.toml").read_text(encoding="utf-8")
+    if tomllib is not None:
+        return list(tomllib.loads(text)["project"].get("optional-dependencies", {}).get(extra, []))
+    m = re.search(rf"^{re.escape(extra)}\s*=\s*\[(.*?)\]", text, re.S | re.M)
     return re.findall(r'"([^"]+)"', m.group(1)) if m else []
 
 
@@ -119,6 +132,22 @@ def build_bundle(out_dir: str | Path, source: str | Path | None = None, python_v
                 target += ["--platform", f"manylinux2014_{arch}", "--platform", f"manylinux_2_28_{arch}"]
         links = ["--find-links", find_links] if find_links else []
         _pip(["download", "-q", "-d", str(wheels), *target, *links, *_core_requirements(src), "pip"])
+        extras: list[str] = []
+        left_out: dict[str, str] = {}
+        for extra in BUNDLED_EXTRAS:
+            reqs = _extra_requirements(src, extra)
+            if not reqs:
+                continue
+            got = Path(tmp) / f"extra-{extra}"
+            try:  # its own directory: a failed resolution leaves nothing behind in wheels/
+                _pip(["download", "-q", "-d", str(got), *target, *links, *reqs])
+            except DeployError as e:
+                left_out[extra] = str(e).splitlines()[-1][:300]
+                continue
+            for p in got.iterdir():
+                if not (wheels / p.name).exists():
+                    shutil.move(str(p), wheels / p.name)
+            extras.append(extra)
         files = sorted(wheels.glob("*.whl"))
         sdists = [p.name for p in wheels.iterdir() if not p.name.endswith(".whl")]
         if sdists:
@@ -126,7 +155,9 @@ def build_bundle(out_dir: str | Path, source: str | Path | None = None, python_v
         manifest = {
             "name": "xunjian-agent",
             "version": version,
-            "requirement": f"{PROJECT}=={version}",
+            "requirement": f"{PROJECT}[{','.join(extras)}]=={version}" if extras else f"{PROJECT}=={version}",
+            "extras": extras,
+            "extras_left_out": left_out,
             "python": py,
             "platform": plat,
             "built_on": f"{platform.system()} {platform.machine()} Python {platform.python_version()}",

@@ -75,6 +75,11 @@ def _bundle(args: argparse.Namespace, console: Console) -> int:
                      find_links=args.find_links)
     print(f"{b.path}\nsha256 {b.sha256}\n版本 {b.version}，Python {b.python}，平台 {b.manifest['platform']}，"
           f"{len(b.manifest['wheels'])} 个 wheel", file=console.out)
+    for extra in b.manifest.get("extras", []):
+        print(f"已包含可选加速组件 {extra}", file=console.out)
+    for extra, why in b.manifest.get("extras_left_out", {}).items():
+        print(f"未包含可选加速组件 {extra}（该 Python/平台没有可用的 wheel，agent 将使用纯 Python 实现）: {why}",
+              file=console.out)
     return 0
 
 

@@ -1,7 +1,7 @@
 """The poller's configuration: the collector, SSH defaults, jump hosts and the targets with their checks.
 
 ```yaml
-collector: {url: "http://10.1.2.3:8000"}
+collector: {url: "http://10.1.2.3:8000", central: true}   # central: each target pulls its templates
 state_dir: /var/lib/xunjian-poller
 parallel: 8                       # targets inspected at the same time
 defaults: {user: inspect, port: 22, key: /etc/xunjian/poller_ed25519,
@@ -18,6 +18,7 @@ the agent's spool and sender work for it unchanged.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -144,7 +145,7 @@ def parse_poller_config(data: Any, *, read_token: bool = True) -> PollerConfig:
     data = _keys(data, TOP_KEYS, "poller config")
     if "collector" not in data:
         raise ConfigError("collector: missing (collector: {url: ...})")
-    raw_collector = dict(_keys(data["collector"], ("url", "ca_file"), "collector"))
+    raw_collector = dict(_keys(data["collector"], ("url", "ca_file", "central", "central_allow"), "collector"))
     state_dir = data.get("state_dir", "/var/lib/xunjian-poller")
     if not isinstance(state_dir, str) or not state_dir:
         raise ConfigError("state_dir: expected a directory path")
@@ -197,3 +198,17 @@ def parse_poller_config(data: Any, *, read_token: bool = True) -> PollerConfig:
             raise ConfigError(f"{where}.enabled: expected true or false")
         targets.append(TargetConfig(name=name, ssh=ssh, agent=agent, enabled=enabled))
     return PollerConfig(state_dir=Path(state_dir), parallel=parallel, targets=targets, log=log)
+
+
+def merge_target(local: AgentConfig, doc: Any) -> AgentConfig:
+    """A target's checks with the central version `doc` (agent.central.CentralConfig) merged in, fetched
+    with the target's token: refused as on an agent (type outside central_allow, inline secret,
+    invalid), and the central checks of a type that cannot run agentless (tcp, http...) left out."""
+    from agent.central import admit, sources_of
+
+    taken = admit(doc, local.collector.allowed_central_types, set(local.raw_checks),
+                  lambda type_name: type_name in AGENTLESS_TYPES)
+    specs, by_name = parse_checks(taken + list(local.raw_checks.values()), f"targets ({local.host}).checks",
+                                  parse=_check_spec)
+    return dataclasses.replace(local, checks=specs, raw_checks=by_name, sources=sources_of(doc, taken),
+                               central_version=doc.version)

@@ -15,10 +15,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
-from agent.agentless.config import PollerConfig, TargetConfig
+from agent.agentless.config import PollerConfig, TargetConfig, merge_target
 from agent.agentless.files import RemoteFiles
 from agent.agentless.sources import Remote
 from agent.agentless.ssh import Session, SshError
+from agent.central import CentralConfig, CentralPoller, CentralState
+from agent.central import load as load_central
+from agent.central import save as save_central
+from agent.config import AgentConfig
 from agent.rejected import RejectedLog
 from agent.scheduler import state_path
 from agent.sender import Sender
@@ -30,6 +34,7 @@ from checks.command import CommandCheck
 from checks.disk import DiskCheck
 from checks.log import LogCheck
 from checks.model import Result, Status, utcnow
+from checks.options import ConfigError
 from checks.process import ProcessCheck
 from checks.runner import timeout_result, to_result
 from checks.spec import CheckSpec
@@ -87,6 +92,34 @@ class Target:
             state = StateStore(state_path(cfg.agent.state_dir, spec.name), readonly=readonly_state)
             self.slots.append(Slot(spec, build_check(spec, self.remote, self.files, self.registry, state)))
         self.busy = False
+
+    def apply(self, agent: AgentConfig) -> tuple[int, int, int]:
+        """New checks (a central version): unchanged ones keep their instance and schedule; the
+        caller makes sure no round of this target runs. Returns (added, kept, removed)."""
+        old = {s.spec.name: s for s in self.slots}
+        old_raw = self.cfg.agent.raw_checks
+        slots: list[Slot] = []
+        added = kept = 0
+        for spec in agent.enabled_checks:
+            slot = old.get(spec.name)
+            if slot is not None and old_raw.get(spec.name) == agent.raw_checks[spec.name]:
+                slots.append(old.pop(spec.name))
+                kept += 1
+                continue
+            state = StateStore(state_path(agent.state_dir, spec.name))
+            slots.append(Slot(spec, build_check(spec, self.remote, self.files, self.registry, state)))
+            added += 1
+        names = {s.spec.name for s in slots}
+        for slot in old.values():
+            if not slot.busy:  # a run abandoned at its timeout keeps its check until it returns
+                try:
+                    slot.check.state.flush()
+                    slot.check.close()
+                except Exception:
+                    pass
+        self.cfg.agent = agent
+        self.slots = slots
+        return added, kept, len([n for n in old if n not in names])
 
     def session(self) -> Session:
         with self._lock:
@@ -181,6 +214,11 @@ class Poller:
         self.senders: dict[str, tuple[Spool, Sender]] = {}
         self._stop = threading.Event()
         self._lock_fd: Optional[int] = None
+        # Central configuration per target (collector.central): its poll (fetched with the target's
+        # token), the target's local config, and versions waiting for the main loop.
+        self.central: dict[str, tuple[CentralPoller, AgentConfig]] = {}
+        self._pending: dict[str, CentralConfig] = {}
+        self._pending_lock = threading.Lock()
 
     def _open(self) -> None:
         for tc in self.cfg.targets:
@@ -192,7 +230,87 @@ class Poller:
                           memory_results=ac.spool.memory_results)
             sender = Sender(ac, spool, Stats(), RejectedLog(ac.state_dir / "rejected.jsonl"))
             self.senders[tc.name] = (spool, sender)
+            if ac.collector.central:
+                self._open_central(tc, sender)
             self.targets.append(Target(tc, self._emitter(spool, sender)))
+
+    # -- central configuration ----------------------------------------------------------------
+
+    def _open_central(self, tc: TargetConfig, sender: Sender) -> None:
+        """The target starts on its last good central version, as an agent does."""
+        local, state = tc.agent, CentralState()
+        sender.central = state
+        name = tc.name
+
+        def current() -> AgentConfig:
+            return tc.agent
+
+        def deliver(doc: CentralConfig) -> None:
+            with self._pending_lock:
+                self._pending[name] = doc
+
+        self.central[name] = (CentralPoller(current, state, sender.tls_context, deliver, f"target {name}: "), local)
+        doc = load_central(local.state_dir)
+        if doc is None:
+            return
+        try:
+            tc.agent = merge_target(local, doc)
+        except ConfigError as e:
+            state.refuse(doc.version, str(e))
+            log.warning("target %s: central configuration %s refused; only the local checks run: %s", name,
+                        doc.version, e)
+            return
+        state.applied(doc.version)
+        log.info("target %s: running central configuration %s kept from the last run", name, doc.version)
+
+    def _poll_central(self) -> None:
+        """One poll per target, in turn; the collector being away for one is away for all."""
+        for poller, _ in self.central.values():
+            if self._stop.is_set() or poller.poll_once() == "unavailable":
+                return
+
+    def _central_loop(self) -> None:
+        from agent.backoff import uniform
+        from agent.central import JITTER
+
+        heartbeat = min(tc.agent.heartbeat for tc in self.cfg.targets)
+        while not self._stop.is_set():
+            try:
+                self._poll_central()
+            except Exception:
+                log.exception("central configuration poll failed unexpectedly")
+            self._stop.wait(heartbeat * uniform(1 - JITTER, 1 + JITTER))
+
+    def _apply_pending(self, running: dict[str, Any]) -> None:
+        """Versions the polls brought, each applied between two rounds of its target."""
+        with self._pending_lock:
+            waiting = dict(self._pending)
+        for target in self.targets:
+            doc = waiting.get(target.name)
+            f = running.get(target.name)
+            if doc is None or (f is not None and not f.done()):
+                continue
+            with self._pending_lock:
+                if self._pending.get(target.name) is doc:
+                    del self._pending[target.name]
+            poller, local = self.central[target.name]
+            try:
+                merged = merge_target(local, doc)
+            except ConfigError as e:
+                if poller.state.refuse(doc.version, str(e)):
+                    log.warning("target %s: central configuration %s refused, the running configuration stays: %s",
+                                target.name, doc.version, e)
+                continue
+            added, kept, removed = target.apply(merged)
+            self.senders[target.name][1].reconfigure(merged)
+            poller.state.applied(doc.version)
+            try:
+                save_central(merged.state_dir, doc)
+            except OSError as e:
+                log.warning("target %s: cannot keep central configuration %s: %s", target.name, doc.version,
+                            e.strerror or e)
+            log.info("target %s: central configuration %s applied: %d checks started, %d kept, %d removed",
+                     target.name, doc.version, added, kept, removed)
 
     @staticmethod
     def _emitter(spool: Spool, sender: Sender) -> Callable[[Result], None]:
@@ -225,10 +343,15 @@ class Poller:
         running: dict[str, Any] = {}
         try:
             if once:
+                self._poll_central()  # --once runs what the targets would run: their central checks too
+                self._apply_pending(running)
                 for f in [pool.submit(t.round) for t in self.targets]:
                     f.result()
                 return 0
+            if self.central:
+                threading.Thread(target=self._central_loop, name="central", daemon=True).start()
             while not self._stop.is_set():
+                self._apply_pending(running)
                 now = time.monotonic()
                 for t in self.targets:
                     f = running.get(t.name)

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from checks.logtail import multisearch
 from checks.logtail.bytesregex import chunk_finder, to_bytes
 
 try:  # the regex parser moved in 3.11; both are private but stable for our use
@@ -47,6 +48,9 @@ _BOUNDARY_RULES = {"gbk": BOUNDARY, "gb2312": BOUNDARY, "big5": BOUNDARY, "gb180
 CONTINUATION = re.compile(
     rb"[ \t]|Caused by:|Suppressed:|\.\.\. \d+ (?:more|common frames omitted)"
     rb"|(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?:Exception|Error|Throwable)(?=[:\r\n]|\Z)")
+# The bytes a CONTINUATION line can start with: a line starting with anything else (a timestamp's
+# digit) is a new event without running the regex, a saving of ~1 µs on each hit line.
+CONTINUATION_FIRST = frozenset(b" \t.$_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 def continuation_rule(event_start: Optional[str], encoding: str
@@ -249,15 +253,47 @@ class Matcher:
         # Confirming a plain word is a substring test, cheaper than a regex search.
         self._confirm = [(p, p.text if _is_plain(p.text) and not p.regex.flags & re.IGNORECASE else None)
                          for p in self.patterns]
+        self._engine: Any = False  # compiled searchers, made with the first large block; None: none
+
+    def _searchers(self) -> Any:
+        """(literal searchers with each hit index's [(severity, rule)], anchored searchers by
+        pattern) from checks.logtail.multisearch, or None without its engine."""
+        if self._engine is False:
+            self._engine = None
+            needles: list[bytes] = []
+            entries: list[list[tuple[int, int]]] = []
+            for needle, sev, rule in self.fast:  # one entry per distinct literal
+                if needle in needles:
+                    entries[needles.index(needle)].append((sev, rule))
+                else:
+                    needles.append(needle)
+                    entries.append([(sev, rule)])
+            keys = [tuple(sorted({sev for sev, _ in e})) for e in entries]
+            fast = multisearch.searchers(needles, keys) if needles else []
+            if fast is not None:
+                anchored = []
+                for needle, _rx, _known in self.anchored:
+                    one = None if multisearch.self_overlaps(needle) else multisearch.searchers([needle], [0])
+                    anchored.append(one[0][0] if one else None)
+                self._engine = ([(s, [entries[i] for i in g]) for s, g in fast], anchored)
+        return self._engine
 
     def candidates(self, data: bytes, end: int) -> dict[int, int]:
         """Line start -> severity known from an exact hit (0: must be confirmed) within data[:end]."""
         hits: dict[int, int] = {}
         hay = data.translate(_LOWER) if self.lower else data
         rfind = hay.rfind
-        memmem = _memmem() if end >= MEMMEM_MIN and (self.fast or self.anchored) else None
+        large = end >= MEMMEM_MIN and bool(self.fast or self.anchored)
+        engine = self._searchers() if large else None
+        memmem = _memmem() if large and engine is None else None
         find = _memmem_finder(hay, end, memmem) if memmem is not None else hay.find
-        for needle, sev, rule in self.fast:
+        if engine is not None:
+            self._engine_candidates(engine, hits, data, hay, end)
+            fast: list[tuple[bytes, int, int]] = []
+            anchored = [a for a, s in zip(self.anchored, engine[1]) if s is None]
+        else:
+            fast, anchored = self.fast, self.anchored
+        for needle, sev, rule in fast:
             i = find(needle, 0, end)
             step = len(needle)
             while i != -1:
@@ -272,7 +308,7 @@ class Matcher:
                 if hits.get(ls, -1) < known:
                     hits[ls] = known
                 i = find(needle, i + step, end)
-        for needle, rx, known in self.anchored:
+        for needle, rx, known in anchored:
             match = rx.match
             i = find(needle, 0, end)
             while i != -1:
@@ -298,6 +334,48 @@ class Matcher:
             for ls in self._decoded_hits(data, end):
                 hits.setdefault(ls, 0)
         return hits
+
+    def _engine_candidates(self, engine: Any, hits: dict[int, int], data: bytes, hay: bytes, end: int) -> None:
+        """The literal and anchored hits of `candidates`, each set of literals in one pass."""
+        view = memoryview(hay)[:end]
+        rfind = hay.rfind
+        for searcher, entries in engine[0]:
+            real = searcher.real
+            # a literal whose every hit is certain: its severity, else None
+            certain = [e[0][0] if len(e) == 1 and e[0][1] == EXACT else None for e in entries]
+            for idx, i, _e in searcher.find(view):
+                if idx >= real:
+                    continue  # a padding literal's hit
+                ls = rfind(b"\n", 0, i) + 1
+                sev = certain[idx]
+                if sev is not None:
+                    if hits.get(ls, -1) < sev:
+                        hits[ls] = sev
+                    continue
+                for sev, rule in entries[idx]:
+                    known = sev
+                    if rule != EXACT and i != ls:
+                        b = hay[i - 1]  # a byte < 0x80 ends a GBK character (GB18030: unless a digit)
+                        if rule == CONFIRM or b >= 0x80 or (rule == BOUNDARY_GB18030 and 0x30 <= b <= 0x39):
+                            known = 0
+                    elif rule == CONFIRM:
+                        known = 0
+                    if hits.get(ls, -1) < known:
+                        hits[ls] = known
+        for (_needle, rx, known), searcher in zip(self.anchored, engine[1]):
+            if searcher is None:
+                continue  # searched by candidates itself
+            match = rx.match
+            nxt = 0
+            for _idx, i, _e in searcher.find(view):
+                if i < nxt:
+                    continue  # inside the last match
+                m = match(data, i, end)
+                if m is not None:
+                    ls = rfind(b"\n", 0, i) + 1
+                    if hits.get(ls, -1) < known:
+                        hits[ls] = known
+                    nxt = m.end()
 
     def _decoded_hits(self, data: bytes, end: int) -> list[int]:
         """Byte line starts of regex hits found on the decoded block (no literal to search for)."""

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 
 from checks.logtail.access import LOCAL, FileAccess
 from checks.logtail.files import FileState
-from checks.logtail.matcher import CRITICAL, WARNING, Matcher, continuation_rule
+from checks.logtail.matcher import CONTINUATION_FIRST, CRITICAL, WARNING, Matcher, continuation_rule
 
 CHUNK = 1 << 20
 CARRY = 64 * 1024
@@ -72,6 +72,8 @@ class FileReader:
         self.matcher = matcher
         self.cont: Optional[Callable[[bytes, int], Any]] = (
             continuation_rule(event_start, matcher.encoding) if multiline else None)
+        # Bytes a continuation line may start with (None: any, for an `event_start` rule).
+        self.cont_first: Optional[frozenset[int]] = CONTINUATION_FIRST if event_start is None else None
         self.max_line = max_line
         # Bytes of a cut line read again with its next piece, so that a pattern across the cut
         # is seen whole (the event is keyed by the line's start, so it still counts once).
@@ -118,7 +120,7 @@ class FileReader:
         return min(pos - fs.open_line, self.carry) if 0 <= fs.open_line < pos else 0
 
     def _block(self, fs: FileState, data: bytes, end: int, base: int, cut: bool, tally: Tally) -> None:
-        matcher, cont = self.matcher, self.cont
+        matcher, cont, first = self.matcher, self.cont, self.cont_first
         hits = matcher.candidates(data, end)
         known: list[int] = [-1, -1]  # (line start, head) of the last line looked at
 
@@ -155,7 +157,7 @@ class FileReader:
                 sev, text = matcher.classify(line, hits[ls])
             if ls == 0 and open_head >= 0:
                 head = open_head
-            elif cont is not None and cont(data, ls):
+            elif cont is not None and (first is None or data[ls] in first) and cont(data, ls):
                 head = head_of(ls)
                 if base + ls - head > MAX_EVENT_BYTES:
                     head = base + ls  # too far from its first line: a new event

@@ -7,7 +7,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment
 
-from collector.tickets.schemas import CHANNEL_LABELS, EVENT_LABELS, SEVERITY_LABELS, STATUS_LABELS
+from collector.sla.policy import WINDOW_KIND_ZH
+from collector.tickets.schemas import CHANNEL_LABELS, EVENT_LABELS, SEVERITY_LABELS, STATUS_LABELS, SUPPORT_LABELS
 from collector.timefmt import zone
 
 SYSTEM_LABELS = {"voucher": "电子凭证库", "seal": "电子印章系统", "mq": "消息中间件", "os": "操作系统"}
@@ -66,7 +67,8 @@ def ago(dt: Optional[datetime], now: datetime) -> str:
 def register(env: Environment) -> None:
     env.globals.update(SYSTEM_LABELS=SYSTEM_LABELS, STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
                        SEVERITY_LABELS=SEVERITY_LABELS, CHECK_STATUS=CHECK_STATUS, SLA_LABELS=SLA_LABELS,
-                       ROLE_LABELS=ROLE_LABELS, MANUAL_CHANNELS=MANUAL_CHANNELS)
+                       ROLE_LABELS=ROLE_LABELS, MANUAL_CHANNELS=MANUAL_CHANNELS, SUPPORT_LABELS=SUPPORT_LABELS,
+                       WINDOW_KINDS=WINDOW_KIND_ZH)
     env.filters["local"] = local
     env.filters["ago"] = ago
     env.filters["span"] = span

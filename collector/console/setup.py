@@ -74,11 +74,13 @@ def install(app: FastAPI) -> None:
         views_hosts,
         views_maintenance,
         views_reports,
+        views_support,
+        views_templates,
         views_tickets,
     )
 
     for module in (views_auth, views_dashboard, views_tickets, views_hosts, views_maintenance, views_reports,
-                   views_calendar):
+                   views_calendar, views_templates, views_support):
         app.include_router(module.router)
     app.include_router(static_router)
     app.include_router(fallback_router)  # last: only paths no console page claimed

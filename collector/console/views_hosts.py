@@ -12,6 +12,7 @@ from collector.console.web import ConsoleError, PageUser, render, settings_of
 from collector.db import utcnow
 from collector.deps import SessionDep
 from collector.hosts import service as hosts
+from collector.templates import service as templates
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 
 router = APIRouter(prefix="/console/hosts", include_in_schema=False)
@@ -31,5 +32,6 @@ def host_page(request: Request, name: str, db: SessionDep, me: PageUser, days: i
     chart = charts.disk_chart(history, start, now, tz)
     tickets = list(db.scalars(sa.select(Ticket).where(Ticket.host == h.name, Ticket.status.in_(ACTIVE_STATUSES))
                               .order_by(Ticket.id.desc())))
+    central = templates.effective(templates.load_snapshot(db), h)  # what the templates give it now
     return render(request, "host.html", h=h, states=fleet.host_states(db=db, host_id=h.id), chart=chart,
-                  days=days, day_choices=DAY_CHOICES, tickets=tickets, nav="dashboard")
+                  days=days, day_choices=DAY_CHOICES, tickets=tickets, nav="dashboard", central=central)

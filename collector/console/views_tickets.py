@@ -4,6 +4,7 @@ Every change goes through collector.tickets.workflow, so it lands in the ticket'
 console user's name, exactly as a change made through the API does."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Optional
 from urllib.parse import urlencode
 
@@ -16,22 +17,30 @@ from collector.console.web import (
     ConsoleError,
     EngineerForm,
     PageUser,
+    clock,
     local_input,
     redirect,
     render,
     row_id,
     settings_of,
 )
-from collector.db import utcnow
 from collector.deps import SessionDep
 from collector.runtime import runtime
 from collector.tickets import satisfaction, service, workflow
-from collector.tickets.models import STATUSES, Ticket
+from collector.tickets.fields import phone_problem, text_problem
+from collector.tickets.models import STATUSES, SUPPORT_STEPS, Ticket
+from collector.tickets.sla import response_clock as response_clock_of
 from collector.tickets.sla import state_now
 from collector.users import service as users
 
 router = APIRouter(prefix="/console/tickets", include_in_schema=False)
 SYSTEMS = ("voucher", "seal", "mq", "os")
+LIMITS = {"customer_name": 64, "customer_unit": 128, "room": 64, "contact_person": 64, "host": 128, "title": 300,
+          "description": 20000}
+FIELD_NAMES = {"customer_name": "客户姓名", "customer_unit": "客户单位", "room": "客户房间号",
+               "contact_person": "联系人", "host": "主机", "title": "标题", "description": "问题描述", "note": "备注",
+               "resolution": "解决描述",
+               "department": "转交部门", "comment": "客户意见"}
 
 
 @router.get("")
@@ -75,7 +84,8 @@ def _new_page(request: Request, db: Session, values: dict[str, str], error: str,
 def create(request: Request, db: SessionDep, form: EngineerForm) -> Response:
     settings = settings_of(request)
     values = {k: form.get(k) for k in ("channel", "reported_at", "customer_name", "customer_unit", "room",
-                                       "description", "system", "host", "severity", "engineer", "title")}
+                                       "contact_person", "contact_phone", "description", "system", "host",
+                                       "severity", "engineer", "title")}
     values["urgent"] = "1" if form.has("urgent") else ""
     problems = []
     if values["channel"] not in ("phone", "email", "onsite", "remote"):
@@ -86,9 +96,11 @@ def create(request: Request, db: SessionDep, form: EngineerForm) -> Response:
         problems.append("请选择系统")
     if values["severity"] not in ("critical", "warning", "info"):
         values["severity"] = "warning"
-    limits = {"customer_name": 64, "customer_unit": 128, "room": 64, "host": 128, "title": 300,
-              "description": 20000}
-    problems += [f"{k} 过长" for k, n in limits.items() if len(values[k]) > n]
+    problems += [f"{FIELD_NAMES[k]}过长 (最多 {n} 字)" for k, n in LIMITS.items() if len(values[k]) > n]
+    problems += [f"{FIELD_NAMES[k]}{p}" for k in LIMITS if (p := text_problem(values[k]))]
+    phone = phone_problem(values["contact_phone"])
+    if phone:
+        problems.append(phone)
     engineer = None
     if values["engineer"]:
         uid = row_id(values["engineer"])
@@ -98,13 +110,14 @@ def create(request: Request, db: SessionDep, form: EngineerForm) -> Response:
     if problems:
         return _new_page(request, db, values, "; ".join(problems), status=422)
     data: dict[str, Any] = {k: values[k] for k in ("channel", "customer_name", "customer_unit", "room",
-                                                   "description", "system", "host", "severity", "title")}
+                                                   "contact_person", "contact_phone", "description", "system",
+                                                   "host", "severity", "title")}
     data["urgent"] = bool(values["urgent"])
     data["reported_at"] = local_input(values["reported_at"], settings.timezone)
     if engineer is not None:
         data["engineer"] = engineer
     try:
-        t = workflow.create_manual(db=db, rt=runtime(settings, db), actor=form.active.user, now=utcnow(),
+        t = workflow.create_manual(db=db, rt=runtime(settings, db), actor=form.active.user, now=clock(request),
                                    number_prefix=settings.tickets.number_prefix, tz=settings.timezone, data=data)
     except workflow.WorkflowError as e:
         db.rollback()
@@ -122,13 +135,15 @@ def _load(db: Session, ticket_id: int) -> Ticket:
 
 def _detail_page(request: Request, db: Session, t: Ticket, error: str = "", status: int = 200) -> Response:
     rt = runtime(settings_of(request), db)
-    now = utcnow()
+    now = clock(request)
     sla = t.response_sla or (state_now(t, rt, now) if t.status == "open" else None)
+    response_clock = response_clock_of(t, rt.policy, rt.calendar, now)
     previous = service.get(db=db, ticket_id=t.previous_ticket_id) if t.previous_ticket_id else None
     events = service.timeline(db=db, ticket_id=t.id)
     return render(request, "ticket.html", status=status, t=t, sla=sla, previous=previous, error=error,
                   timeline=events, actors=service.actor_names(db=db, events=events), engineers=queries.engineers(db=db),
-                  close_choices=satisfaction.CLOSE_CHOICES, automatic=satisfaction.is_automatic(t), nav="tickets")
+                  close_choices=satisfaction.CLOSE_CHOICES, automatic=satisfaction.is_automatic(t),
+                  response_clock=response_clock, steps=SUPPORT_STEPS, app_now=now, nav="tickets")
 
 
 @router.get("/{ticket_id}")
@@ -139,10 +154,13 @@ def detail(request: Request, ticket_id: int, db: SessionDep, me: PageUser) -> Re
 @router.get("/{ticket_id}/print")
 def print_view(request: Request, ticket_id: int, db: SessionDep, me: PageUser) -> Response:
     t = _load(db, ticket_id)
-    return render(request, "ticket_print.html", t=t, satisfaction=workflow.SATISFACTION)
+    given = {e.kind.removeprefix("support_") for e in service.timeline(db=db, ticket_id=t.id)
+             if e.kind.startswith("support_")}
+    return render(request, "ticket_print.html", t=t, satisfaction=workflow.SATISFACTION, given=given)
 
 
-ACTIONS = ("acknowledge", "assign", "pend", "resume", "resolve", "close", "reopen")
+ACTIONS = ("acknowledge", "assign", "pend", "resume", "resolve", "close", "reopen", "support", "handoff",
+           "resolved_at")
 
 
 @router.post("/{ticket_id}/{action}")
@@ -167,9 +185,28 @@ def act(request: Request, ticket_id: int, action: str, db: SessionDep, form: Eng
     return redirect(f"/console/tickets/{t.id}")
 
 
+def _text(form: Any, name: str, limit: int) -> str:
+    """A free-text field, refused (not cut) when too long or holding what the database cannot store."""
+    value = form.get(name)
+    if len(value) > limit:
+        raise workflow.WorkflowError(f"{FIELD_NAMES.get(name, name)}过长 (最多 {limit} 字)", 422)
+    problem = text_problem(value)
+    if problem:
+        raise workflow.WorkflowError(f"{FIELD_NAMES.get(name, name)}{problem}, 请删除后重试", 422)
+    return value
+
+
+def _entered_time(form: Any, name: str, tz: str) -> Optional[datetime]:
+    try:
+        return local_input(form.get(name), tz)
+    except ConsoleError as e:
+        raise workflow.WorkflowError(e.message, 422) from None
+
+
 def _apply(db: Session, t: Ticket, action: str, form: Any, request: Request) -> None:
-    rt = runtime(settings_of(request), db)
-    actor, now, note = form.active.user, utcnow(), form.get("note")[:2000]
+    settings = settings_of(request)
+    rt = runtime(settings, db)
+    actor, now, note = form.active.user, clock(request), _text(form, "note", 2000)
     if action == "acknowledge":
         workflow.acknowledge(db=db, ticket=t, actor=actor, now=now, note=note, rt=rt)
     elif action == "assign":
@@ -184,10 +221,21 @@ def _apply(db: Session, t: Ticket, action: str, form: Any, request: Request) -> 
     elif action == "resume":
         workflow.resume(db=db, ticket=t, actor=actor, now=now, note=note, rt=rt)
     elif action == "resolve":
-        workflow.resolve(db=db, ticket=t, actor=actor, now=now, resolution=form.get("resolution")[:20000], rt=rt)
+        workflow.resolve(db=db, ticket=t, actor=actor, now=now, resolution=_text(form, "resolution", 20000), rt=rt,
+                         resolved_at=_entered_time(form, "resolved_at", settings.timezone))
+    elif action == "resolved_at":
+        value = _entered_time(form, "resolved_at", settings.timezone)
+        if value is None:
+            raise workflow.WorkflowError("请填写解决问题时间", 422)
+        workflow.set_resolved_at(db=db, ticket=t, actor=actor, now=now, value=value, tz=rt.calendar.tz)
     elif action == "close":
         workflow.close(db=db, ticket=t, actor=actor, now=now, satisfaction=form.get("satisfaction") or None,
-                       comment=form.get("comment")[:2000])
+                       comment=_text(form, "comment", 2000))
+    elif action == "support":
+        workflow.support_step(db=db, ticket=t, actor=actor, now=now, step=form.get("step"), note=note, rt=rt)
+    elif action == "handoff":
+        workflow.hand_off(db=db, ticket=t, actor=actor, now=now, department=_text(form, "department", 128),
+                          note=note)
     elif action == "reopen":
         workflow.reopen(db=db, ticket=t, actor=actor, now=now, note=note)
 

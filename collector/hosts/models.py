@@ -28,3 +28,8 @@ class Host(Base):
     last_seq: Mapped[Optional[int]] = mapped_column(sa.BigInteger)
     dropped_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     rejected_total: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")  # refused for good
+    # What the agent last said about its central config (GET /api/v1/agent/config): the version it runs
+    # and the last version it refused with why ("" for none).
+    config_version: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    config_refused_version: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    config_refused_error: Mapped[str] = mapped_column(sa.String(1024), default="", server_default="")

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from checks.model import SYSTEM_LABELS_ZH
 from collector.reports.data import Table
 from collector.rollups.models import ResultRollup
-from collector.sla import WorkCalendar, clock_time_between, response_target, working_time_between
+from collector.sla import WorkCalendar, clock_time_between, working_time_between
 from collector.sla.policy import SlaPolicy
 from collector.tickets.models import AUTO_SOURCES, Ticket
-from collector.tickets.sla import pauses_of
+from collector.tickets.sla import deadline, pauses_of, response_clock
 from collector.timefmt import month_range
 from collector.visits.models import Visit
 
@@ -44,12 +44,30 @@ def counts_working(t: Ticket, policy: Optional[SlaPolicy], calendar: WorkCalenda
     outside working time, or a clock rule of the policy)."""
     if policy is None:
         return True
-    severity = t.severity if t.channel == "auto" and t.severity in ("critical", "warning", "unknown") else None
     try:
-        return response_target(policy, calendar, channel=t.channel, urgent=bool(t.urgent), severity=severity,
-                               reported_at=t.reported_at).working
+        return deadline(t, policy, calendar, now=None)[1].working
     except (ValueError, KeyError):
         return True
+
+
+def clock_name(t: Ticket, policy: Optional[SlaPolicy], calendar: WorkCalendar) -> str:
+    """What the ticket's response deadline counted: 工作时间, 7×24, or 7×24（系统升级窗口） (a 7×24 window)."""
+    if policy is None:
+        return CLOCK_ZH[True]
+    try:
+        return response_clock(t, policy, calendar)
+    except (ValueError, KeyError):
+        return CLOCK_ZH[True]
+
+
+def handoffs(tickets: list[Ticket], local: Any) -> Table:
+    """Cases that were not this system's problem: handed to another department, outside our response SLA."""
+    rows = [[t.number, CHANNEL_ZH.get(t.channel, t.channel), t.customer_unit, t.contact_person, local(t.reported_at),
+             local(t.handed_at), t.handed_to, t.handoff_note, t.engineer_name]
+            for t in tickets if t.status == "handed_off"]
+    return Table("handoffs", "已转交 (不属于本系统)", ["服务单编号", "渠道", "客户单位", "联系人", "热线时间",
+                 "转交时间", "转交部门", "说明", "工程师"], rows, [18, 6, 16, 9, 16, 16, 14, 30, 9],
+                 note="不属于本系统的问题按合同转交其他部门处理; 不计入响应达标率, 也不计为超时")
 
 
 def response_hours(t: Ticket, working_hours: Optional[float], working: bool, calendar: WorkCalendar,
@@ -65,7 +83,9 @@ def response_hours(t: Ticket, working_hours: Optional[float], working: bool, cal
 
 
 def compliance(tickets: list[Ticket], *, by_unit: bool) -> Table:
-    """达标率 per channel, system and (for the overall report) customer unit."""
+    """达标率 per channel, system and (for the overall report) customer unit; cases handed to another
+    department are not ours to answer and are left out (listed in `handoffs`)."""
+    tickets = [t for t in tickets if t.status != "handed_off"]
     rows: list[list[Any]] = []
     dims = [("渠道", "channel", CHANNEL_ZH), ("系统", "system", SYSTEM_LABELS_ZH)]
     if by_unit:
@@ -84,11 +104,12 @@ def compliance(tickets: list[Ticket], *, by_unit: bool) -> Table:
     late = sum(1 for t in tickets if t.response_sla == "breached")
     rows.append(["合计", "", len(tickets), met, late, pct(met, met + late)])
     return Table("compliance", "服务响应达标率", ["维度", "分类", "服务单", "达标", "超时", "达标率(%)"], rows,
-                 [10, 16, 8, 8, 8, 10], note="达标率 = 达标 / (达标 + 超时); 未响应且未到期的服务单不计入")
+                 [10, 16, 8, 8, 8, 10], note="达标率 = 达标 / (达标 + 超时); 未响应且未到期的服务单不计入; "
+                                              "已转交其他部门的服务单不计入 (见 已转交)")
 
 
 def breaches(tickets: list[Ticket], working: dict[int, bool], calendar: WorkCalendar, now: datetime,
-             local: Any) -> Table:
+             local: Any, clocks: Optional[dict[int, str]] = None) -> Table:
     rows = []
     for t in tickets:
         if t.response_sla != "breached":
@@ -101,10 +122,12 @@ def breaches(tickets: list[Ticket], working: dict[int, bool], calendar: WorkCale
                                  calendar=calendar).total_seconds() / 3600, 2)
         rows.append([t.number, CHANNEL_ZH.get(t.channel, t.channel), t.customer_unit,
                      SYSTEM_LABELS_ZH.get(t.system, t.system), local(t.reported_at), local(t.response_due_at),
-                     local(t.acknowledged_at) or "未响应", late, CLOCK_ZH[working[t.id]]])
+                     local(t.acknowledged_at) or "未响应", late,
+                     (clocks or {}).get(t.id) or CLOCK_ZH[working[t.id]]])
     return Table("breaches", "响应超时明细", ["服务单编号", "渠道", "客户单位", "系统", "热线时间", "应响应时间",
-                 "实际响应时间", "超出(小时)", "计时"], rows, [18, 6, 16, 12, 16, 16, 16, 10, 9],
-                 note="超出: 应响应时间到实际响应时间, 按该服务单的计时方式 (工作时间 或 7×24 自然时间), 挂起时间不计")
+                 "实际响应时间", "超出(小时)", "计时"], rows, [18, 6, 16, 12, 16, 16, 16, 10, 16],
+                 note="超出: 应响应时间到实际响应时间, 按该服务单的计时方式 (工作时间 或 7×24 自然时间), 挂起时间不计; "
+                      "7×24（故障处理/系统升级窗口）: 窗口内报修, 窗口结束前按自然小时计, 之后按工作时间")
 
 
 @dataclass

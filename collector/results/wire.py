@@ -70,6 +70,13 @@ class ResultIn(msgspec.Struct, gc=False):
         default_factory=lambda: _EMPTY)
 
 
+class ConfigRefusedIn(msgspec.Struct, gc=False):
+    """The last central config version the agent refused, and why."""
+
+    version: Annotated[str, Meta(max_length=64)]
+    error: Annotated[str, Meta(max_length=1024)] = ""
+
+
 class AgentIn(msgspec.Struct, gc=False):
     """What the agent tells about itself. Advisory: a value that does not fit is ignored, never refused,
     so the agent block cannot stall a host's results."""
@@ -79,6 +86,8 @@ class AgentIn(msgspec.Struct, gc=False):
     heartbeat: Optional[Annotated[float, Meta(ge=1, le=86400)]] = None
     dropped_total: Optional[Annotated[int, Meta(ge=0, le=MAX_INT8)]] = None
     labels: dict[str, str] = {}
+    config_version: Optional[Annotated[str, Meta(max_length=64, description="central config version it runs")]] = None
+    config_refused: Optional[ConfigRefusedIn] = None
 
 
 class BatchIn(msgspec.Struct, gc=False):
@@ -115,7 +124,7 @@ def agent_block(doc: Any) -> dict[str, Any]:
         if isinstance(value, str):
             value = clean_text(value)
         elif isinstance(value, dict):
-            value = {clean_text(k): clean_text(v) for k, v in value.items()}
+            value = {clean_text(k): clean_text(v) for k, v in value.items()}  # labels, config_refused
         out[key] = value
     return out
 

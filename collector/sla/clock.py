@@ -183,3 +183,17 @@ def clock_time_between(a: datetime, b: datetime, *, pauses: Sequence[Pause] = ()
 def working_hours(d: timedelta) -> float:
     """A duration as (working) hours, for reports."""
     return _us(d) / (3600 * US)
+
+
+def add_window_time(start: datetime, duration: timedelta, *, window_end: datetime,
+                    pauses: Sequence[Pause] = (), now: datetime | None = None,
+                    calendar: WorkCalendar | None = None) -> datetime:
+    """Due time of a case reported inside a 7×24 window: every hour counts until `window_end`, working
+    hours after it (the window's promise ends with the window). Pauses count nowhere."""
+    cal = calendar or default_calendar()
+    if window_end <= start:
+        return add_working_time(start, duration, pauses=pauses, now=now, calendar=cal)
+    inside = clock_time_between(start, window_end, pauses=pauses, now=now, calendar=cal)
+    if duration <= inside:
+        return add_clock_time(start, duration, pauses=pauses, now=now, calendar=cal)
+    return add_working_time(window_end, duration - inside, pauses=pauses, now=now, calendar=cal)

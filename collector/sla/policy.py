@@ -229,13 +229,7 @@ def response_target(policy: SlaPolicy, calendar: WorkCalendar, *, channel: str, 
     """Resolve the rules of the module docstring for one case."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r} (expected {', '.join(CHANNELS)})")
-    label = CHANNEL_LABEL_ZH[channel]
-    like = channel
-    if channel == "auto":
-        rule = policy.auto.get(_severity_key(severity, "severity")) if severity is not None else None
-        if rule is not None:
-            like, urgent = rule.like, urgent or rule.urgent
-            label = f"自动（按{CHANNEL_LABEL_ZH[rule.like]}）"
+    label, like, urgent = _rule_of(policy, channel, urgent, severity)
     base = policy.targets[like]
     if not urgent:
         return ResponseTarget(base, True, f"{label} {_fmt_hours(base)} 个工作小时")
@@ -250,6 +244,33 @@ def response_target(policy: SlaPolicy, calendar: WorkCalendar, *, channel: str, 
         if by_clock < add_working_time(reported_at, capped, calendar=calendar):
             return ResponseTarget(clock.duration, False, f"紧急 {_fmt_hours(clock.duration)} 小时")
     return working
+
+
+def _rule_of(policy: SlaPolicy, channel: str, urgent: bool, severity: Severity) -> tuple[str, str, bool]:
+    """(label, the channel whose target applies, urgent) of a case; auto tickets map their severity."""
+    label, like = CHANNEL_LABEL_ZH[channel], channel
+    if channel == "auto":
+        rule = policy.auto.get(_severity_key(severity, "severity")) if severity is not None else None
+        if rule is not None:
+            like, urgent = rule.like, urgent or rule.urgent
+            label = f"自动（按{CHANNEL_LABEL_ZH[rule.like]}）"
+    return label, like, urgent
+
+
+WINDOW_KIND_ZH = {"incident": "故障处理", "upgrade": "系统升级"}
+
+
+def window_target(policy: SlaPolicy, *, channel: str, urgent: bool = False, severity: Severity = None,
+                  kind: str) -> ResponseTarget:
+    """The target of a case reported inside a 7×24 window (`kind`: incident | upgrade): the duration it
+    would have inside working hours (channel target, urgent capped), counted on the clock."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r} (expected {', '.join(CHANNELS)})")
+    _label, like, urgent = _rule_of(policy, channel, urgent, severity)
+    duration = policy.targets[like]
+    if urgent:
+        duration = min(duration, policy.urgent_inside_hours_cap)
+    return ResponseTarget(duration, False, f"7×24（{WINDOW_KIND_ZH.get(kind, kind)}窗口）{_fmt_hours(duration)} 小时")
 
 
 def _due(calendar: WorkCalendar, target: ResponseTarget, reported_at: datetime,

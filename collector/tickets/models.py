@@ -8,8 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from collector.db import Base, JSONType, UtcDateTime
 
-STATUSES = ("open", "acknowledged", "pending", "resolved", "closed")
+# handed_off (已转交): not this system's problem, passed to another department; final, and outside our
+# response SLA (no verdict, no breach).
+STATUSES = ("open", "acknowledged", "pending", "resolved", "closed", "handed_off")
 ACTIVE_STATUSES = ("open", "acknowledged", "pending")
+# Support given on a call, in the contract's order of escalation (电话 → 远程 → 现场).
+SUPPORT_STEPS = ("phone", "remote", "onsite")
 AUTO_SOURCES = ("check", "agent", "alertmanager")  # opened by the product itself, no customer on the line
 CHANNELS = ("phone", "email", "onsite", "remote", "auto")
 SEVERITIES = ("critical", "warning", "info")
@@ -42,6 +46,18 @@ class Ticket(Base):
     customer_name: Mapped[str] = mapped_column(sa.String(64), default="")  # 客户姓名
     customer_unit: Mapped[str] = mapped_column(sa.String(128), default="", index=True)  # 客户单位
     room: Mapped[str] = mapped_column(sa.String(64), default="")  # 客户房间号
+    contact_person: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")  # 联系人
+    contact_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")  # 联系电话
+    handed_to: Mapped[str] = mapped_column(sa.String(128), default="", server_default="")  # 转交部门
+    handoff_note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    handed_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
+    # The highest support step given so far (phone | remote | onsite), "" before any.
+    support_level: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
+    # The 7×24 window (support_windows) the ticket was reported in; its kind and end are copied so the
+    # due time can be computed without a join (kept in step when the window changes).
+    window_id: Mapped[Optional[int]] = mapped_column(sa.Integer, index=True)
+    window_kind: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
+    window_ends_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)  # 热线时间
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     acknowledged_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)
@@ -95,3 +111,24 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class SupportWindow(Base):
+    """A 7×24 window (故障处理 while a fault is handled, 系统升级 while an upgrade runs): cases reported
+    inside it get their response deadline on clock hours, as the contract promises, instead of working
+    hours. Unlike a MaintenanceWindow it opens no fewer tickets. Empty selectors match everything."""
+
+    __tablename__ = "support_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # incident | upgrade
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    unit: Mapped[str] = mapped_column(sa.String(128), default="")
+    host: Mapped[str] = mapped_column(sa.String(128), default="")
+    system: Mapped[str] = mapped_column(sa.String(16), default="")
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    created_by: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str] = mapped_column(sa.String(64), default="")
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)  # closed early: ends_at moved here

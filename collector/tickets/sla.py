@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Optional
 
 from collector.runtime import Runtime
-from collector.sla import response_target, sla_state
-from collector.sla.clock import add_clock_time, add_working_time
-from collector.sla.policy import ResponseTarget
+from collector.sla import WorkCalendar, response_target, sla_state
+from collector.sla.clock import add_clock_time, add_window_time, add_working_time
+from collector.sla.policy import WINDOW_KIND_ZH, ResponseTarget, SlaPolicy, window_target
 from collector.tickets.models import Ticket
 from collector.timefmt import parse_iso
 
@@ -21,8 +21,13 @@ def pauses_of(ticket: Ticket) -> list[Pause]:
     return out
 
 
-def target_of(ticket: Ticket, rt: Runtime) -> ResponseTarget:
-    return response_target(rt.policy, rt.calendar, channel=ticket.channel, urgent=ticket.urgent,
+def target_of(ticket: Ticket, rt: Runtime, now: datetime | None = None) -> ResponseTarget:
+    """The target the ticket's due time was computed on (a 7×24 window's when that one decided)."""
+    return deadline(ticket, rt.policy, rt.calendar, now=now)[1]
+
+
+def _normal_target(ticket: Ticket, policy: SlaPolicy, calendar: WorkCalendar) -> ResponseTarget:
+    return response_target(policy, calendar, channel=ticket.channel, urgent=ticket.urgent,
                            severity=_sla_severity(ticket) if ticket.channel == "auto" else None,
                            reported_at=ticket.reported_at)
 
@@ -32,12 +37,30 @@ def _sla_severity(ticket: Ticket) -> str | None:
     return ticket.severity if ticket.severity in ("critical", "warning", "unknown") else None
 
 
-def set_due(ticket: Ticket, rt: Runtime, now: datetime) -> None:
-    """(Re)compute response_due_at from the ticket's channel, urgency, severity and pauses."""
-    target = target_of(ticket, rt)
+def deadline(ticket: Ticket, policy: SlaPolicy, calendar: WorkCalendar, *, now: datetime | None
+             ) -> tuple[datetime, ResponseTarget, bool]:
+    """(due time, target, decided by a 7×24 window). A case reported inside a window gets the sooner of
+    its usual due time and the window's (clock hours until the window ends, working hours after): a
+    window can only bring the promise forward."""
+    pauses = pauses_of(ticket)
+    target = _normal_target(ticket, policy, calendar)
     add = add_working_time if target.working else add_clock_time
-    ticket.response_due_at = add(ticket.reported_at, target.duration, pauses=pauses_of(ticket), now=now,
-                                 calendar=rt.calendar)
+    due = add(ticket.reported_at, target.duration, pauses=pauses, now=now, calendar=calendar)
+    if ticket.window_id is None or ticket.window_ends_at is None:
+        return due, target, False
+    wtarget = window_target(policy, channel=ticket.channel, urgent=ticket.urgent,
+                            severity=_sla_severity(ticket) if ticket.channel == "auto" else None,
+                            kind=ticket.window_kind)
+    wdue = add_window_time(ticket.reported_at, wtarget.duration, window_end=ticket.window_ends_at,
+                           pauses=pauses, now=now, calendar=calendar)
+    if wdue <= due:
+        return wdue, wtarget, True
+    return due, target, False
+
+
+def set_due(ticket: Ticket, rt: Runtime, now: datetime) -> None:
+    """(Re)compute response_due_at from the ticket's channel, urgency, severity, 7×24 window and pauses."""
+    ticket.response_due_at = deadline(ticket, rt.policy, rt.calendar, now=now)[0]
     # Marked so nobody takes it for the contract's clock: a year without holiday data counts Mon–Fri.
     ticket.calendar_fallback = rt.calendar.on_fallback(ticket.reported_at, ticket.response_due_at)
 
@@ -55,4 +78,15 @@ def state_now(ticket: Ticket, rt: Runtime, now: datetime) -> str:
     if ticket.response_due_at is None:
         return "pending"
     return sla_state(rt.policy, rt.calendar, due_at=ticket.response_due_at, responded_at=ticket.acknowledged_at,
-                     now=now, pauses=pauses_of(ticket), target=target_of(ticket, rt))
+                     now=now, pauses=pauses_of(ticket), target=target_of(ticket, rt, now))
+
+
+def response_clock(ticket: Ticket, policy: SlaPolicy, calendar: WorkCalendar, now: datetime | None = None) -> str:
+    """What the response deadline counts, for the ticket page, the API and the report: 工作时间, 7×24
+    (urgent outside working time), 7×24（系统升级窗口） — or nothing for a case handed to another department."""
+    if ticket.status == "handed_off":
+        return "不计（已转交）"
+    _due, target, by_window = deadline(ticket, policy, calendar, now=now)
+    if by_window:
+        return f"7×24（{WINDOW_KIND_ZH.get(ticket.window_kind, ticket.window_kind)}窗口）"
+    return "工作时间" if target.working else "7×24"

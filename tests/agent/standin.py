@@ -24,6 +24,7 @@ class Standin:
     def __init__(self, port: int = 0, token: str = TOKEN) -> None:
         self.port = port
         self.token = token
+        self.tokens: set[str] = {token}        # every token accepted (one per agent in fleet tests)
         self.mode = "ok"            # ok | 500 | hang | reset | 429 | 401
         self.retry_after = "1"
         self.delay = 0.0            # seconds between storing a batch and answering (kill -9 window)
@@ -39,10 +40,11 @@ class Standin:
         self.arrivals: Counter[str] = Counter()        # id -> times received in a 200-acked batch
         self.requests: list[dict[str, Any]] = []       # every request: code, agent block, n, gzip, time
         self._server: Optional[ThreadingHTTPServer] = None
+        self.ssl_context: Any = None  # set before start(): the stand-in speaks https
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context is not None else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> Standin:
         standin = self
@@ -52,6 +54,8 @@ class Standin:
                 standin._handle(self)
 
             def do_GET(self) -> None:  # /healthz, as the collector answers it
+                if standin._get(self):
+                    return
                 standin.health_checks += 1
                 self.send_response(200 if self.path == "/healthz" else 404)
                 self.send_header("Content-Length", "0")
@@ -62,6 +66,9 @@ class Standin:
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
+        if self.ssl_context is not None:  # the handshake happens in the handler thread, at its first read
+            server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True,
+                                                         do_handshake_on_connect=False)
         self.port = server.server_address[1]
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -72,6 +79,10 @@ class Standin:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def _get(self, h: BaseHTTPRequestHandler) -> bool:
+        """Other GET paths (a subclass answers them); True when answered."""
+        return False
 
     # -- what arrived ------------------------------------------------------------------------
 
@@ -111,7 +122,7 @@ class Standin:
             self.hang_release.wait(60)
             h.close_connection = True
             return
-        if h.headers.get("Authorization") != f"Bearer {self.token}" or mode == "401":
+        if h.headers.get("Authorization") not in {f"Bearer {t}" for t in self.tokens} or mode == "401":
             return self._reply(h, 401, {"detail": "bad token"}, None, 0, gz)
         body = json.loads(gzip.decompress(raw) if gz else raw)
         results = body["results"]

@@ -60,7 +60,8 @@ def test_batch_is_acked_and_agent_block_reported(tmp_path: Path, standin: Standi
     assert sender.spool.depth == 0 and len(standin.results) == 5
     agent = standin.requests[0]["agent"]
     assert agent == {"host": "web01", "version": "0.1.0", "labels": {}, "heartbeat": 30, "spool_depth": 5,
-                     "dropped_total": 0, "skipped_total": 0, "rejected_total": 0}
+                     "dropped_total": 0, "skipped_total": 0, "rejected_total": 0,
+                     "config_version": None, "config_refused": None}
     assert sender.send([], 2)  # a heartbeat: an empty results list
     assert standin.requests[-1]["n"] == 0 and standin.requests[-1]["agent"]["spool_depth"] == 0
 

@@ -22,8 +22,10 @@ def names(bundle: Bundle) -> set[str]:
 
 
 def test_bundle_holds_only_the_agent_and_its_deps(bundle_v1: Bundle) -> None:
-    assert names(bundle_v1) == {"xunjian", "psutil", "pyyaml", "pip"}
-    assert bundle_v1.manifest["requirement"] == f"xunjian=={bundle_v1.version}"
+    # ahocorasick-rs: the `fast` extra (log check); typing_extensions: its dependency below 3.12
+    assert names(bundle_v1) == {"xunjian", "psutil", "pyyaml", "pip", "ahocorasick_rs", "typing_extensions"}
+    assert bundle_v1.manifest["requirement"] == f"xunjian[fast]=={bundle_v1.version}"
+    assert bundle_v1.manifest["extras"] == ["fast"] and bundle_v1.manifest["extras_left_out"] == {}
     sidecar = Path(f"{bundle_v1.path}.sha256").read_text().split()
     assert sidecar == [bundle_v1.sha256, bundle_v1.path.name]
     with tarfile.open(bundle_v1.path) as tar:
@@ -56,6 +58,36 @@ def test_bundle_for_another_python(bundle_py39: Bundle) -> None:
     assert bundle_py39.python == "3.9" and bundle_py39.path.name.endswith("-py3.9-manylinux2014_x86_64.tar.gz")
     assert any(f.startswith("pyyaml-") and "cp39" in f for f in files), files
     assert any(f.startswith("psutil-") and ("abi3" in f or "cp39" in f) for f in files), files
+    # ahocorasick-rs 1.x needs 3.10: the last release with 3.9 wheels is taken
+    assert any(f.startswith("ahocorasick_rs-0.22.") and "cp39" in f and "x86_64" in f for f in files), files
+    assert bundle_py39.manifest["requirement"] == f"xunjian[fast]=={bundle_py39.version}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("python", ["3.9", "3.12"])
+def test_bundle_for_arm64_holds_the_fast_extra(bundle_dir: Path, python: str) -> None:
+    b = build_bundle(bundle_dir / f"arm-{python}", python_version=python, platform_tag="manylinux2014_aarch64")
+    files = [w["file"] for w in b.manifest["wheels"]]
+    tag = "cp" + python.replace(".", "")
+    assert any(f.startswith("ahocorasick_rs-") and tag in f and "aarch64" in f for f in files), files
+    assert b.manifest["extras"] == ["fast"]
+
+
+@pytest.mark.slow
+def test_bundle_without_wheels_for_the_extra_still_builds(bundle_dir: Path, tmp_path: Path) -> None:
+    """No wheel for the target: the extra is left out and said so; the agent runs without it."""
+    src = tmp_path / "xunjian"
+    shutil.copytree(Path(__file__).resolve().parents[2], src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "tests", "var"))
+    pyproject = src / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    assert 'fast = ["ahocorasick-rs>=0.22"]' in text
+    pyproject.write_text(text.replace('fast = ["ahocorasick-rs>=0.22"]', 'fast = ["ahocorasick-rs>=99"]'),
+                         encoding="utf-8")
+    b = build_bundle(bundle_dir / "no-fast", source=src)
+    assert names(b) == {"xunjian", "psutil", "pyyaml", "pip"}
+    assert b.manifest["requirement"] == f"xunjian=={b.version}"
+    assert b.manifest["extras"] == [] and "ahocorasick-rs" in b.manifest["extras_left_out"]["fast"]
 
 
 @pytest.mark.slow

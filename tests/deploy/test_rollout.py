@@ -71,6 +71,7 @@ def test_full_lifecycle(tmp_path: Path, sshd: Any, sshd_factory: Any, make_inven
     assert "成功" in line and bundle_v1.version in line and "结果已到达" in line
     assert "nohup" in line  # systemd is not PID 1 on this machine: the row says so
     assert os.readlink(opt / "current") == f"releases/{bundle_v1.version}"
+    assert list((opt / "current").glob("lib/python3*/site-packages/ahocorasick_rs"))  # the `fast` extra
     assert stat.S_IMODE((etc / "agent.yaml").stat().st_mode) == 0o640
     assert stat.S_IMODE((etc / "agent.token").stat().st_mode) == 0o600
     token = (etc / "agent.token").read_text().strip()

@@ -76,8 +76,9 @@ def tickets_month(api: Any) -> dict[str, Any]:
         db.flush()
         zhang, li, wang = _user(db, "zhang"), _user(db, "li"), _user(db, "wang")
 
-        def case(at: datetime, channel: str, unit: str, text: str, system: str = "voucher") -> Any:
-            return workflow.create_manual(db=db, rt=rt, actor=zhang, now=at, number_prefix="FW",
+        # The engineer who takes a call is the case's engineer (their name and number from the login).
+        def case(at: datetime, channel: str, unit: str, text: str, system: str = "voucher", taker: Any = None) -> Any:
+            return workflow.create_manual(db=db, rt=rt, actor=taker or zhang, now=at, number_prefix="FW",
                                           tz=settings.timezone, data={
                                               "channel": channel, "description": text, "customer_name": "刘科长",
                                               "customer_unit": unit, "room": "301", "system": system,
@@ -95,12 +96,12 @@ def tickets_month(api: Any) -> dict[str, Any]:
         workflow.resolve(db=db, ticket=t2, actor=zhang, now=cst(2026, 9, 10, 11, 0), resolution="更新证书", rt=rt)
         workflow.close(db=db, ticket=t2, actor=zhang, now=cst(2026, 9, 10, 12, 0), satisfaction="基本满意")
         # T3 on site: li answers after 3.5 wh (breached: 2 h), 不满意
-        t3 = case(cst(2026, 9, 14, 9, 0), "onsite", "某市财政局", "消息中间件队列堆积", system="mq")
+        t3 = case(cst(2026, 9, 14, 9, 0), "onsite", "某市财政局", "消息中间件队列堆积", system="mq", taker=li)
         workflow.acknowledge(db=db, ticket=t3, actor=li, now=cst(2026, 9, 14, 13, 30))
         workflow.resolve(db=db, ticket=t3, actor=li, now=cst(2026, 9, 15, 9, 0), resolution="清理队列", rt=rt)
         workflow.close(db=db, ticket=t3, actor=li, now=cst(2026, 9, 15, 10, 0), satisfaction="不满意")
         # T4 remote (某县财政局): wang answers after 20 min, 满意
-        t4 = case(cst(2026, 9, 15, 10, 0), "remote", "某县财政局", "印章服务重启", system="seal")
+        t4 = case(cst(2026, 9, 15, 10, 0), "remote", "某县财政局", "印章服务重启", system="seal", taker=wang)
         workflow.acknowledge(db=db, ticket=t4, actor=wang, now=cst(2026, 9, 15, 10, 20))
         workflow.resolve(db=db, ticket=t4, actor=wang, now=cst(2026, 9, 15, 10, 40), resolution="已重启", rt=rt)
         workflow.close(db=db, ticket=t4, actor=wang, now=cst(2026, 9, 15, 11, 0), satisfaction="满意")
