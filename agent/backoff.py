@@ -29,22 +29,3 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
-
-
-def parse_retry_after(value: Optional[str], now: float, cap: float = 3600.0) -> Optional[float]:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        from email.utils import parsedate_to_datetime  # rare: most servers send seconds
-
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - now
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, min(cap, seconds))

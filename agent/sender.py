@@ -21,13 +21,14 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from agent import __version__
-from agent.backoff import Backoff, parse_retry_after
+from agent.backoff import Backoff
 from agent.config import MAX_BATCH, MAX_BATCH_BYTES, AgentConfig
 from agent.rejected import RejectedLog
 from agent.spool import Entry, Spool
 from agent.stats import Stats
 from agent.throttle import Throttle
 from agent.transport import Reply, connection, exchange
+from checks.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 

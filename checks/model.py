@@ -81,6 +81,7 @@ class System(str, enum.Enum):
 
 
 SYSTEM_LABELS_ZH = {"voucher": "电子凭证库", "seal": "电子印章系统", "mq": "消息中间件", "os": "操作系统"}
+SYSTEMS: tuple[str, ...] = tuple(s.value for s in System)  # the codes, in the order reports list them
 
 # Limits of the wire format, enforced by the collector and respected by the agent.
 MAX_NAME_LEN = 128  # host, check

@@ -131,16 +131,17 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
 
     from collector.alertmanager.views import router as alertmanager_router
     from collector.hosts.views import router as hosts_router
-    from collector.maintenance.support_views import router as support_windows_router
+    from collector.ingest.views import router as ingest_router
     from collector.maintenance.views import router as maintenance_router
     from collector.reports.views import router as reports_router
     from collector.results.views import router as results_router
     from collector.templates.views import router as templates_router
     from collector.tickets.views import router as tickets_router
+    from collector.tickets.window_views import router as support_windows_router
     from collector.visits.views import router as visits_router
 
-    # Routes are matched in order: the agents' two (results, config poll) first.
-    for router in (results_router, templates_router, tickets_router, hosts_router, maintenance_router,
+    # Routes are matched in order: the agents' two (POST results, config poll) first.
+    for router in (ingest_router, templates_router, results_router, tickets_router, hosts_router, maintenance_router,
                    alertmanager_router, reports_router, visits_router, support_windows_router):
         app.include_router(router)
 

@@ -1,7 +1,10 @@
-"""Work that crosses domains, in one place: ingest → store → rules → tickets.
+"""The one cross-domain flow: a fault's signal → maintenance → ticket → notification.
 
-The hot path lives in collector.ingest (records, store, evaluate, pipeline); this module joins its parts
-for one batch.
+Who signals: ingest (collector.ingest.evaluate: the rules of alerts.rules decided on a check's results),
+the Alertmanager receiver (collector.alertmanager.service) and the offline job (collector.jobs.offline).
+They say *what* happened to a fault; `Flow` does the rest the same way for all: a maintenance window
+covering the fault hides it, a ticket opens (or notes one more occurrence), resolves or is marked
+recovered, and the outbox hears of openings and resolutions (collector.tickets.workflow).
 """
 from __future__ import annotations
 
@@ -9,58 +12,83 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
-from collector.config import Settings
-from collector.hosts import service as hosts
-from collector.hosts.models import Host
-from collector.ingest.evaluate import TicketChanges, auto_fields, evaluate, fault_keys, rule_config
-from collector.ingest.records import Rec
-from collector.ingest.store import insert_and_load, unique
-from collector.ingest.tx import Tx
+from sqlalchemy.orm import Session
 
-__all__ = ["IngestReply", "TicketChanges", "auto_fields", "ingest_records", "rule_config", "store"]
+from alerts.rules import agent_fault_key
+from collector.config import Settings
+from collector.hosts.models import Host
+from collector.maintenance import service as maintenance
+from collector.maintenance.models import MaintenanceWindow
+from collector.runtime import Runtime, runtime
+from collector.tickets import service as tickets
+from collector.tickets import workflow
+from collector.tickets.models import Ticket
 
 
 @dataclass
-class IngestReply:
-    accepted: int
-    duplicates: int
-    suppressed: int = 0  # bad results inside a maintenance window: kept, no ticket
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": []}
+class TicketChanges:
+    opened: list[Ticket]
+    resolved: list[Ticket]
 
 
-def ingest_records(*, tx: Tx, host: Host, agent: dict[str, Any], recs: list[Rec], now: datetime,
-                   settings: Settings) -> tuple[IngestReply, TicketChanges]:
-    """The slow path of a batch: the ORM host's contact (its return after being offline resolves the
-    offline ticket), then the records as usual."""
-    db = tx.db
-    back_online = hosts.record_contact(db=db, host=host, at=now, agent=agent)
-    changes = TicketChanges([], [])
-    if back_online:
-        from collector.jobs.offline import agent_back  # local import: the job module imports flows' peers
+class Flow:
+    """The flow inside one transaction (`db`) at `now`; what it opened and resolved is kept in `changes`
+    (the caller publishes them after the commit)."""
 
-        agent_back(db=db, host=host, now=now, settings=settings, changes=changes)
-    db.flush()  # the host row first: the driver statements below run on the same transaction
-    reply, fresh = store(tx=tx, host=host, recs=recs, now=now, settings=settings, changes=changes)
-    seqs = [r.seq for r in fresh if r.seq is not None]
-    if seqs:
-        host.last_seq = max(max(seqs), host.last_seq or 0)
-    return reply, changes
+    def __init__(self, *, db: Session, settings: Settings, now: datetime,
+                 changes: Optional[TicketChanges] = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.now = now
+        self.changes = changes if changes is not None else TicketChanges([], [])
+        self._rt: Optional[Runtime] = None
+        self._windows: dict[tuple[datetime, datetime], list[MaintenanceWindow]] = {}
 
+    @property
+    def rt(self) -> Runtime:
+        if self._rt is None:  # the calendar is synced with the database once per flow, when first needed
+            self._rt = runtime(self.settings, self.db)
+        return self._rt
 
-def store(*, tx: Tx, host: Any, recs: list[Rec], now: datetime, settings: Settings,
-          changes: TicketChanges, stored_upto: Optional[int] = None) -> tuple[IngestReply, list[Rec]]:
-    """Insert the records idempotently and run the rules on the new ones; (reply, new records).
-    `stored_upto`: the host's highest seq stored before this batch, when the caller read it under the
-    host's row lock (it lets a batch of new results take the fast insert)."""
-    if not recs:
-        return IngestReply(accepted=0, duplicates=0), []
-    uniq = unique(recs)
-    faults = fault_keys(host.name, uniq)
-    new_ids, states, found = insert_and_load(tx, uniq, host.id, now, list(faults), list(faults.values()),
-                                             stored_upto)
-    fresh = [r for r in uniq if r.id in new_ids]
-    suppressed = evaluate(tx=tx, host=host, fresh=fresh, faults=faults, states=states, found=found, now=now,
-                          settings=settings, changes=changes)
-    return IngestReply(accepted=len(fresh), duplicates=len(recs) - len(fresh), suppressed=suppressed), fresh
+    def maintenance(self, *, span: tuple[datetime, datetime], at: datetime, unit: str, host: str,
+                    system: str) -> Optional[MaintenanceWindow]:
+        """The window covering the fault at `at`, if any; windows are loaded once per `span`."""
+        windows = self._windows.get(span)
+        if windows is None:
+            windows = self._windows[span] = maintenance.overlapping(db=self.db, start=span[0], end=span[1])
+        return maintenance.covering(windows, at=at, unit=unit, host=host, system=system)
+
+    def open(self, *, fault_key: str, at: datetime, fields: dict[str, Any], known_inactive: bool = False,
+             reported_at: Optional[datetime] = None) -> tuple[Ticket, bool]:
+        """The fault's ticket: opened (its SLA clock started from `reported_at`, default `at`, and announced),
+        or the one already active; (ticket, created)."""
+        s = self.settings
+        ticket, created = tickets.open_for_fault(db=self.db, fault_key=fault_key, at=at,
+                                                 number_prefix=s.tickets.number_prefix, tz=s.timezone,
+                                                 fields=fields, known_inactive=known_inactive)
+        if created:
+            if reported_at is not None:
+                ticket.reported_at = reported_at
+            workflow.after_auto_open(db=self.db, rt=self.rt, ticket=ticket, now=self.now)
+            self.changes.opened.append(ticket)
+        return ticket, created
+
+    def occurrence(self, ticket: Ticket, *, at: datetime, status: int, summary: str,
+                   severity: Optional[str] = None) -> None:
+        tickets.add_occurrence(db=self.db, ticket=ticket, at=at, status=status, summary=summary, severity=severity)
+
+    def resolve(self, ticket: Ticket, *, at: datetime, note: str) -> None:
+        """The fault is gone: the ticket resolves and the outbox hears of it."""
+        tickets.resolve_recovered(db=self.db, ticket=ticket, at=at, note=note)
+        workflow.announce_resolved(db=self.db, rt=self.rt, ticket=ticket, now=self.now)
+        self.changes.resolved.append(ticket)
+
+    def recovered(self, ticket: Ticket, *, at: datetime, note: str) -> None:
+        """The fault is gone but an engineer confirms: the ticket stays active, marked recovered."""
+        tickets.mark_recovered(db=self.db, ticket=ticket, at=at, note=note)
+
+    def agent_back(self, host: Host) -> None:
+        """An offline host reported again: its "agent offline" ticket resolves."""
+        ticket = tickets.active_for_fault(db=self.db, fault_key=agent_fault_key(host.name))
+        if ticket is not None:
+            self.resolve(ticket, at=self.now, note=f"巡检代理 {host.name} 已恢复上报")

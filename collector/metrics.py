@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.orm import Session, sessionmaker
 
+from checks.model import SYSTEMS
 from collector.hosts.models import Host
 from collector.jobs.models import JobRun
 from collector.results.models import CheckState
@@ -86,7 +87,7 @@ class FleetCollector:
     def _agents(self, db: Session) -> Iterator[Metric]:
         seen = GaugeMetricFamily("xunjian_agent_last_seen_timestamp_seconds", "Last contact of each agent.",
                                  labels=["host", "unit"])
-        up = GaugeMetricFamily("xunjian_agent_up", "1 while the agent reports, 0 once declared offline.",
+        up = GaugeMetricFamily("xunjian_host_online", "1 while the host reports, 0 once declared offline.",
                                labels=["host", "unit"])
         for h in db.scalars(sa.select(Host)):
             if h.last_seen_at is not None:
@@ -109,9 +110,9 @@ class FleetCollector:
             if sla == "breached":
                 breach[system] = breach.get(system, 0) + n
         for sev in ("critical", "warning", "info"):
-            for system in ("voucher", "seal", "mq", "os"):
+            for system in SYSTEMS:
                 open_.add_metric([sev, system], counts.get((sev, system), 0))
-        for system in ("voucher", "seal", "mq", "os"):
+        for system in SYSTEMS:
             breached.add_metric([system], breach.get(system, 0))
         yield from (open_, breached)
         yield from self._sla(db)
@@ -128,7 +129,7 @@ class FleetCollector:
                     Ticket.due_soon_at.is_not(None), Ticket.response_sla.is_(None))
              .group_by(Ticket.system))
         counts: dict[str, int] = {system: n for system, n in db.execute(q)}
-        for system in ("voucher", "seal", "mq", "os"):
+        for system in SYSTEMS:
             soon.add_metric([system], counts.get(system, 0))
         yield from (breaches, soon)
 

@@ -4,14 +4,14 @@ from collector.console.models import ConsoleSession, LoginFailure
 from collector.db import Base
 from collector.hosts.models import Host
 from collector.jobs.models import JobRun
-from collector.maintenance.models import MaintenanceWindow, SupportWindow
+from collector.maintenance.models import MaintenanceWindow
 from collector.notifications.models import OutboxMessage
 from collector.reports.failures import ReportFailure
 from collector.reports.models import Report
 from collector.results.models import CheckState, ResultRow
 from collector.rollups.models import ResultRollup
 from collector.templates.models import ServedConfig, Template, TemplateAudit, TemplateGeneration, TemplateVersion
-from collector.tickets.models import Counter, Ticket, TicketEvent
+from collector.tickets.models import Counter, SupportWindow, Ticket, TicketEvent
 from collector.users.models import User
 from collector.visits.models import Visit
 

@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, Generic, Optional, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A list answer; `next` is the path of the next page or null."""
+
+    items: list[T]
+    next: Optional[str] = None
 
 
 def encode_cursor(value: Any) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Optional
 from sqlalchemy.orm import Session
 
 from alerts.notify import NotifyConfig, build_notify
+from collector.calendar.sync import sync
 from collector.config import ReportSettings, Settings
 from collector.sla import SlaPolicy, WorkCalendar
 
@@ -32,8 +33,6 @@ _lock = threading.Lock()
 def runtime(settings: Settings, db: Optional[Session] = None) -> Runtime:
     rt = _build(settings)
     if db is not None:
-        from collector.calendar.service import sync
-
         sync(db, rt.calendar)
     return rt
 

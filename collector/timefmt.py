@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone, tzinfo
+from datetime import date, datetime, timezone, tzinfo
 from functools import lru_cache
-from typing import Optional, Union
+from typing import Annotated, Any, Optional, Union
 from zoneinfo import ZoneInfo
+
+from pydantic import BeforeValidator, ValidationInfo
 
 
 @lru_cache(maxsize=8)
@@ -15,6 +17,14 @@ def zone(name: str) -> ZoneInfo:
 
 def iso(dt: Optional[datetime], tz: str = "Asia/Shanghai") -> Optional[str]:
     return None if dt is None else dt.astimezone(zone(tz)).isoformat()
+
+
+def _local(value: Any, info: ValidationInfo) -> Any:
+    return iso(value, (info.context or {}).get("tz", "Asia/Shanghai")) if isinstance(value, datetime) else value
+
+
+# An API model's time: a datetime read from a row leaves as `iso` in the zone of the validation context's "tz".
+LocalTime = Annotated[Optional[str], BeforeValidator(_local)]
 
 
 def text_time(dt: Optional[datetime], tz: Union[str, tzinfo] = "Asia/Shanghai") -> str:
@@ -40,3 +50,21 @@ def parse_iso(text: str) -> datetime:
     except OverflowError:
         raise ValueError(f"time {text!r} is out of range") from None
     return dt
+
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def month_range(month: str) -> tuple[date, date]:
+    """[first day, first day of the next month) of 'YYYY-MM'."""
+    m = _MONTH.match(month or "")
+    if not m:
+        raise ValueError(f"月份格式应为 YYYY-MM: {month!r}")
+    if not 2000 <= int(m[1]) <= 2099:  # local-time arithmetic near year 1 overflows; no service is that old
+        raise ValueError(f"月份超出范围 (2000-01 至 2099-12): {month!r}")
+    start = date(int(m[1]), int(m[2]), 1)
+    return start, next_month(start)
+
+
+def next_month(d: date) -> date:
+    return date(d.year + d.month // 12, d.month % 12 + 1, 1)

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from alerts.notify.base import Channel
+from alerts.notify.config import DigestOptions, Options, load
 from alerts.notify.mail import EmailChannel
 from alerts.notify.robots import DingTalkChannel, FeishuChannel, WeComChannel
 from alerts.notify.routing import Router, build_routes
 from alerts.notify.webhook import WebhookChannel
-from checks.options import ConfigError, build
+from checks.options import ConfigError
 
 CHANNEL_TYPES: dict[str, type[Channel]] = {
     c.type: c for c in (EmailChannel, DingTalkChannel, FeishuChannel, WeComChannel, WebhookChannel)
@@ -42,7 +43,7 @@ def build_channel(data: Any, where: str = "notify.channels[0]") -> Channel:
     if data.get("name"):
         where = f"{where} ({data['name']})"
     cls = CHANNEL_TYPES[kind]
-    return cls(build(cls.Options, data, where))
+    return cls(load(cls.Options, data, where))
 
 
 def build_channels(data: Any, where: str = "notify.channels") -> dict[str, Channel]:
@@ -60,32 +61,22 @@ def build_channels(data: Any, where: str = "notify.channels") -> dict[str, Chann
 
 
 @dataclass(frozen=True)
-class DigestOptions:
-    max_pending: int = 5   # more waiting than this for one channel: send one digest instead
-    max_lines: int = 10    # lines listed in a digest
-
-    def validate(self) -> None:
-        if self.max_pending < 1 or self.max_lines < 1:
-            raise ValueError("max_pending and max_lines must be at least 1")
-
-
-@dataclass(frozen=True)
 class NotifyConfig:
     channels: Mapping[str, Channel]
     router: Router
     digest: DigestOptions
 
 
+class NotifySection(Options):
+    channels: Optional[list[Any]] = None   # each validated by its type's options in build_channel
+    routes: Optional[list[Any]] = None
+    digest: Optional[dict[str, Any]] = None
+
+
 def build_notify(data: Any, where: str = "notify") -> NotifyConfig:
     """The whole `notify:` section; raises ConfigError naming the offending key."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    unknown = set(data) - {"channels", "routes", "digest"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {', '.join(sorted(map(str, unknown)))}")
-    channels = build_channels(data.get("channels"), f"{where}.channels")
-    router = build_routes(data.get("routes"), channels, f"{where}.routes")
-    digest = build(DigestOptions, data.get("digest"), f"{where}.digest")
+    section = load(NotifySection, data, where)
+    channels = build_channels(section.channels, f"{where}.channels")
+    router = build_routes(section.routes, channels, f"{where}.routes")
+    digest = load(DigestOptions, section.digest, f"{where}.digest")
     return NotifyConfig(channels, router, digest)

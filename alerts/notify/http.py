@@ -1,19 +1,18 @@
-"""POST JSON with the standard library only (alerts stays light), and map replies to DeliveryResults."""
+"""POST JSON with httpx, one client per channel, and map replies to DeliveryResults."""
 from __future__ import annotations
 
-import http.client
 import json
 import ssl
-import urllib.error
-import urllib.request
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Optional
+
+import httpx
 
 from alerts.notify.base import Channel, DeliveryResult, tls_context
 from alerts.notify.config import HttpOptions
+from checks.retry_after import parse_retry_after
 
 USER_AGENT = "xunjian-notify/1"
 
@@ -35,56 +34,23 @@ class HttpReply:
         return self.body[:limit].decode("utf-8", errors="replace").strip()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirected POST would become a GET and could carry the token elsewhere: treat it as a failure.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        return None
+def make_client(options: HttpOptions) -> httpx.Client:
+    """Built once per channel: building clients and TLS contexts costs more than a loopback POST.
+
+    A redirected POST could carry the token elsewhere, so redirects are answers, not followed;
+    proxies come from the options only, never from the environment.
+    """
+    verify: ssl.SSLContext | bool = tls_context(options.ca_file, options.verify_tls)
+    return httpx.Client(proxy=options.proxy or None, verify=verify, follow_redirects=False, trust_env=False,
+                        timeout=options.timeout, headers={"User-Agent": USER_AGENT})
 
 
-def make_opener(proxy: Optional[str] = None,
-                context: Optional[ssl.SSLContext] = None) -> urllib.request.OpenerDirector:
-    """Built once per channel: building openers and TLS contexts costs more than a loopback POST."""
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}),  # never env proxies
-        _NoRedirect(),
-        urllib.request.HTTPSHandler(context=context),
-    )
-
-
-def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float,
-         opener: Optional[urllib.request.OpenerDirector] = None) -> HttpReply:
-    """POST and return whatever the server answered (any status); raises OSError when there is no answer."""
-    opener = opener or make_opener()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"User-Agent": USER_AGENT, **headers})
-    try:
-        with opener.open(request, timeout=timeout) as resp:
-            return HttpReply(resp.status, dict(resp.headers.items()), resp.read())
-    except urllib.error.HTTPError as e:  # an answer with a non-2xx status
-        with e:
-            return HttpReply(e.code, dict(e.headers.items()) if e.headers else {}, e.read())
-
-
-def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
-    """Retry-After as delay-seconds or an HTTP-date (RFC 9110 10.2.3); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
-def _header(reply: HttpReply, name: str) -> Optional[str]:
-    for k, v in reply.headers.items():
-        if k.lower() == name.lower():
-            return v
+def _cert_error(exc: BaseException) -> Optional[ssl.SSLCertVerificationError]:
+    seen: Optional[BaseException] = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
     return None
 
 
@@ -94,13 +60,11 @@ class HttpChannel(Channel):
     options: HttpOptions
     rate_backoff: float = 60.0   # retry_after when the service says "too many" without saying how long
 
-    def _opener(self) -> urllib.request.OpenerDirector:
-        opener = getattr(self, "_cached_opener", None)
-        if opener is None:
-            o = self.options
-            context = tls_context(o.ca_file, o.verify_tls) if o.url.startswith("https:") else None
-            opener = self._cached_opener = make_opener(o.proxy, context)
-        return opener
+    def _client(self) -> httpx.Client:
+        client = getattr(self, "_cached_client", None)
+        if client is None:
+            client = self._cached_client = make_client(self.options)
+        return client
 
     def _post_json(self, url: str, payload: Any, headers: Optional[Mapping[str, str]] = None,
                    ) -> tuple[Optional[HttpReply], Optional[DeliveryResult]]:
@@ -108,14 +72,13 @@ class HttpChannel(Channel):
         body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
         all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
         try:
-            reply = post(url, body, all_headers, self.options.timeout, self._opener())
-        except urllib.error.URLError as e:
-            if isinstance(e.reason, ssl.SSLCertVerificationError):  # a config problem, not a passing one
-                return None, DeliveryResult.failed(f"{self.label}证书校验失败: {e.reason.verify_message}")
-            return None, DeliveryResult.retry(f"{self.label}连接失败: {e.reason}")
-        except (OSError, http.client.HTTPException) as e:  # refused, reset, timed out, bad status line
+            resp = self._client().post(url, content=body, headers=all_headers)
+        except httpx.HTTPError as e:  # refused, reset, timed out, bad status line, TLS
+            bad_cert = _cert_error(e)
+            if bad_cert is not None:  # a config problem, not a passing one
+                return None, DeliveryResult.failed(f"{self.label}证书校验失败: {bad_cert.verify_message}")
             return None, DeliveryResult.retry(f"{self.label}连接失败: {type(e).__name__}: {e}")
-        return reply, None
+        return HttpReply(resp.status_code, resp.headers, resp.content), None
 
     def _by_status(self, reply: HttpReply, what: str = "") -> DeliveryResult:
         """Judge a reply by its HTTP status alone: 2xx sent, 429/408/5xx retry, other 4xx and 3xx give up."""
@@ -123,7 +86,7 @@ class HttpChannel(Channel):
         what = what or reply.excerpt()
         if 200 <= status < 300:
             return DeliveryResult.sent(status=status)
-        retry_after = retry_after_seconds(_header(reply, "Retry-After"))
+        retry_after = parse_retry_after(reply.headers.get("Retry-After"), time.time())
         if status == 429:
             return DeliveryResult.retry(f"{self.label}限流 (HTTP 429): {what}",
                                         retry_after if retry_after is not None else self.rate_backoff, status)
@@ -158,7 +121,7 @@ class RobotChannel(HttpChannel):
         if code == 0 and 200 <= reply.status < 300:
             return DeliveryResult.sent(status=0)
         if code in self.rate_codes or reply.status == 429:
-            after = retry_after_seconds(_header(reply, "Retry-After"))
+            after = parse_retry_after(reply.headers.get("Retry-After"), time.time())
             return DeliveryResult.retry(f"{self.label}限流 {code}: {msg}",
                                         after if after is not None else self.rate_backoff, code)
         if code in self.retry_codes or reply.status >= 500:

@@ -12,31 +12,31 @@ Routing applies to single notifications; digests are made per channel after rout
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, ClassVar, Optional
+from typing import Any, Optional
 
+from pydantic import Field
+
+from alerts.notify.config import Options, Texts, load
 from alerts.notify.message import KINDS, Notification, parse_severity, severity_rank
 from checks.model import SYSTEM_LABELS_ZH
-from checks.options import ConfigError, build
+from checks.options import ConfigError
 
 
-@dataclass(frozen=True)
-class Match:
-    unit: list[str] = field(default_factory=list)
-    system: list[str] = field(default_factory=list)
-    host: list[str] = field(default_factory=list)
-    kind: list[str] = field(default_factory=list)
+class Match(Options):
+    unit: Texts = Field(default_factory=list)
+    system: Texts = Field(default_factory=list)
+    host: Texts = Field(default_factory=list)
+    kind: Texts = Field(default_factory=list)
     min_severity: Optional[str] = None
 
-    def validate(self) -> None:
+    def check(self) -> None:
         for k in self.kind:
             if k not in KINDS:
                 raise ValueError(f"kind {k!r} is not one of {', '.join(KINDS)}")
         if self.min_severity is not None:
-            object.__setattr__(self, "min_severity", parse_severity(self.min_severity))
+            self.min_severity = parse_severity(self.min_severity)
 
     @property
     def is_catch_all(self) -> bool:
@@ -58,15 +58,12 @@ class Match:
         return True
 
 
-@dataclass(frozen=True)
-class Route:
-    channels: list[str] = field(default_factory=list)
-    match: Match = field(default_factory=Match)
-    continue_: bool = False   # `continue: true`: also try the routes after this one
+class Route(Options):
+    channels: Texts = Field(default_factory=list)
+    match: Match = Field(default_factory=Match)
+    continue_: bool = Field(False, alias="continue")   # `continue: true`: also try the routes after this one
 
-    ALIASES: ClassVar[dict[str, str]] = {"continue": "continue_"}
-
-    def validate(self) -> None:
+    def check(self) -> None:
         if not self.channels:
             raise ValueError("a route needs at least one channel")
 
@@ -110,6 +107,6 @@ def build_routes(data: Any, channel_names: Optional[Iterable[str]] = None,
         if not isinstance(item, dict):
             raise ConfigError(f"{where}[{i}]: expected a mapping")
         rest = {k: v for k, v in item.items() if k != "match"}
-        match = build(Match, item.get("match"), f"{where}[{i}].match")
-        routes.append(dataclasses.replace(build(Route, rest, f"{where}[{i}]"), match=match))
+        match = load(Match, item.get("match"), f"{where}[{i}].match")
+        routes.append(load(Route, rest, f"{where}[{i}]").model_copy(update={"match": match}))
     return Router(routes, channel_names, where)

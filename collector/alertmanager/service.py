@@ -11,17 +11,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from checks.model import SYSTEMS
 from collector.config import Settings
+from collector.flows import Flow
 from collector.hosts import service as hosts
-from collector.maintenance import service as maintenance
-from collector.runtime import runtime
 from collector.tickets import service as tickets
-from collector.tickets import workflow
 from collector.timefmt import parse_iso
 
 SEVERITY = {"critical": "critical", "error": "critical", "page": "critical", "major": "critical",
             "warning": "warning", "warn": "warning", "minor": "warning", "info": "info", "none": "info"}
-SYSTEMS = ("voucher", "seal", "mq", "os")
 SLACK = timedelta(seconds=1)  # startsAt as Alertmanager prints it vs. as stored
 
 
@@ -31,7 +29,7 @@ def fault_key(fingerprint: str) -> str:
 
 def receive(*, db: Session, payload: dict[str, Any], now: datetime, settings: Settings) -> dict[str, int]:
     counts = {"opened": 0, "updated": 0, "resolved": 0, "ignored": 0, "suppressed": 0}
-    rt = runtime(settings, db)
+    flow = Flow(db=db, settings=settings, now=now)
     for alert in payload.get("alerts") or []:
         if not isinstance(alert, dict) or not alert.get("fingerprint"):
             counts["ignored"] += 1
@@ -44,16 +42,14 @@ def receive(*, db: Session, payload: dict[str, Any], now: datetime, settings: Se
         if alert.get("status") == "resolved":
             if active is not None and starts >= active.opened_at.replace(microsecond=0) - SLACK:
                 note = f"Alertmanager: 告警 {labels.get('alertname', '')} 已恢复"
-                tickets.resolve_recovered(db=db, ticket=active, at=_time(alert.get("endsAt")) or now, note=note)
-                workflow.announce_resolved(db=db, rt=rt, ticket=active, now=now)
+                flow.resolve(active, at=_time(alert.get("endsAt")) or now, note=note)
                 counts["resolved"] += 1
             else:
                 counts["ignored"] += 1
             continue
         if active is not None:
             if starts > active.last_occurrence_at:
-                tickets.add_occurrence(db=db, ticket=active, at=starts, status=2, summary=_summary(labels, ann),
-                                       severity=_severity(labels))
+                flow.occurrence(active, at=starts, status=2, summary=_summary(labels, ann), severity=_severity(labels))
                 counts["updated"] += 1
             else:
                 counts["ignored"] += 1  # the same firing alert delivered again (repeat_interval, retries)
@@ -68,13 +64,13 @@ def receive(*, db: Session, payload: dict[str, Any], now: datetime, settings: Se
         system = labels.get("system") if labels.get("system") in SYSTEMS else "os"
         # Judged at delivery: an alert still firing after its maintenance window ends opens its ticket
         # at the next notification (repeat_interval), with the SLA clock starting at the window's end.
-        windows = maintenance.overlapping(db=db, start=min(starts, now), end=max(starts, now))
-        if maintenance.covering(windows, at=now, unit=unit, host=host_name, system=system):
+        span = (min(starts, now), max(starts, now))
+        if flow.maintenance(span=span, at=now, unit=unit, host=host_name, system=system):
             counts["suppressed"] += 1
             continue
-        began_in = maintenance.covering(windows, at=starts, unit=unit, host=host_name, system=system)
-        ticket, created = tickets.open_for_fault(
-            db=db, fault_key=key, at=starts, number_prefix=settings.tickets.number_prefix, tz=settings.timezone,
+        began_in = flow.maintenance(span=span, at=starts, unit=unit, host=host_name, system=system)
+        _, created = flow.open(
+            fault_key=key, at=starts, reported_at=began_in.ends_at if began_in is not None else None,
             fields={"source": "alertmanager", "channel": "auto", "severity": _severity(labels), "urgent": False,
                     "system": system, "host_id": host.id if host else None, "host": host_name[:128],
                     "check": labels.get("alertname", "")[:128], "title": _summary(labels, ann)[:300],
@@ -82,9 +78,6 @@ def receive(*, db: Session, payload: dict[str, Any], now: datetime, settings: Se
                     "room": host.room if host else labels.get("room", ""), "last_status": 2,
                     "last_summary": _summary(labels, ann), "labels": labels})
         if created:
-            if began_in is not None:
-                ticket.reported_at = began_in.ends_at
-            workflow.after_auto_open(db=db, rt=rt, ticket=ticket, now=now)
             counts["opened"] += 1
     return counts
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException
+from pydantic import BaseModel
 
 from collector.alertmanager import service
 from collector.db import utcnow
@@ -11,7 +12,17 @@ from collector.deps import Engineer, SessionDep, SettingsDep
 router = APIRouter(prefix="/api/v1", tags=["alertmanager"])
 
 
-@router.post("/alertmanager")
+class ReceivedOut(BaseModel):
+    """How many alerts of the payload opened, updated or resolved a ticket, or were ignored or suppressed."""
+
+    opened: int
+    updated: int
+    resolved: int
+    ignored: int
+    suppressed: int
+
+
+@router.post("/alertmanager", response_model=ReceivedOut)
 def alertmanager_webhook(settings: SettingsDep, user: Engineer, db: SessionDep,
                          payload: dict[str, Any] = Body(...)) -> Any:
     """Alertmanager's webhook (version 4). Configure `http_config.authorization.credentials` with an API key.

@@ -1,23 +1,29 @@
 """Running clocks follow an import: due times recomputed, the reason on the timeline."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from collector.calendar.models import CalendarImport
 from collector.tickets import service as tickets
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 from collector.tickets.sla import set_due, state_now
 from collector.timefmt import text_time
 
-if TYPE_CHECKING:
-    from collector.calendar.service import ImportResult
-
 
 def _local(dt: datetime | None, rt: Any) -> str:
     return text_time(dt, rt.calendar.tz)
+
+
+@dataclass
+class ImportResult:
+    row: Optional[CalendarImport] = None  # None when the fallback job recomputes, not an import
+    recomputed: list[tuple[str, str, str]] = field(default_factory=list)  # (number, old due, new due)
+    unbreached: list[str] = field(default_factory=list)  # ticket numbers no longer breached
 
 
 def recompute(*, db: Session, rt: Any, years: set[int] | None, now: datetime, actor: str, reason: str,

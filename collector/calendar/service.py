@@ -12,7 +12,7 @@ their history.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Optional
 
@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from checks.text import clean_text
 from collector.calendar.models import CalendarImport
+from collector.calendar.recompute import ImportResult, recompute
+from collector.calendar.sync import sync
 from collector.sla.calendar import Schedule, ScheduleError, WorkCalendar, parse_schedule
 from collector.sla.notice import looks_like_notice, parse_notice
 
@@ -61,27 +63,6 @@ def parse_text(text: str, *, year: Optional[int] = None, source: str = "") -> Pa
 
 def _pairs(days: dict[date, str]) -> list[list[str]]:
     return [[d.isoformat(), name] for d, name in sorted(days.items())]
-
-
-def _schedule_of(row: CalendarImport) -> Schedule:
-    return Schedule(year=row.year, source=row.source,
-                    holidays={date.fromisoformat(d): n for d, n in row.holidays},
-                    workdays={date.fromisoformat(d): n for d, n in row.workdays})
-
-
-def generation(db: Session) -> int:
-    return db.scalar(sa.select(sa.func.max(CalendarImport.id))) or 0
-
-
-def sync(db: Session, calendar: WorkCalendar) -> bool:
-    """Bring `calendar` up to the database's imports; True if it changed. Cheap when nothing did."""
-    gen = generation(db)
-    if gen == (calendar.generation or 0):
-        return False
-    rows = db.scalars(sa.select(CalendarImport).order_by(CalendarImport.id))
-    newest = {row.year: row for row in rows}  # ordered by id: the last row of a year is in force
-    calendar.set_imported([_schedule_of(r) for r in newest.values()], gen)
-    return True
 
 
 def history(db: Session, limit: int = 50) -> list[CalendarImport]:
@@ -136,17 +117,8 @@ def preview(schedule: Schedule) -> list[str]:
 
 # -- importing -----------------------------------------------------------------------------------
 
-@dataclass
-class ImportResult:
-    row: Optional[CalendarImport] = None  # None when the fallback job recomputes, not an import
-    recomputed: list[tuple[str, str, str]] = field(default_factory=list)  # (number, old due, new due)
-    unbreached: list[str] = field(default_factory=list)  # ticket numbers no longer breached
-
-
 def import_schedule(*, db: Session, rt: Any, parsed: Parsed, actor: str, now: datetime) -> ImportResult:
     """Store the year, switch this process's calendar to it, recompute the running clocks it moves."""
-    from collector.calendar.recompute import recompute
-
     sched = parsed.schedule
     row = CalendarImport(year=sched.year, format=parsed.format, source=(sched.source or "")[:300],
                          source_text=parsed.text, holidays=_pairs(dict(sched.holidays)),

@@ -14,6 +14,7 @@ from collector.deps import SessionDep
 from collector.runtime import runtime
 from collector.tickets import satisfaction
 from collector.timefmt import zone
+from collector.visits import service as visits
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_ACTIVE = 5000  # active tickets read for the counts and the SLA order
@@ -44,4 +45,4 @@ def dashboard(request: Request, db: SessionDep, me: PageUser) -> Response:
 def this_month_rate(db: Session, tz: str, now: datetime) -> satisfaction.Rate:
     """The rate of the month now falls in (tickets by call time, and return visits), as the monthly report."""
     start, end = queries.month_range(now.astimezone(zone(tz)).strftime("%Y-%m"), tz) or (now, now)
-    return satisfaction.month_rate(db=db, start=start, end=end)
+    return visits.month_rate(db=db, start=start, end=end)

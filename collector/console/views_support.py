@@ -1,5 +1,5 @@
 """7×24 窗口 (故障处理 / 系统升级): list for everyone, open and close for admins
-(collector.maintenance.support does the work). Not maintenance windows: those open no tickets."""
+(collector.tickets.windows does the work). Not maintenance windows: those open no tickets."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from collector.console import queries
 from collector.console.web import AdminForm, ConsoleError, PageUser, clock, local_input, redirect, render, settings_of
 from collector.deps import SessionDep
-from collector.maintenance import support
-from collector.maintenance.models import SupportWindow
 from collector.runtime import runtime
+from collector.tickets import windows as support
 from collector.tickets.fields import text_problem
+from collector.tickets.models import SupportWindow
 from collector.users.models import User
 
 router = APIRouter(prefix="/console/support-windows", include_in_schema=False)

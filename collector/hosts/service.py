@@ -58,8 +58,10 @@ def list_hosts(*, db: Session, unit: Optional[str] = None) -> list[Host]:
     return list(db.scalars(q))
 
 
-def record_contact(*, db: Session, host: Host, at: datetime, agent: dict[str, Any]) -> bool:
-    """Note the agent's contact; returns True when the host was offline and is now back."""
+def record_contact(*, db: Session, host: Host, at: datetime, agent: dict[str, Any],
+                   config: tuple[Optional[str], Optional[str], Optional[str]] = (None, None, None)) -> bool:
+    """Note the agent's contact; returns True when the host was offline and is now back. `config`: the
+    central config versions it reported (collector.ingest.contact.config_report)."""
     was_offline = not host.online
     host.last_seen_at = at
     host.online = True
@@ -75,9 +77,7 @@ def record_contact(*, db: Session, host: Host, at: datetime, agent: dict[str, An
     rejected = agent.get("rejected_total")
     if isinstance(rejected, int) and 0 <= rejected < 2**63:
         host.rejected_total = rejected
-    from collector.ingest.contact import config_report  # local: ingest imports this module
-
-    cfg, refused, refused_error = config_report(agent)
+    cfg, refused, refused_error = config
     if cfg is not None:
         host.config_version = cfg
     if refused is not None:

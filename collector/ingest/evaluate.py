@@ -1,4 +1,5 @@
-"""Rules over a batch's new results: check states advance, tickets open, gather occurrences and resolve.
+"""Rules over a batch's new results: check states advance, and what alerts.rules decides for a fault goes
+to the one cross-domain flow (collector.flows: maintenance, ticket, notification).
 
 Per batch: the states of the batch's checks and which of their faults have an active ticket arrive
 with the insert (collector.ingest.store); ORM tickets are loaded only for active faults, maintenance
@@ -9,7 +10,6 @@ A quiet check (no active ticket, every new result OK) skips the result-by-result
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional, Protocol
 
@@ -18,15 +18,11 @@ import sqlalchemy as sa
 from alerts.rules import Action, RuleConfig, check_fault_key, decide
 from checks.model import Status
 from collector.config import Settings
+from collector.flows import Flow, TicketChanges
 from collector.ingest import states as state_rows
 from collector.ingest.records import Rec
 from collector.ingest.states import States
 from collector.ingest.tx import Tx
-from collector.maintenance import service as maintenance
-from collector.maintenance.models import MaintenanceWindow
-from collector.runtime import runtime
-from collector.tickets import service as tickets
-from collector.tickets import workflow
 from collector.tickets.models import Ticket
 
 
@@ -36,12 +32,6 @@ class HostLike(Protocol):
     unit: str
     room: str
     labels: Any
-
-
-@dataclass
-class TicketChanges:
-    opened: list[Ticket]
-    resolved: list[Ticket]
 
 
 def rule_config(settings: Settings) -> RuleConfig:
@@ -60,7 +50,7 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
     """Apply the rules to `fresh` (results not stored before), given the states of the batch's checks and
     which of their `faults` have an active ticket; returns how many a maintenance window hid.
     The changed states are saved at the end, or added to `save_later` for the caller to save (with other
-    batches' in one statement: collector.ingest.grouped)."""
+    batches' in one statement: collector.ingest.pg_group)."""
     if not fresh:
         return 0
     by_check: dict[str, list[Rec]] = defaultdict(list)
@@ -69,7 +59,7 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
     active = {t.active_fault_key: t for t in tx.db.scalars(
         sa.select(Ticket).where(Ticket.active_fault_key.in_(list(found))))} if found else {}
     config = rule_config(settings)
-    windows: Optional[list[MaintenanceWindow]] = None
+    flow: Optional[Flow] = None  # made at the first action: a quiet batch needs no ORM session
     dirty: list[dict[str, Any]] = []
     suppressed = 0
     for check, items in by_check.items():
@@ -94,36 +84,29 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
                        consecutive_ok=state["consecutive_ok"], ticket_active=ticket is not None, config=config)
             state["consecutive_bad"] = d.consecutive_bad
             state["consecutive_ok"] = d.consecutive_ok
+            if d.action == Action.NONE:
+                continue
+            if flow is None:
+                flow = Flow(db=tx.db, settings=settings, now=now, changes=changes)
             if d.action == Action.OPEN:
-                if windows is None:
-                    windows = maintenance.overlapping(db=tx.db, start=min(x.started_at for x in fresh),
-                                                      end=max(x.started_at for x in fresh))
-                if maintenance.covering(windows, at=r.started_at, unit=host.unit, host=host.name,
-                                        system=r.system):
+                span = (min(x.started_at for x in fresh), max(x.started_at for x in fresh))
+                if flow.maintenance(span=span, at=r.started_at, unit=host.unit, host=host.name, system=r.system):
                     suppressed += 1
                     state["consecutive_bad"] = 0  # the ticket opens when the fault persists after the window
                     continue
-                ticket, created = tickets.open_for_fault(
-                    db=tx.db, fault_key=fault, at=r.started_at, number_prefix=settings.tickets.number_prefix,
-                    tz=settings.timezone, fields=auto_fields(host, r, d.severity), known_inactive=fault not in found)
-                if created:
-                    workflow.after_auto_open(db=tx.db, rt=runtime(settings, tx.db), ticket=ticket, now=now)
-                    changes.opened.append(ticket)
-                else:
-                    tickets.add_occurrence(db=tx.db, ticket=ticket, at=r.started_at, status=int(r.status),
-                                           summary=r.summary, severity=d.severity)
+                ticket, created = flow.open(fault_key=fault, at=r.started_at, fields=auto_fields(host, r, d.severity),
+                                            known_inactive=fault not in found)
+                if not created:
+                    flow.occurrence(ticket, at=r.started_at, status=int(r.status), summary=r.summary,
+                                    severity=d.severity)
             elif d.action == Action.OCCURRENCE and ticket is not None:
-                tickets.add_occurrence(db=tx.db, ticket=ticket, at=r.started_at, status=int(r.status),
-                                       summary=r.summary, severity=d.severity)
+                flow.occurrence(ticket, at=r.started_at, status=int(r.status), summary=r.summary,
+                                severity=d.severity)
             elif d.action == Action.RESOLVE and ticket is not None:
-                tickets.resolve_recovered(db=tx.db, ticket=ticket, at=r.started_at,
-                                          note=f"检查 {check} 已恢复正常: {r.summary}")
-                workflow.announce_resolved(db=tx.db, rt=runtime(settings, tx.db), ticket=ticket, now=now)
-                changes.resolved.append(ticket)
+                flow.resolve(ticket, at=r.started_at, note=f"检查 {check} 已恢复正常: {r.summary}")
                 ticket = None
             elif d.action == Action.RECOVERED and ticket is not None:
-                tickets.mark_recovered(db=tx.db, ticket=ticket, at=r.started_at,
-                                       note=f"检查 {check} 已恢复正常: {r.summary}")
+                flow.recovered(ticket, at=r.started_at, note=f"检查 {check} 已恢复正常: {r.summary}")
         if state is not None and state is not before:
             dirty.append(state)
     if save_later is not None:

@@ -1,7 +1,7 @@
 """One agent batch, from request bytes to committed rows: authenticate, validate, store, evaluate.
 
 Authentication from the token cache and validation run on the event loop (`ingest_async`); the database
-work runs on the process's writer threads (collector.ingest.group). Refusals come first and cost little:
+work runs on the process's writer threads (collector.ingest.writer). Refusals come first and cost little:
 a bad token costs one indexed read (on a worker thread) and no write (one at a time from an address
 with many recent failures, then 429); only then is the body parsed. The write transaction starts with
 `UPDATE hosts … WHERE id AND token_hash AND online`, which records the contact, re-checks the token (a
@@ -9,27 +9,23 @@ rotated token fails here at once) and row-locks the host, so two batches of one 
 their check-state updates across processes. The common batch then needs one or two more statements to
 store and load states (collector.ingest.store) and one to save states; tickets, when they move, go
 through the ORM on the same transaction (collector.ingest.tx).
-Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.group),
-and on PostgreSQL each of its statements (collector.ingest.grouped; the contact statement:
+Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.writer),
+and on PostgreSQL each of its statements (collector.ingest.pg_group; the contact statement:
 collector.ingest.contact).
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Optional
 
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from collector import flows
 from collector.config import Settings
-from collector.hosts import service as hosts
-from collector.ingest import contact
 from collector.ingest.auth import HostInfo, TokenCache
-from collector.ingest.group import GroupWriter
-from collector.ingest.grouped import write_group
-from collector.ingest.records import BatchError, Rec, parse
-from collector.ingest.tx import Tx
+from collector.ingest.batch import BatchWrite, IngestReply, TokenGone
+from collector.ingest.pg_group import write_group
+from collector.ingest.records import BatchError, parse
+from collector.ingest.writer import GroupWriter
 from collector.limits import FailureLimiter
 from collector.security import token_digest
 
@@ -43,12 +39,12 @@ def parts(state: Any) -> tuple[TokenCache, FailureLimiter]:
     return cache, state.ingest_failures
 
 
-def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> flows.IngestReply:
+def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> IngestReply:
     """One batch, on any thread (tests, tools): waits for its transaction."""
     work = prepare(state=state, settings=settings, token=token, body=body, addr=addr)
     try:
         reply, changes = writer(state).run(work, key=work.info.id)
-    except _TokenGone:
+    except TokenGone:
         raise _token_gone(state, work.digest) from None
     state.events.ticket_changes(changes)
     return reply
@@ -64,9 +60,9 @@ def prepare(*, state: Any, settings: Settings, token: str, body: bytes, addr: st
 
 
 async def ingest_async(*, state: Any, settings: Settings, token: str, body: bytes,
-                       addr: str) -> flows.IngestReply:
+                       addr: str) -> IngestReply:
     """One batch, on the event loop: authenticated from the cache and validated here, written by the
-    process's writer threads (collector.ingest.group); only a token missing from the cache is looked up
+    process's writer threads (collector.ingest.writer); only a token missing from the cache is looked up
     on a worker thread."""
     digest, info = _cached(state, token, addr)
     if info is None:
@@ -74,7 +70,7 @@ async def ingest_async(*, state: Any, settings: Settings, token: str, body: byte
     work = _accept(state, settings, token, digest, info, body, addr)
     try:
         reply, changes = await writer(state).run_async(work, key=info.id)
-    except _TokenGone:
+    except TokenGone:
         raise _token_gone(state, digest) from None
     state.events.ticket_changes(changes)
     return reply
@@ -134,61 +130,10 @@ def _token_gone(state: Any, digest: str) -> HTTPException:
 
 
 def writer(state: Any) -> GroupWriter:
-    """The process's group writer (collector.ingest.group), kept on app.state."""
+    """The process's group writer (collector.ingest.writer), kept on app.state."""
     group = getattr(state, "ingest_writer", None)
     if group is None:
         group = state.ingest_writer = GroupWriter(state.engine, state.settings.ingest.group_max,
                                                  state.settings.ingest.group_writers, many=write_group)
         group.on_group = state.metrics.group
     return group
-
-
-class _TokenGone(Exception):
-    """The cached token no longer opens its host (rotated or host deleted)."""
-
-
-class BatchWrite:
-    """One validated batch's write inside a write transaction (perhaps shared with other batches of this
-    process): the contact first, then the records (`after_contact`). A group of them on PostgreSQL is
-    written step by step for all at once (collector.ingest.grouped)."""
-
-    __slots__ = ("agent", "digest", "info", "now", "recs", "settings", "token")
-
-    def __init__(self, settings: Settings, info: HostInfo, digest: str, token: str, agent: dict[str, Any],
-                 recs: list[Rec], now: datetime) -> None:
-        self.settings = settings
-        self.info = info
-        self.digest = digest
-        self.token = token
-        self.agent = agent
-        self.recs = recs
-        self.now = now
-
-    def __call__(self, tx: Tx) -> tuple[flows.IngestReply, flows.TicketChanges]:
-        try:
-            seen = contact.of_batch(self.info.id, self.digest, self.agent, self.recs, self.now)
-            if tx.pg:  # PostgreSQL also returns the host's last_seq from before this batch
-                rows = tx.query(*contact.pg([seen]))
-                known, stored_upto = bool(rows), (rows[0][1] or 0) if rows else None
-            else:
-                known, stored_upto = tx.execute(*contact.sqlite(seen)) == 1, None
-            return self.after_contact(tx, known, stored_upto)
-        finally:
-            tx.close()
-
-    def after_contact(self, tx: Tx, known: bool, stored_upto: Optional[int],
-                      ) -> tuple[flows.IngestReply, flows.TicketChanges]:
-        """The records, once the contact statement said whether the token still opens an online host
-        (`known`) and, on PostgreSQL, the host's highest seq stored before (`stored_upto`)."""
-        if known:
-            changes = flows.TicketChanges([], [])
-            reply, _ = flows.store(tx=tx, host=self.info, recs=self.recs, now=self.now, settings=self.settings,
-                                   changes=changes, stored_upto=stored_upto)
-        else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
-            host = hosts.authenticate(db=tx.db, token=self.token)
-            if host is None:
-                raise _TokenGone
-            reply, changes = flows.ingest_records(tx=tx, host=host, agent=self.agent, recs=self.recs, now=self.now,
-                                                  settings=self.settings)
-        tx.flush()
-        return reply, changes

@@ -2,28 +2,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from alerts.rules import agent_fault_key
 from collector.config import Settings
+from collector.flows import Flow
 from collector.hosts.models import Host
-from collector.maintenance import service as maintenance
-from collector.runtime import runtime
-from collector.tickets import service as tickets
-from collector.tickets import workflow
 from collector.timefmt import text_time
-
-if TYPE_CHECKING:
-    from collector.flows import TicketChanges
 
 
 def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[Any]:
-    opened = []
+    flow = Flow(db=db, settings=settings, now=now)
     cfg = settings.tickets
-    windows = maintenance.overlapping(db=db, start=now, end=now)
     # every host's allowance is at least offline_min_seconds: only hosts silent that long are loaded
     # (loading all 10,000 online hosts as ORM objects each period cost ~4 % of a collector's CPU under load)
     quiet_since = now - timedelta(seconds=cfg.offline_min_seconds)
@@ -32,13 +25,12 @@ def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[An
         assert host.last_seen_at is not None
         if now - host.last_seen_at <= timedelta(seconds=allowed):
             continue
-        if maintenance.covering(windows, at=now, unit=host.unit, host=host.name, system="os"):
+        if flow.maintenance(span=(now, now), at=now, unit=host.unit, host=host.name, system="os"):
             continue  # servers are restarted during maintenance: not an incident
         host.online = False
         minutes = (now - host.last_seen_at).total_seconds() / 60
-        ticket, created = tickets.open_for_fault(
-            db=db, fault_key=agent_fault_key(host.name), at=now, number_prefix=cfg.number_prefix,
-            tz=settings.timezone, fields={
+        flow.open(
+            fault_key=agent_fault_key(host.name), at=now, fields={
                 "source": "agent", "channel": "auto", "severity": "critical", "system": "os",
                 "host_id": host.id, "host": host.name, "check": "agent",
                 "title": f"{host.name}: 巡检代理失联",
@@ -46,15 +38,4 @@ def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[An
                                 f"(最后联系 {text_time(host.last_seen_at, settings.timezone)})，主机或网络可能故障"),
                 "customer_unit": host.unit, "room": host.room, "labels": dict(host.labels or {}),
             })
-        if created:
-            workflow.after_auto_open(db=db, rt=runtime(settings, db), ticket=ticket, now=now)
-            opened.append(ticket)
-    return opened
-
-
-def agent_back(*, db: Session, host: Host, now: datetime, settings: Settings, changes: TicketChanges) -> None:
-    ticket = tickets.active_for_fault(db=db, fault_key=agent_fault_key(host.name))
-    if ticket is not None:
-        tickets.resolve_recovered(db=db, ticket=ticket, at=now, note=f"巡检代理 {host.name} 已恢复上报")
-        workflow.announce_resolved(db=db, rt=runtime(settings, db), ticket=ticket, now=now)
-        changes.resolved.append(ticket)
+    return flow.changes.opened

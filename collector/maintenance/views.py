@@ -3,13 +3,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.maintenance import service
 from collector.maintenance.models import MaintenanceWindow
-from collector.timefmt import iso
+from collector.pagination import Page
+from collector.timefmt import LocalTime
 
 router = APIRouter(prefix="/api/v1", tags=["maintenance"])
 
@@ -23,13 +24,25 @@ class WindowIn(BaseModel):
     system: Literal["", "voucher", "seal", "mq", "os"] = ""
 
 
-def window_out(w: MaintenanceWindow, tz: str) -> dict[str, Any]:
-    return {"id": w.id, "title": w.title, "unit": w.unit, "host": w.host, "system": w.system,
-            "starts_at": iso(w.starts_at, tz), "ends_at": iso(w.ends_at, tz), "created_by": w.created_by,
-            "cancelled_at": iso(w.cancelled_at, tz)}
+class WindowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    unit: str
+    host: str
+    system: str
+    starts_at: LocalTime
+    ends_at: LocalTime
+    created_by: str
+    cancelled_at: LocalTime
 
 
-@router.post("/maintenance", status_code=201)
+def window_out(w: MaintenanceWindow, tz: str) -> WindowOut:
+    return WindowOut.model_validate(w, from_attributes=True, context={"tz": tz})
+
+
+@router.post("/maintenance", status_code=201, response_model=WindowOut)
 def create_window(body: WindowIn, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
     try:
         w = service.create(db=db, title=body.title, starts_at=body.starts_at, ends_at=body.ends_at, unit=body.unit,
@@ -39,13 +52,13 @@ def create_window(body: WindowIn, db: SessionDep, settings: SettingsDep, user: E
     return window_out(w, settings.timezone)
 
 
-@router.get("/maintenance")
+@router.get("/maintenance", response_model=Page[WindowOut])
 def list_windows(db: SessionDep, settings: SettingsDep, user: Viewer, active: bool = False) -> Any:
     rows = service.list_windows(db=db, active_at=utcnow() if active else None)
-    return {"items": [window_out(w, settings.timezone) for w in rows], "next": None}
+    return Page(items=[window_out(w, settings.timezone) for w in rows])
 
 
-@router.delete("/maintenance/{window_id}")
+@router.delete("/maintenance/{window_id}", response_model=WindowOut)
 def cancel_window(window_id: int, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
     w = db.get(MaintenanceWindow, window_id)
     if w is None:

@@ -19,7 +19,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from checks.model import SYSTEM_LABELS_ZH
+from checks.model import SYSTEM_LABELS_ZH, SYSTEMS
 from collector.config import ReportSettings
 from collector.hosts.models import Host
 from collector.reports import manager
@@ -27,16 +27,16 @@ from collector.reports.data import Cover, DiskSeries, ReportData, Table
 from collector.reports.forecast import forecast
 from collector.reports.manager import CHANNEL_ZH
 from collector.reports.narrative import overview
-from collector.reports.period import month_range, previous_month
+from collector.reports.period import previous_month
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, elapsed_working
 from collector.sla.policy import SlaPolicy
 from collector.tickets.models import AUTO_SOURCES, Ticket
 from collector.tickets.schemas import STATUS_LABELS
 from collector.tickets.sla import pauses_of
+from collector.timefmt import month_range
 from collector.visits import service as visits
 
-SYSTEMS = ("voucher", "seal", "mq", "os")
 SEVERITY_ZH = {"critical": "严重", "warning": "警告", "info": "提示"}
 STATUS_ZH = STATUS_LABELS  # one name per status, as the console shows it
 SATISFACTION = ("满意", "基本满意", "不满意")

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from collector.config import Settings
 from collector.db import utcnow
 from collector.reports import fresh, service
-from collector.reports.period import month_range
 from collector.rollups.service import reader
 from collector.runtime import runtime
+from collector.timefmt import month_range
 
 
 def monthly(*, db: Session, settings: Settings, month: str, unit: str, fmt: str, out: str) -> int:

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from checks.model import SYSTEM_LABELS_ZH
 from collector.reports import safe
 from collector.reports.pdf import font
-from collector.reports.period import month_range
 from collector.tickets.models import Ticket
+from collector.timefmt import month_range
 
 MANUAL_CHANNELS = (("phone", "电话"), ("email", "邮件"), ("onsite", "现场"), ("remote", "远程"))
 SATISFACTION = ("满意", "基本满意", "不满意")

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from collector.reports.period import month_range
 from collector.rollups.models import ResultRollup
 from collector.rollups.service import LOOKAROUND, build_day, day_bounds, local_day, run_rollups
 from collector.sla import WorkCalendar
+from collector.timefmt import month_range
 
 FRESH = timedelta(minutes=5)
 

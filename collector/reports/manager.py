@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from checks.model import SYSTEM_LABELS_ZH
 from collector.reports.data import Table
-from collector.reports.period import month_range
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, clock_time_between, working_time_between
 from collector.sla.policy import SlaPolicy
 from collector.tickets.models import AUTO_SOURCES, Ticket
 from collector.tickets.sla import deadline, pauses_of, response_clock
+from collector.timefmt import month_range
 from collector.visits.models import Visit
 
 CHANNEL_ZH = {  # in the report's order: phone, on site, remote, e-mail, automatic

@@ -17,9 +17,10 @@ from collector.reports import builder, failures, fresh, mailing
 from collector.reports.data import ReportData
 from collector.reports.models import FORMATS, FORMS, Report
 from collector.reports.models import MEDIA_TYPES as MEDIA_TYPES  # re-exported for the download views
-from collector.reports.period import first_workday, month_range, previous_month
+from collector.reports.period import first_workday, previous_month
 from collector.rollups.service import reader
 from collector.runtime import Runtime
+from collector.timefmt import month_range
 
 log = logging.getLogger("xunjian.reports")
 JOB_FORMATS = ("xlsx", "pdf", FORMS)  # FORMS: the month's 系统服务单, handed over with the report

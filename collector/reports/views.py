@@ -6,15 +6,15 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
+from collector.pagination import Page
 from collector.reports import fresh, service
 from collector.reports.models import Report, file_name
-from collector.reports.period import month_range
 from collector.runtime import runtime
-from collector.timefmt import iso
+from collector.timefmt import LocalTime, month_range
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -27,13 +27,30 @@ class ReportIn(BaseModel):
     format: Literal["xlsx", "pdf", "html", "docx"] = "xlsx"
 
 
-def report_out(r: Report, tz: str) -> dict[str, Any]:
-    return {"id": r.id, "month": r.month, "unit": r.unit, "format": r.format,
-            "generated_at": iso(r.generated_at, tz), "generated_by": r.generated_by, "size": r.size,
-            "sha256": r.sha256, "download": f"/api/v1/reports/{r.id}/download"}
+class ReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    month: str
+    unit: str
+    format: str
+    generated_at: LocalTime
+    generated_by: str
+    size: int
+    sha256: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def download(self) -> str:
+        """Path of the file."""
+        return f"/api/v1/reports/{self.id}/download"
 
 
-@router.get("/reports")
+def report_out(r: Report, tz: str) -> ReportOut:
+    return ReportOut.model_validate(r, from_attributes=True, context={"tz": tz})
+
+
+@router.get("/reports", response_model=Page[ReportOut])
 def list_reports(db: SessionDep, settings: SettingsDep, user: Viewer, month: Optional[str] = None,
                  unit: Optional[str] = None, limit: int = Query(200, ge=1, le=1000)) -> Any:
     q = sa.select(Report).order_by(Report.month.desc(), Report.unit, Report.format).limit(limit)
@@ -41,10 +58,10 @@ def list_reports(db: SessionDep, settings: SettingsDep, user: Viewer, month: Opt
         q = q.where(Report.month == month)
     if unit is not None:
         q = q.where(Report.unit == unit)
-    return {"items": [report_out(r, settings.timezone) for r in db.scalars(q)], "next": None}
+    return Page(items=[report_out(r, settings.timezone) for r in db.scalars(q)])
 
 
-@router.post("/reports", status_code=201)
+@router.post("/reports", status_code=201, response_model=ReportOut)
 def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
     try:
         month_range(body.month)
@@ -57,7 +74,8 @@ def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: E
     return report_out(report, settings.timezone)
 
 
-@router.get("/reports/view", response_class=HTMLResponse)
+@router.get("/reports/view", response_class=HTMLResponse, responses={200: {
+    "description": "the report page", "content": {"text/html": {"schema": {"type": "string"}}}}})
 def view(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer, month: str,
          unit: str = "") -> HTMLResponse:
     """The HTML report of a month, rendered now from the current data (not stored)."""
@@ -73,7 +91,9 @@ def view(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer, 
     return HTMLResponse(content.decode("utf-8"))
 
 
-@router.get("/reports/{report_id}/download")
+@router.get("/reports/{report_id}/download", response_class=Response, responses={200: {
+    "description": "the report file", "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                  for t in service.MEDIA_TYPES.values()}}})
 def download(report_id: int, db: SessionDep, user: Viewer) -> Response:
     r = db.get(Report, report_id)
     if r is None:

@@ -1,92 +1,23 @@
 from __future__ import annotations
 
-import gzip
-import time
 import uuid
-import zlib
 from datetime import datetime
 from typing import Any, Optional
 
-import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request
 
-from collector.deps import SessionDep, SettingsDep, Viewer, bearer
+from collector.deps import SessionDep, SettingsDep, Viewer
 from collector.hosts import service as hosts
-from collector.ingest import pipeline
-from collector.limits import IngestGate, Overloaded
-from collector.pagination import decode_cursor, page
+from collector.hosts.schemas import host_out
+from collector.pagination import Page, decode_cursor, page
 from collector.results import service
-from collector.results.schemas import IngestOut, result_out
-from collector.results.wire import batch_schema
+from collector.results.schemas import HostDetailOut, ResultOut, result_out, state_out
 from collector.timefmt import parse_iso
 
 router = APIRouter(prefix="/api/v1", tags=["results"])
 
 
-_BATCH_SCHEMA = batch_schema()  # the one wire model (collector.results.wire)
-
-
-@router.post("/results", response_model=IngestOut,
-             openapi_extra={"requestBody": {"required": True,
-                                            "content": {"application/json": {"schema": _BATCH_SCHEMA}}}},
-             responses={401: {}, 403: {}, 413: {}, 422: {}, 429: {}, 503: {}})
-async def post_results(request: Request) -> Any:
-    """Agent batches. Authenticated by the agent's own token; every result must be for its host.
-    Overloaded: 503 with Retry-After (the agent keeps the batch and retries)."""
-    t0 = time.perf_counter()
-    settings = request.app.state.settings  # not a dependency: the hot path skips FastAPI's resolver
-    metrics = request.app.state.metrics
-    token = bearer(request)
-    if token is None:
-        metrics.rejected("unauthorized")
-        raise HTTPException(401, "缺少代理令牌", headers={"WWW-Authenticate": "Bearer"})
-    body = await _read_limited(request, settings.ingest.max_body_bytes)
-    addr = request.client.host if request.client else ""
-    try:
-        async with _gate(request.app.state, settings):
-            reply = await pipeline.ingest_async(state=request.app.state, settings=settings, token=token, body=body,
-                                                addr=addr)
-    except Overloaded as e:
-        metrics.rejected("overloaded")
-        raise HTTPException(503, "采集服务繁忙, 请稍后重试", headers={"Retry-After": str(e.retry_after)}) from None
-    metrics.observe(time.perf_counter() - t0, reply.accepted, reply.duplicates)
-    return Response(orjson.dumps(reply.to_dict()), media_type="application/json")
-
-
-def _gate(state: Any, settings: Any) -> IngestGate:
-    gate = getattr(state, "ingest_gate", None)
-    if gate is None:
-        cfg = settings.ingest
-        gate = state.ingest_gate = IngestGate(cfg.concurrency, cfg.queue_wait_ms, cfg.retry_after_seconds)
-    return gate
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        request.app.state.metrics.rejected("too_large")
-        raise HTTPException(413, f"请求体超过 {limit} 字节")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            request.app.state.metrics.rejected("too_large")
-            raise HTTPException(413, f"请求体超过 {limit} 字节")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        try:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            body = d.decompress(body, limit + 1)  # bounded: a gzip bomb stops at the limit
-            if len(body) > limit or d.unconsumed_tail:
-                raise HTTPException(413, f"解压后超过 {limit} 字节")
-        except (zlib.error, gzip.BadGzipFile):
-            raise HTTPException(400, "gzip 数据损坏") from None
-    return body
-
-
-@router.get("/results")
+@router.get("/results", response_model=Page[ResultOut])
 def list_results(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer,
                  host: Optional[str] = None, check: Optional[str] = None, since: Optional[str] = None,
                  limit: int = Query(100, ge=1, le=1000), cursor: Optional[str] = None) -> Any:
@@ -114,3 +45,13 @@ def list_results(request: Request, db: SessionDep, settings: SettingsDep, user: 
     out = page(rows, limit, request, lambda r: [r[0].started_at.isoformat(), str(r[0].id)])
     out["items"] = [result_out(r, name, settings.timezone) for r, name in out["items"]]
     return out
+
+
+@router.get("/hosts/{name}", response_model=HostDetailOut, tags=["hosts"])
+def get_host(name: str, db: SessionDep, settings: SettingsDep, user: Viewer) -> Any:
+    """A host with the latest state of each of its checks."""
+    h = hosts.get_by_name(db=db, name=name)
+    if h is None:
+        raise HTTPException(404, f"主机 {name} 不存在")
+    checks = [state_out(s, h.name, settings.timezone) for s in service.latest_states(db=db, host_id=h.id)]
+    return HostDetailOut(**dict(host_out(h, settings.timezone)), checks=checks)

@@ -111,3 +111,24 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class SupportWindow(Base):
+    """A 7×24 window (故障处理 while a fault is handled, 系统升级 while an upgrade runs): cases reported
+    inside it get their response deadline on clock hours, as the contract promises, instead of working
+    hours. Unlike a MaintenanceWindow it opens no fewer tickets. Empty selectors match everything."""
+
+    __tablename__ = "support_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # incident | upgrade
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    unit: Mapped[str] = mapped_column(sa.String(128), default="")
+    host: Mapped[str] = mapped_column(sa.String(128), default="")
+    system: Mapped[str] = mapped_column(sa.String(16), default="")
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    created_by: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str] = mapped_column(sa.String(64), default="")
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UtcDateTime)  # closed early: ends_at moved here

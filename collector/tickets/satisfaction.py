@@ -7,14 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Optional
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from collector.tickets.models import AUTO_SOURCES, Ticket
-from collector.visits import service as visits
 
 RATINGS = ("满意", "基本满意", "不满意")
 GOOD = ("满意", "基本满意")
@@ -54,12 +49,3 @@ class Rate:
 def rate_of(ratings: Iterable[Optional[str]]) -> Rate:
     rated = [r for r in ratings if r in RATINGS]
     return Rate(good=sum(1 for r in rated if r in GOOD), rated=len(rated))
-
-
-def month_rate(*, db: Session, start: datetime, end: datetime) -> Rate:
-    """Ratings of the tickets called in between start and end (reported_at) and the return visits of
-    those days, as the monthly report counts them."""
-    tickets = db.scalars(sa.select(Ticket.satisfaction).where(Ticket.reported_at >= start, Ticket.reported_at < end,
-                                                              Ticket.satisfaction.in_(RATINGS)))
-    visit_ratings = [v.satisfaction for v in visits.in_range(db=db, start=start.date(), end=end.date())]
-    return rate_of([*tickets, *visit_ratings])

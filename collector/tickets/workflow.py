@@ -8,11 +8,11 @@ from typing import Any, Optional
 from sqlalchemy.orm import Session
 
 from alerts.notify import Notification
-from collector.maintenance import support
 from collector.notifications import service as notifications
 from collector.runtime import Runtime
 from collector.tickets import satisfaction as satisfaction_
 from collector.tickets import service
+from collector.tickets import windows as support
 from collector.tickets.models import ACTIVE_STATUSES, SUPPORT_STEPS, Ticket
 from collector.tickets.numbers import next_number
 from collector.tickets.schemas import CHANNEL_LABELS, SUPPORT_LABELS

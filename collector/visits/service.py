@@ -7,6 +7,8 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from collector.tickets import satisfaction
+from collector.tickets.models import Ticket
 from collector.users.models import User
 from collector.visits.models import Visit
 
@@ -28,3 +30,12 @@ def in_range(*, db: Session, start: date, end: date, unit: Optional[str] = None)
     if unit:
         q = q.where(Visit.unit == unit)
     return list(db.scalars(q))
+
+
+def month_rate(*, db: Session, start: datetime, end: datetime) -> satisfaction.Rate:
+    """Ratings of the tickets called in between start and end (reported_at) and the return visits of
+    those days, as the monthly report counts them."""
+    tickets = db.scalars(sa.select(Ticket.satisfaction).where(Ticket.reported_at >= start, Ticket.reported_at < end,
+                                                              Ticket.satisfaction.in_(satisfaction.RATINGS)))
+    visit_ratings = [v.satisfaction for v in in_range(db=db, start=start.date(), end=end.date())]
+    return satisfaction.rate_of([*tickets, *visit_ratings])

@@ -4,13 +4,13 @@ import datetime as dt
 from typing import Any, Literal, Optional
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
-from collector.reports.period import month_range
+from collector.pagination import Page
 from collector.tickets.models import Ticket
-from collector.timefmt import iso
+from collector.timefmt import LocalTime, month_range
 from collector.visits import service
 from collector.visits.models import Visit
 
@@ -35,14 +35,29 @@ class VisitIn(BaseModel):
     ticket_id: Optional[int] = None
 
 
-def visit_out(v: Visit, tz: str) -> dict[str, Any]:
-    return {"id": v.id, "date": v.date.isoformat(), "unit": v.unit, "customer_name": v.customer_name,
-            "method": v.method, "answers": v.answers, "satisfaction": v.satisfaction, "comment": v.comment,
-            "ticket_id": v.ticket_id, "engineer_name": v.engineer_name, "engineer_number": v.engineer_number,
-            "created_by": v.created_by, "created_at": iso(v.created_at, tz)}
+class VisitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    date: dt.date
+    unit: str
+    customer_name: str
+    method: str
+    answers: list[dict[str, str]]
+    satisfaction: str
+    comment: str
+    ticket_id: Optional[int]
+    engineer_name: str
+    engineer_number: str
+    created_by: str
+    created_at: LocalTime
 
 
-@router.post("/visits", status_code=201)
+def visit_out(v: Visit, tz: str) -> VisitOut:
+    return VisitOut.model_validate(v, from_attributes=True, context={"tz": tz})
+
+
+@router.post("/visits", status_code=201, response_model=VisitOut)
 def create_visit(body: VisitIn, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
     if body.ticket_id is not None and db.get(Ticket, body.ticket_id) is None:
         raise HTTPException(422, f"服务单 {body.ticket_id} 不存在")
@@ -51,7 +66,7 @@ def create_visit(body: VisitIn, db: SessionDep, settings: SettingsDep, user: Eng
     return visit_out(service.record(db=db, actor=user, now=utcnow(), data=data), settings.timezone)
 
 
-@router.get("/visits")
+@router.get("/visits", response_model=Page[VisitOut])
 def list_visits(db: SessionDep, settings: SettingsDep, user: Viewer, month: Optional[str] = None,
                 unit: Optional[str] = None) -> Any:
     if month:
@@ -62,4 +77,4 @@ def list_visits(db: SessionDep, settings: SettingsDep, user: Viewer, month: Opti
     else:
         start, end = dt.date(1970, 1, 1), dt.date(9999, 1, 1)
     items = service.in_range(db=db, start=start, end=end, unit=unit)
-    return {"items": [visit_out(v, settings.timezone) for v in items], "next": None}
+    return Page(items=[visit_out(v, settings.timezone) for v in items])

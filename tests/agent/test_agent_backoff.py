@@ -3,7 +3,8 @@ from __future__ import annotations
 import random
 from email.utils import formatdate
 
-from agent.backoff import Backoff, parse_retry_after
+from agent.backoff import Backoff
+from checks.retry_after import parse_retry_after
 
 
 def test_full_jitter_stays_under_a_doubling_capped_ceiling() -> None:

@@ -70,9 +70,28 @@ def test_status_mapping(reply, retryable, after):
 
 
 def test_retry_after_http_date():
-    from alerts.notify.http import retry_after_seconds
-    now = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
-    assert retry_after_seconds("Wed, 25 Nov 2026 08:01:30 GMT", now) == 90
-    assert retry_after_seconds("30", now) == 30
-    assert retry_after_seconds("soon", now) is None
-    assert retry_after_seconds(None, now) is None
+    from checks.retry_after import parse_retry_after
+    now = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc).timestamp()
+    assert parse_retry_after("Wed, 25 Nov 2026 08:01:30 GMT", now) == 90
+    assert parse_retry_after("30", now) == 30
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None
+
+
+def test_configured_proxy_carries_the_post():
+    # The loopback service plays an HTTP proxy: it receives the absolute URL's request for the target host.
+    with FakeService(scripted(Reply(status=204))) as proxy:
+        ch = build_channel({"name": "hook", "type": "webhook", "url": "http://receiver.example.cn/xunjian",
+                            "proxy": proxy.url})
+        result = ch.send(alert())
+    assert result.ok and result.status == 204, result
+    assert proxy.requests[0].headers["Host"] == "receiver.example.cn"
+    assert proxy.requests[0].path == "/xunjian"
+
+
+def test_environment_proxy_is_ignored(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")   # nothing listens there
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    with FakeService(scripted(Reply(status=200))) as svc:
+        result = hook(svc).send(alert())
+    assert result.ok and len(svc.requests) == 1

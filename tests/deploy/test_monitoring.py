@@ -16,7 +16,7 @@ PROM = DEPLOY / "prometheus"
 # The collector's metric names (README contract); histograms also expose _bucket/_sum/_count.
 COLLECTOR_METRICS = {
     "xunjian_check_status", "xunjian_check_last_run_timestamp_seconds", "xunjian_agent_last_seen_timestamp_seconds",
-    "xunjian_agent_up", "xunjian_disk_used_ratio", "xunjian_disk_free_bytes", "xunjian_tickets_open",
+    "xunjian_host_online", "xunjian_disk_used_ratio", "xunjian_disk_free_bytes", "xunjian_tickets_open",
     "xunjian_tickets_sla_breached", "xunjian_sla_breaches_total", "xunjian_ingest_results_total",
     "xunjian_ingest_request_duration_seconds", "xunjian_job_failures_total",
     "xunjian_job_last_success_timestamp_seconds",

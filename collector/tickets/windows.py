@@ -12,11 +12,10 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from collector.maintenance.models import SupportWindow
 from collector.runtime import Runtime
 from collector.sla.policy import WINDOW_KIND_ZH
 from collector.tickets import service as tickets
-from collector.tickets.models import ACTIVE_STATUSES, Ticket
+from collector.tickets.models import ACTIVE_STATUSES, SupportWindow, Ticket
 from collector.tickets.sla import set_due
 from collector.timefmt import text_time
 

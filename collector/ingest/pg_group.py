@@ -1,6 +1,6 @@
 """A group of batches on PostgreSQL written step by step for all of them at once, not batch after batch.
 
-Group commit (collector.ingest.group) shares one transaction among the batches queued in a process; written
+Group commit (collector.ingest.writer) shares one transaction among the batches queued in a process; written
 one after the other, each batch still costs four statements (contact, states, COPY, states upsert), each a
 round trip with its own parse, plan and executor start-up in PostgreSQL and its own cursor in the collector.
 Here the common batch — its host's token still valid, the host online, every result new (seq above the
@@ -14,19 +14,17 @@ and every batch is written again alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
-from collector.flows import IngestReply
+from collector.flows import TicketChanges
 from collector.ingest import contact
 from collector.ingest import states as state_rows
-from collector.ingest.evaluate import TicketChanges, evaluate, fault_keys
+from collector.ingest.batch import BatchWrite, IngestReply
+from collector.ingest.evaluate import evaluate, fault_keys
 from collector.ingest.store import all_after, copy_in, copy_many, refuse_stored, unique
 from collector.ingest.tx import Tx
-
-if TYPE_CHECKING:
-    from collector.ingest.pipeline import BatchWrite
 
 Outcome = tuple[IngestReply, TicketChanges]
 

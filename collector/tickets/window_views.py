@@ -7,11 +7,11 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from collector.deps import Admin, SessionDep, SettingsDep, Viewer
-from collector.maintenance import support
-from collector.maintenance.models import SupportWindow
 from collector.runtime import runtime
 from collector.sla.policy import WINDOW_KIND_ZH
+from collector.tickets import windows as support
 from collector.tickets.fields import Text128, Text300
+from collector.tickets.models import SupportWindow
 from collector.timefmt import iso
 
 router = APIRouter(prefix="/api/v1", tags=["support windows"])

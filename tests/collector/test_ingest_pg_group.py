@@ -1,4 +1,4 @@
-"""A group of batches written step by step for all at once on PostgreSQL (collector.ingest.grouped): the same
+"""A group of batches written step by step for all at once on PostgreSQL (collector.ingest.pg_group): the same
 rows, states, contacts and tickets as batch after batch, with the uncommon batches (re-delivery, rotated
 token, offline host, a host's second batch) written on their own in the same transaction.
 
@@ -20,9 +20,10 @@ from fastapi import HTTPException
 
 from checks.model import Status
 from collector.hosts import service as hosts
-from collector.ingest import grouped, pipeline, store
-from collector.ingest.group import GroupWriter
+from collector.ingest import batch as batches
+from collector.ingest import pg_group, pipeline, store
 from collector.ingest.records import parse
+from collector.ingest.writer import GroupWriter
 from tests.collector.factories import batch, minutes_ago, result
 
 pytestmark = pytest.mark.postgres
@@ -32,12 +33,12 @@ pytestmark = pytest.mark.postgres
 def common(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Sizes of the sets of batches written together (one COPY for all)."""
     sizes: list[int] = []
-    real = grouped._write_common
+    real = pg_group._write_common
 
     def counted(conn: Any, tx: Any, works: list[Any]) -> Any:
         sizes.append(len(works))
         return real(conn, tx, works)
-    monkeypatch.setattr(grouped, "_write_common", counted)
+    monkeypatch.setattr(pg_group, "_write_common", counted)
     return sizes
 
 
@@ -48,7 +49,7 @@ def enroll(app: Any, *names: str) -> dict[str, str]:
     return tokens
 
 
-def prepare(app: Any, token: str, body: dict[str, Any]) -> pipeline.BatchWrite:
+def prepare(app: Any, token: str, body: dict[str, Any]) -> batches.BatchWrite:
     return pipeline.prepare(state=app.state, settings=app.state.settings, token=token, body=orjson.dumps(body),
                             addr="test")
 
@@ -93,7 +94,7 @@ def test_a_group_leaves_what_batch_after_batch_leaves(app: Any, common: list[int
     for j in range(3):
         works = [prepare(app, tokens[f"ga{i}"], body("a", i, j)) for i in range(4)]
         with app.state.engine.begin() as conn:
-            replies = grouped.write_group(conn, works)
+            replies = pg_group.write_group(conn, works)
         assert [(r.accepted, r.duplicates) for r, _ in replies] == [(5, 0)] * 4
         assert [len(changes.opened) for _, changes in replies] == [0, int(j == 1), int(j == 2), 0]
         for i in range(4):
@@ -127,16 +128,16 @@ def test_uncommon_batches_in_a_group_are_written_on_their_own(app: Any, common: 
         prepare(app, tokens["gu6"], five("gu6", 1, 30)),
     ]
     with app.state.engine.begin() as conn:
-        replies = grouped.write_group(conn, works)
+        replies = pg_group.write_group(conn, works)
     assert [(r.accepted, r.duplicates) for r, _ in replies] == [(5, 0), (0, 5), (5, 0), (5, 0), (1, 0), (5, 0)]
     assert common == [2]  # gu1's first and gu3's
     snap = snapshot(app, "gu")
     assert [row[:2] for row in snap["hosts"]] == [("gu1", 10), ("gu2", 5), ("gu3", 5), ("gu4", None),
                                                   ("gu5", 5), ("gu6", 5)]
     assert all(row[4] for row in snap["hosts"])  # gu6 is back online
-    with pytest.raises(pipeline._TokenGone):  # the group's transaction ends with the error
+    with pytest.raises(batches.TokenGone):  # the group's transaction ends with the error
         with app.state.engine.begin() as conn:
-            grouped.write_group(conn, [prepare(app, tokens["gu3"], five("gu3", 6, 29)),
+            pg_group.write_group(conn, [prepare(app, tokens["gu3"], five("gu3", 6, 29)),
                                        prepare(app, rotated, five("gu5", 6, 29))])
     assert snapshot(app, "gu3")["hosts"][0][1] == 5  # rolled back with the group
 
@@ -157,7 +158,7 @@ def test_a_wrong_hint_in_a_group_costs_a_retry_and_loses_nothing(app: Any, commo
               "gw2": batch(again, result("gw2", "voucher-log", at=minutes_ago(30), seq=8), host="gw2")}
 
     writer = app.state.ingest_writer = GroupWriter(app.state.engine, max_group=8, writers=1,
-                                                   many=grouped.write_group)
+                                                   many=pg_group.write_group)
     sizes: list[int] = []
     writer.on_group = sizes.append
     hold, held = threading.Event(), threading.Event()

@@ -5,19 +5,16 @@ PostgreSQL; on SQLite the write lock and the WAL frames of the pages the batch t
 same pages as the next batch's). Each collector process has `writers` writer threads of its own (started
 on first use); the event loop parses and validates a batch and queues its write here, and a free writer
 takes up to `max_group` queued batches into one transaction, in host order so that concurrent groups
-lock host rows in the same order. One writer per process is the default: the database stays busy with
-the other processes' writers, and a second writer thread measured worse (smaller groups, more GIL
-contention with the event loop; on SQLite the write gate serialises writers anyway). Only the database
-work runs on these threads: handing every request to a worker thread of its own, which then queued for a
-writer, cost a good part of the collector's CPU once several threads fought over the GIL
-(docs/benchmarks.md, fourth session).
+lock host rows in the same order. One writer per process is the default: the other processes' writers keep
+the database busy, and more threads contend for the GIL with the event loop (figures: docs/benchmarks.md).
+Only the database work runs on these threads.
 A group that fails for any reason is rolled back and its batches are written again one by one, each in its
 own transaction, so a batch's error (a rotated token, a database error) is its own and costs the others
 only a retry. Retries are careful (`Tx.careful`): a batch whose optimistic COPY met a result stored before
 (an integrity error, even in a group of one) goes in by INSERT … ON CONFLICT the second time.
 A batch alone is written at once: grouping adds no wait when the collector is idle.
 On PostgreSQL a group's batches are written step by step for all of them at once (`many`,
-collector.ingest.grouped): one statement per step for the whole group rather than per batch.
+collector.ingest.pg_group): one statement per step for the whole group rather than per batch.
 """
 from __future__ import annotations
 
@@ -60,7 +57,7 @@ class GroupWriter:
     def __init__(self, engine: Engine, max_group: int = 16, writers: int = 1,
                  many: Optional[Callable[[Connection, list[Any]], list[Any]]] = None) -> None:
         self.engine = engine
-        # writes a group's works in its transaction, values in their order (collector.ingest.grouped);
+        # writes a group's works in its transaction, values in their order (collector.ingest.pg_group);
         # without it, one work after the other
         self.many = many
         self.max_group = max(1, max_group)

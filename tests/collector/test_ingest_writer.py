@@ -1,4 +1,4 @@
-"""Group commit (collector.ingest.group): queued batches share a transaction; one batch's failure is its own.
+"""Group commit (collector.ingest.writer): queued batches share a transaction; one batch's failure is its own.
 
 On SQLite and the real PostgreSQL; real threads, real transactions.
 """
@@ -18,8 +18,8 @@ from checks.model import Status
 from collector.db import make_engine
 from collector.hosts import service as hosts
 from collector.ingest import pipeline
-from collector.ingest.group import GroupWriter
 from collector.ingest.tx import Tx
+from collector.ingest.writer import GroupWriter
 from tests.collector.factories import batch, minutes_ago, result
 
 

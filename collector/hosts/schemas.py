@@ -1,0 +1,40 @@
+"""API shapes of hosts (the enrolled agents)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from collector.timefmt import LocalTime
+
+
+class EnrollIn(BaseModel):
+    host: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    labels: dict[str, str] = {}
+    unit: str = ""
+    room: str = ""
+
+
+class EnrollOut(BaseModel):
+    host: str
+    token: str = Field(description="shown once; stored only as a hash")
+
+
+class HostOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    unit: str
+    room: str
+    labels: dict[str, Any]
+    online: bool
+    last_seen_at: LocalTime
+    agent_version: str
+    enrolled_at: LocalTime
+    dropped_total: int
+    rejected_total: int
+    last_seq: Optional[int]
+
+
+def host_out(h: Any, tz: str) -> HostOut:
+    return HostOut.model_validate(h, from_attributes=True, context={"tz": tz})
