@@ -29,6 +29,7 @@ from collector.jobs.runner import Job, JobRunner
 from collector.limits import SecurityHeaders, install_input_guards
 from collector.metrics import CalendarCollector, FleetCollector, IngestMetrics
 from collector.notifications.service import deliver_due
+from collector.reports import mailing
 from collector.reports.service import run_monthly
 from collector.rollups.retention import run_retention
 from collector.rollups.service import run_rollups
@@ -47,7 +48,8 @@ def default_jobs(settings: Settings, factory: Any) -> list[Job]:
         Job("agents-offline", every, lambda db, now: detect_offline(db=db, now=now, settings=settings)),
         Job("sla-timers", every, lambda db, now: check_sla(db=db, rt=runtime(settings, db), now=now)),
         Job("notifications", timedelta(seconds=min(5.0, settings.job_interval_seconds)),
-            lambda db, now: deliver_due(factory=factory, config=runtime(settings).notify, now=now)),
+            lambda db, now: deliver_due(factory=factory, config=runtime(settings).notify, now=now,
+                                        senders=mailing.SENDERS)),
         Job("rollups", timedelta(minutes=5),
             lambda db, now: run_rollups(db=db, now=now, calendar=runtime(settings, db).calendar)),
         Job("retention", timedelta(hours=1), lambda db, now: run_retention(

@@ -13,6 +13,7 @@ from alerts.notify import Channel, NotifyConfig, mask_url
 from alerts.notify.message import example
 from collector.notifications.models import OutboxMessage
 from collector.notifications.service import deliver_due
+from collector.reports import mailing
 from collector.runtime import Runtime
 
 FAIL_STREAK = 3  # this many failed sends in a row: the channel "keeps failing"
@@ -96,7 +97,7 @@ def test_send(*, factory: Any, config: NotifyConfig, name: str, actor: str, now:
         db.commit()
         row_id = row.id
     only = NotifyConfig(channels={name: config.channels[name]}, router=config.router, digest=config.digest)
-    deliver_due(factory=factory, config=only, now=now)
+    deliver_due(factory=factory, config=only, now=now, senders=mailing.SENDERS)
     with factory() as db:
         done = db.get(OutboxMessage, row_id)
         assert done is not None

@@ -41,7 +41,7 @@ def _page(request: Request, db: Session, month: str, values: dict[str, Any], err
     lines, total = survey.per_unit(visits)
     numbers = dict(db.execute(sa.select(Ticket.id, Ticket.number).where(
         Ticket.id.in_([v.ticket_id for v in visits if v.ticket_id]))).all()) if visits else {}
-    overall = satisfaction.month_rate(db=db, start=start, end=end)
+    overall = service.month_rate(db=db, start=start, end=end)
     return render(request, "visits.html", status=status, month=month, visits=visits, lines=lines, total=total,
                   numbers=numbers, overall=overall, target=survey.TARGET, questions=survey.QUESTIONS,
                   ratings=satisfaction.RATINGS, methods=METHODS, values=values, error=error, saved=saved,

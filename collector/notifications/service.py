@@ -8,14 +8,15 @@ was sent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.notify import Notification, NotifyConfig, fold_pending, slots_left
+from alerts.notify import Channel, DeliveryResult, Notification, NotifyConfig, fold_pending, slots_left
 from collector.notifications.models import OutboxMessage
 
 log = logging.getLogger("xunjian.notify")
@@ -23,6 +24,7 @@ log = logging.getLogger("xunjian.notify")
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0  # seconds; doubled per attempt, capped at an hour
 LEASE_MARGIN = 30.0  # seconds beyond the channel's timeout before an unfinished send is tried again
+Sender = Callable[[Any, Channel, dict[str, Any]], DeliveryResult]  # (session factory, channel, payload)
 REPORT_MAIL = "report_mail"  # collector.reports.mailing: files attached, to the unit's own contacts
 SOLO = ("digest", REPORT_MAIL)  # sent as they are, never folded into a digest
 
@@ -49,10 +51,13 @@ def enqueue(*, db: Session, notification: Notification, config: NotifyConfig, no
     return rows
 
 
-def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50) -> int:
+def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50,
+                senders: Mapping[str, Sender] | None = None) -> int:
     """Send what is due on every channel; returns the number of messages delivered.
 
-    Each send happens outside any database transaction, so a slow robot never holds a lock."""
+    `senders` deliver the kinds that are more than a notification (a report mail with its files: the
+    reports domain passes its own, so this lower layer never imports it). Each send happens outside any
+    database transaction, so a slow robot never holds a lock."""
     sent = 0
     for name, channel in config.channels.items():
         limit = channel.rate_limit
@@ -96,10 +101,9 @@ def deliver_due(*, factory, config: NotifyConfig, now: datetime, batch: int = 50
             db.commit()
             work = [(r.id, r.kind, r.payload) for r in to_send]
         for row_id, kind, payload in work:
-            if kind == REPORT_MAIL:  # a unit's report with its files, to the unit's contacts
-                from collector.reports import mailing
-
-                result = mailing.deliver(factory=factory, channel=channel, payload=payload)
+            special = (senders or {}).get(kind)
+            if special is not None:
+                result = special(factory, channel, payload)
             else:
                 result = channel.send(Notification.from_dict(payload))
             with factory() as db, db.begin():

@@ -70,7 +70,7 @@ def attachments(db: Session, payload: dict[str, Any]) -> list[Attachment]:
     return out
 
 
-def deliver(*, factory: Any, channel: Channel, payload: dict[str, Any]) -> DeliveryResult:
+def deliver(factory: Any, channel: Channel, payload: dict[str, Any]) -> DeliveryResult:
     """Send one queued mail: files read in a short session, sent outside any transaction."""
     if not isinstance(channel, EmailChannel):
         return DeliveryResult.failed(f"通道 {channel.name} 不是邮件通道, 无法发送附件")
@@ -82,6 +82,9 @@ def deliver(*, factory: Any, channel: Channel, payload: dict[str, Any]) -> Deliv
     except LookupError as e:
         return DeliveryResult.failed(str(e))
     return channel.send_mail(Notification.from_dict(payload), to=payload["mail_to"], attachments=files)
+
+
+SENDERS = {KIND: deliver}  # for notifications.deliver_due: the outbox sends these with their files
 
 
 def recent(*, db: Session, limit: int = 50) -> list[OutboxMessage]:
