@@ -324,11 +324,12 @@ class CentralState:
 
     def current(self) -> None:
         """The collector serves the running version again (a refused one withdrawn, by a rollback say):
-        that refusal is over, and the next poll names the running version, so it is answered 304."""
+        that refusal is over, and the next poll names the running version, so it is answered 304. The
+        refused version stays warned about: behind a balancer, a process that has not yet seen a change
+        must not get it logged twice."""
         with self._lock:
             self.known = self.version
             self.refused = None
-            self._warned.clear()
 
     def reconsider(self) -> None:
         """The local config changed: a refused version is asked for and judged again."""
