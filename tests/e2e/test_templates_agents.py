@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,14 +18,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import yaml
 
 from agent.central import JITTER
 from collector.db import make_engine, make_sessionmaker
 from collector.hosts import service as hosts
 from collector.templates.poll import GENERATION_TTL
-from tests.agent.agentproc import AgentProc, disk_check, spool_rows, write_config
+from tests.agent.agentless_env import known_hosts, poller_doc
+from tests.agent.agentproc import ROOT, AgentProc, disk_check, spool_rows, write_config
 from tests.collector.templates_helpers import bucket
 from tests.conftest import bin_path, free_port, run_cli, wait_http
+from tests.helpers import sshd as sshd_helpers
+
+client_key, sshd, sshd_factory = sshd_helpers.client_key, sshd_helpers.sshd, sshd_helpers.sshd_factory  # fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -337,3 +343,48 @@ def test_two_collectors_one_version_one_rollout(pg_url: str, tmp_path: Path) -> 
         stop_all(list(agents.values()))
         for c in cs:
             c.stop()
+
+
+# -- the agentless poller against the real collector ----------------------------------------------
+
+
+def test_agentless_poller_target_pulls_from_the_real_collector(tmp_path: Path, sshd: Any, client_key: Path) -> None:
+    """`xunjian-agent poll`: a target pulls its template checks with its own token, runs them over SSH (the
+    loopback sshd) and reports the version the collector serves it; a rollback reaches it too."""
+    site = Site(f"sqlite:///{tmp_path / 'xunjian.db'}", tmp_path, ["remote01"])
+    c = site.collector().start()
+    doc = poller_doc(tmp_path, [{"name": "remote01", "address": "127.0.0.1", "port": sshd.port,
+                                 "token": site.tokens["remote01"],
+                                 "checks": [disk_check("local-disk", interval="60s", timeout="20s")]}],
+                     key=client_key, known=known_hosts(tmp_path, sshd), url=c.url, heartbeat="1s",
+                     send={"flush_interval": "0.2s"})
+    doc["collector"]["central"] = True
+    config = tmp_path / "poller.yaml"
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    log = tmp_path / "poller.log"
+    proc = None
+    try:
+        site.apply("remote", [disk_check("tmpl-disk", interval="2s", timeout="20s")], 1)
+        v1 = c.host_config("remote01")["version"]
+        with open(log, "ab") as f:
+            proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "poll", "--config", str(config)],
+                                    cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+                                    stdout=f, stderr=f)
+        assert wait_for(lambda: f"target remote01: {applied(v1)}" in log.read_text(), 30), log.read_text()
+        assert wait_for(lambda: c.results("remote01", "tmpl-disk"), 30)
+        assert wait_for(lambda: c.host_config("remote01")["reported_version"] == v1, 15)
+        site.apply("remote", [disk_check("tmpl-disk", interval="2s", timeout="20s"),
+                              disk_check("tmpl-new", interval="2s", timeout="20s")], 2)
+        v2 = c.host_config("remote01")["version"]
+        assert wait_for(lambda: applied(v2) in log.read_text(), 15)
+        assert wait_for(lambda: c.results("remote01", "tmpl-new"), 30)
+        assert wait_for(lambda: c.host_config("remote01")["reported_version"] == v2, 15)
+        site.cli("rollback", "remote")
+        assert wait_for(lambda: c.host_config("remote01")["reported_version"] == v1, 15)
+        assert proc.poll() is None
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+        c.stop()
+    assert "Traceback" not in log.read_text()
