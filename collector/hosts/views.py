@@ -32,7 +32,10 @@ def host_out(h: Any, tz: str) -> dict[str, Any]:
     return {"name": h.name, "unit": h.unit, "room": h.room, "labels": h.labels, "online": h.online,
             "last_seen_at": iso(h.last_seen_at, tz), "agent_version": h.agent_version,
             "enrolled_at": iso(h.enrolled_at, tz), "dropped_total": h.dropped_total,
-            "rejected_total": h.rejected_total, "last_seq": h.last_seq}
+            "rejected_total": h.rejected_total, "last_seq": h.last_seq,
+            # central configuration (templates): the version its agent runs, the last one it refused
+            "config_version": h.config_version, "config_refused_version": h.config_refused_version,
+            "config_refused_error": h.config_refused_error}
 
 
 @router.get("/hosts")

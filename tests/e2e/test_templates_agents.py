@@ -200,6 +200,7 @@ def test_a_change_reaches_50_agents_within_a_heartbeat_and_rolls_back(
         [h for h in agents if not c.results(h, "tmpl-new")]
     assert wait_for(lambda: all(c.host_config(h)["reported_version"] == v2 for h in agents), 15, 0.5)
     assert {c.host_config(h)["version"] for h in agents} == {v2}
+    assert {h["name"]: h["config_version"] for h in c.get("/api/v1/hosts")["items"]} == {h: v2 for h in agents}
     assert c.get("/api/v1/templates/fleet-base")["hosts_by_running"] == {"2": AGENTS}
 
     out = site.cli("rollback", "fleet-base")
@@ -245,6 +246,9 @@ def test_refusal_rollback_and_outage(tmp_path: Path) -> None:
         assert wait_for(lambda: c.host_config("strict")["refused_version"] == v2, 15)
         hc = c.host_config("strict")
         assert hc["reported_version"] == v1 and "command" in hc["refused_error"]
+        host = c.get("/api/v1/hosts/strict")
+        assert (host["config_version"], host["config_refused_version"]) == (v1, v2)
+        assert "central_allow" in host["config_refused_error"]
         assert wait_for(lambda: c.host_config("open")["reported_version"] == v2, 10)
         detail = c.get("/api/v1/templates/ops")
         assert [(r["host"], r["refused"]) for r in detail["refused"]] == [("strict", 2)]
