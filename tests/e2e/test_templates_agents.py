@@ -98,7 +98,11 @@ class Site:
         self.db, self.tmp = db, tmp
         self.env = {"XUNJIAN_DB_URL": db}
         run_cli(CLI, "db", "upgrade", env=self.env)
-        self.key = run_cli(CLI, "user", "add", "admin", "--role", "admin", env=self.env).strip().splitlines()[-1]
+        self.password = "模板-e2e-Passw0rd"
+        added = subprocess.run([CLI, "user", "add", "admin", "--role", "admin", "--password-stdin"], check=True,
+                               input=self.password + "\n", capture_output=True, text=True, timeout=120,
+                               env={**os.environ, **self.env})
+        self.key = added.stdout.strip().splitlines()[-1]
         engine = make_engine(db)
         with make_sessionmaker(engine)() as s:  # as `agent enroll --unit` does, without a process per host
             self.tokens = {h: hosts.enroll(db=s, name=h, unit=UNIT)[1] for h in names}
@@ -115,6 +119,22 @@ class Site:
         f = self.tmp / f"{name}-{n}.yaml"
         f.write_text(tmpl(name, checks), encoding="utf-8")
         return self.cli("apply", str(f), "--percent", str(percent))
+
+
+def console_page(c: Collector, site: Site, path: str) -> str:
+    """A console page as a logged-in admin (the login form with its CSRF token, then the session cookie)."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(c.url + "/console/login", timeout=30) as r:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', r.read().decode())
+    assert csrf is not None
+    form = urllib.parse.urlencode({"csrf": csrf.group(1), "next": path, "username": "admin",
+                                   "password": site.password}).encode()
+    with opener.open(c.url + "/console/login", data=form, timeout=30) as r:
+        return r.read().decode()
 
 
 def start_agent(tmp: Path, url: str, host: str, token: str, **collector: Any) -> AgentProc:
@@ -260,6 +280,10 @@ def test_refusal_rollback_and_outage(tmp_path: Path) -> None:
         assert c.results("strict", "tmpl-echo") == 0
         shown = site.cli("show", "ops")
         assert "拒绝 v2: strict" in shown
+        page = console_page(c, site, "/console/templates/ops")
+        assert "拒绝此模板的主机" in page and '<a href="/console/hosts/strict">strict</a>' in page
+        page = console_page(c, site, "/console/hosts/strict")
+        assert f"代理报告运行 <code>{v1}</code>" in page and f"拒绝了 <code>{v2}</code>" in page
 
         site.cli("rollback", "ops")
         assert c.host_config("open")["version"] == v1
