@@ -322,6 +322,15 @@ class CentralState:
             if self.refused is not None and self.refused.get("version") is None:
                 self.refused = None
 
+    def current(self) -> None:
+        """The collector serves the running version again (a refused one withdrawn, by a rollback say):
+        that refusal is over, and the next poll names the running version, so it is answered 304. The
+        refused version stays warned about: behind a balancer, a process that has not yet seen a change
+        must not get it logged twice."""
+        with self._lock:
+            self.known = self.version
+            self.refused = None
+
     def reconsider(self) -> None:
         """The local config changed: a refused version is asked for and judged again."""
         with self._lock:
@@ -437,8 +446,10 @@ class CentralPoller:
         p = fetch(cfg, self.state.known, self._context)
         self.polls += 1
         kind, self._last_kind = self._last_kind, p.kind
-        if p.kind == "unchanged" or (p.kind == "new" and p.doc is not None and p.doc.version == self.state.version):
+        if p.kind == "unchanged":
             self.state.confirmed()
+        elif p.kind == "new" and p.doc is not None and p.doc.version == self.state.version:
+            self.state.current()
         elif p.kind == "new" and p.doc is not None:
             if not self.state.is_refused(p.doc.version):
                 self._deliver(p.doc)

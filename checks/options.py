@@ -7,6 +7,7 @@ keys with a message that names the check and the key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import sys
 import typing
@@ -42,27 +43,47 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024,
                "t": 1000**4, "tb": 1000**4, "tib": 1024**4, "ti": 1024**4}
 
 
+# Bounds that keep a value usable downstream: a wait longer than threading.TIMEOUT_MAX raises, and the
+# spool stores sizes in SQLite's 64-bit integers.
+MAX_DURATION = 3650 * 86400.0  # ten years
+MAX_SIZE = 2**60               # 1 EiB
+
+
 def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
-    m = _DUR.match(str(value))
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (use 30s, 5m, 1h, 2d)")
-    unit = m.group(2).lower() if m.group(2) else None
-    return float(m.group(1)) * _DUR_UNITS[unit]
+        seconds = float(value) if not isinstance(value, int) or abs(value) <= MAX_DURATION else math.inf
+    else:
+        m = _DUR.match(str(value))
+        if not m:
+            raise ValueError(f"not a duration: {str(value)[:40]!r} (use 30s, 5m, 1h, 2d)")
+        unit = m.group(2).lower() if m.group(2) else None
+        seconds = float(m.group(1)) * _DUR_UNITS[unit]
+    if math.isnan(seconds):
+        raise ValueError("not a duration: NaN (use 30s, 5m, 1h, 2d)")
+    if abs(seconds) > MAX_DURATION:
+        raise ValueError(f"duration out of range: {str(value)[:40]!r} (at most 3650d)")
+    return seconds
 
 
 def parse_size(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
-    if isinstance(value, (int, float)):
-        return int(value)
-    m = _SIZE.match(str(value))
-    if not m:
-        raise ValueError(f"not a size: {value!r} (use 512KiB, 64MiB, 1GiB)")
-    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()])
+    if isinstance(value, int):
+        size: float = value if abs(value) <= MAX_SIZE else math.inf
+    elif isinstance(value, float):
+        size = value
+    else:
+        m = _SIZE.match(str(value))
+        if not m:
+            raise ValueError(f"not a size: {str(value)[:40]!r} (use 512KiB, 64MiB, 1GiB)")
+        size = float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()]
+    if math.isnan(size):
+        raise ValueError("not a size: NaN (use 512KiB, 64MiB, 1GiB)")
+    if abs(size) > MAX_SIZE:
+        raise ValueError(f"size out of range: {str(value)[:40]!r} (at most 1EiB)")
+    return int(size)
 
 
 def build(cls: type[T], data: Any, where: str) -> T:

@@ -34,6 +34,10 @@ class HostOut(BaseModel):
     dropped_total: int
     rejected_total: int
     last_seq: Optional[int]
+    # central configuration (templates): the version its agent runs, the last one it refused and why
+    config_version: str
+    config_refused_version: str
+    config_refused_error: str
 
 
 def host_out(h: Any, tz: str) -> HostOut:

@@ -139,7 +139,7 @@ def validate_checks(raw: Any) -> list[dict[str, Any]]:
             spec = parse_spec(item, f"checks[{i}]")
         except (ConfigError, ValueError, TypeError) as e:
             raise TemplateError(f"检查项配置有误 (与 xunjian-agent validate 相同的校验): {e}") from None
-        except (ArithmeticError, RecursionError) as e:  # e.g. a size of .inf: int() overflows in checks.options
+        except (ArithmeticError, RecursionError) as e:  # a check's own arithmetic on a hostile value
             raise TemplateError(f"检查项配置有误: checks[{i}]: 数值无效 ({type(e).__name__}: {e})") from None
         if spec.name in seen:
             raise TemplateError(f"checks[{i}].name: 检查名 {spec.name} 重复")

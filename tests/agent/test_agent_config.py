@@ -125,6 +125,29 @@ def test_validate_command(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.strip() == "xunjian-agent 0.1.0"
 
 
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1.0e+300", "100000000000000000000000",
+                                   "99999999999999999999999999TiB"])
+def test_huge_and_non_finite_sizes_and_durations_are_a_clear_config_error(tmp_path: Path, value: str) -> None:
+    """YAML's .inf once escaped as an OverflowError (a traceback from `validate`); huge ones passed."""
+    for extra, where in ((f"spool: {{max_bytes: {value}}}", "spool.max_bytes: "),
+                         (f"heartbeat: {value}", "heartbeat: "),
+                         (f"  - {{name: web, type: http, url: 'http://127.0.0.1/', max_body: {value}}}",
+                          "checks[1] (web).max_body: "),
+                         (f"  - {{name: d2, type: disk, mounts: ['/'], interval: {value}}}", "checks[1] (d2): ")):
+        with pytest.raises(ConfigError) as e:
+            load_config(_write(tmp_path, BASE + extra + "\n"))
+        assert where in str(e.value) and ("out of range" in str(e.value) or "NaN" in str(e.value)
+                                          or "not a duration" in str(e.value)), str(e.value)
+    bad = _cli("validate", str(_write(tmp_path, BASE + f"spool: {{max_bytes: {value}}}\n")))
+    assert bad.returncode == 2 and bad.stderr.startswith("配置无效: spool.max_bytes: ")
+    assert "Traceback" not in bad.stderr
+
+
+def test_sizes_and_durations_up_to_the_bounds_still_load(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, BASE + "spool: {max_bytes: 1024TiB, max_age: 3650d}\nheartbeat: 1d\n"))
+    assert cfg.spool.max_bytes == 1024**5 and cfg.spool.max_age == 3650 * 86400 and cfg.heartbeat == 86400
+
+
 @pytest.mark.real_clock  # which modules load: the far clock's time-machine would be among them
 def test_a_running_agent_loads_no_error_helpers_or_yaml_c_extension(tmp_path: Path) -> None:
     """What only wording an error needs is not loaded, nor are psutil, ctypes and tempfile for these

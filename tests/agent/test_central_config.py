@@ -277,6 +277,14 @@ def test_forbidden_type_refused_and_last_good_keeps_running(tmp_path: Path, cent
         assert [g["code"] for g in central.config_gets()[-2:]] == [304, 304]  # it named v2: not sent again
         assert agent.log().count("central configuration v2 refused") == 1
         assert parse_document((tmp_path / "state" / "central.json").read_bytes()).version == "v1"
+        # v2 withdrawn (a rollback): v1 is served again; the refusal is no longer reported and the
+        # polls name v1 again, so they are answered 304 rather than with the whole body every heartbeat.
+        central.set_doc("v1", [disk_check("tmpl-disk")])
+        assert _wait(lambda: (central.last_block("web01") or {}).get("config_refused", 0) is None, 15)
+        n = len(central.config_gets())
+        assert _wait(lambda: len(central.config_gets()) >= n + 2)
+        assert [(g["if_none_match"], g["code"]) for g in central.config_gets()[-2:]] == [('"v1"', 304)] * 2
+        assert agent.log().count("central configuration v1 applied") == 1  # it ran all along
         assert agent.alive()
         assert agent.terminate() == 0
     finally:
