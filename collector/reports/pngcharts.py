@@ -47,7 +47,7 @@ def _font(size: int) -> tuple[Font, bool]:
 
 def _label(text: str, n: int, names: list[str]) -> str:
     """`text` when the font draws it, else "#n" (and the name goes to the caption)."""
-    if text.isascii() or _font(24)[1]:
+    if text.isascii() or _font(22)[1]:
         return text
     names.append(f"#{n} {text}")
     return f"#{n}"
@@ -55,7 +55,9 @@ def _label(text: str, n: int, names: list[str]) -> str:
 
 def _png(img: Image.Image) -> bytes:
     out = io.BytesIO()
-    img.convert("P", palette=Image.Palette.ADAPTIVE, colors=64).save(out, "PNG", optimize=True)
+    # 64 colours keep every series colour exact and the anti-aliased text smooth; octree is ~5x faster
+    # than median cut, and `optimize` would take 8x the time for 10 % less
+    img.quantize(64, method=Image.Quantize.FASTOCTREE).save(out, "PNG")
     return out.getvalue()
 
 
