@@ -55,9 +55,9 @@ def _label(text: str, n: int, names: list[str]) -> str:
 
 def _png(img: Image.Image) -> bytes:
     out = io.BytesIO()
-    # 64 colours keep every series colour exact and the anti-aliased text smooth; octree is ~5x faster
-    # than median cut, and `optimize` would take 8x the time for 10 % less
-    img.quantize(64, method=Image.Quantize.FASTOCTREE).save(out, "PNG")
+    # 64 colours (median cut) keep the white ground and every series colour exact and the anti-aliased
+    # text smooth: a third of the RGB file's size; `optimize` would take 8x the time for 10 % less
+    img.convert("P", palette=Image.Palette.ADAPTIVE, colors=64).save(out, "PNG")
     return out.getvalue()
 
 
