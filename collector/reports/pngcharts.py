@@ -53,11 +53,26 @@ def _label(text: str, n: int, names: list[str]) -> str:
     return f"#{n}"
 
 
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
+
+
+@lru_cache(maxsize=1)
+def _palette() -> Image.Image:
+    """The colours drawn, exact, plus what anti-aliasing blends them into (tints toward the white
+    ground, a grey ramp for the text): mapping onto it is ~30x faster than choosing a palette per
+    picture, and the file is a third of the RGB one."""
+    colours = [_rgb(c) for c in (AXIS, GRID, TEXT)] + [(g, g, g) for g in range(0, 256, 15)]
+    colours += [tuple(round(v + (255 - v) * k) for v in _rgb(c)) for c in PALETTE for k in (0, .25, .5, .75)]
+    flat = [v for c in colours for v in c]
+    img = Image.new("P", (1, 1))
+    img.putpalette(flat + flat[-3:] * (256 - len(colours)))
+    return img
+
+
 def _png(img: Image.Image) -> bytes:
     out = io.BytesIO()
-    # 64 colours (median cut) keep the white ground and every series colour exact and the anti-aliased
-    # text smooth: a third of the RGB file's size; `optimize` would take 8x the time for 10 % less
-    img.convert("P", palette=Image.Palette.ADAPTIVE, colors=64).save(out, "PNG")
+    img.quantize(palette=_palette(), dither=Image.Dither.NONE).save(out, "PNG")  # `optimize`: 6x the time, -15 %
     return out.getvalue()
 
 
