@@ -92,7 +92,13 @@ def _y_axis(draw: ImageDraw.ImageDraw, low: int, ticks: list[int], suffix: str) 
 
 def _legend(draw: ImageDraw.ImageDraw, entries: list[tuple[str, str]]) -> None:
     font = _font(22)[0]
+    room = WIDTH - PLOT_RIGHT - 76 - 8
     for i, (color, text) in enumerate(entries):
+        if font.getlength(text) > room:  # a long mount path: its middle gives way, the value stays
+            head, tail = text[:12], text[12:]
+            while tail and font.getlength(f"{head}..{tail}") > room:
+                tail = tail[1:]
+            text = f"{head}..{tail}"
         top = TOP + i * 36
         draw.rectangle([PLOT_RIGHT + 40, top + 4, PLOT_RIGHT + 64, top + 24], fill=color)
         draw.text((PLOT_RIGHT + 76, top + 14), text, fill=TEXT, font=font, anchor="lm")

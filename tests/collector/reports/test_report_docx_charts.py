@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import pytest
 from docx import Document
 from PIL import Image
 
-from collector.reports import pngcharts, service
+from collector.reports import chartdata, pngcharts, service
+from collector.reports.data import DiskSeries, ReportData
 from collector.reports.fonts import TRUETYPE_CANDIDATES
 from collector.runtime import runtime
 from tests.collector.reports.month_data import MONTH, build_month, cst
@@ -122,3 +124,18 @@ def test_docx_charts_without_any_cjk_font(tmp_path: Path) -> None:
         assert_chart(img)
     captions = [p.text for p in Document(str(out)).paragraphs if p.style.name == "Caption"]
     assert any(c.startswith("横轴：#1 ") for c in captions), captions
+
+
+def test_a_long_mount_path_stays_inside_the_picture() -> None:
+    first = date(2026, 9, 1)
+    long = "db-primary-0001.example.internal:/var/lib/postgresql/15/main/pg_wal"
+    series = [DiskSeries(long, [(first + timedelta(d), 50.0 + d) for d in range(30)])]
+    data = ReportData(month="2026-09", unit="", title="t", generated_at="", figures={}, tables=[],
+                      disk_chart=series, month_days=(first, date(2026, 9, 30)))
+    chart = chartdata.disk(data)
+    assert chart is not None
+    png = Image.open(io.BytesIO(pngcharts.disk(chart).png))
+    assert_chart(png)
+    img = png.convert("RGB")
+    edge = img.crop((img.width - 6, 0, img.width, img.height)).getcolors()
+    assert edge == [(6 * img.height, (255, 255, 255))]
