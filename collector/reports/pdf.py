@@ -27,7 +27,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from collector.reports import condense, fonts, safe
+from collector.reports import chartdata, condense, fonts, safe
 from collector.reports.data import ReportData
 from collector.reports.data import Table as DataTable
 
@@ -90,12 +90,12 @@ def render(data: ReportData) -> bytes:
         if t.note:
             story.append(safe.para(t.note, styles["note"]))
         story.extend(_tables(t, styles, usable))
-        if t.key == "systems" and any(v is not None for _, v, _w in data.availability_chart):
+        if t.key == "systems" and (bars := chartdata.availability(data)) is not None:
             story.append(Spacer(1, 4 * mm))
-            story.append(KeepTogether([_availability_chart(data, f, usable)]))
-        if t.key == "disks" and any(len(s.points) >= 2 for s in data.disk_chart):
+            story.append(KeepTogether([_availability_chart(bars, f, usable)]))
+        if t.key == "disks" and (trend := chartdata.disk(data)) is not None:
             story.append(Spacer(1, 4 * mm))
-            story.append(KeepTogether([_disk_chart(data, f, usable)]))
+            story.append(KeepTogether([_disk_chart(trend, f, usable)]))
     if data.cover is not None:
         story.append(_sign_off(data, styles, usable))
 
@@ -304,22 +304,16 @@ def _tables(t: DataTable, styles: dict[str, ParagraphStyle], usable: float) -> l
     return out
 
 
-def _availability_chart(data: ReportData, f: str, usable: float) -> Drawing:
-    """Bars of the systems with data; the axis starts at 0, or at a round floor (never above 90 %) that
-    still shows the lowest bar, and says so in the title."""
-    shown = [(n, a, w) for n, a, w in data.availability_chart if a is not None]
-    lows = [v for _, a, w in shown for v in (a, w) if v is not None]
-    floor = min(90, int(min(lows) // 5) * 5) if lows else 0
-    floor = 0 if floor < 50 else floor
+def _availability_chart(c: chartdata.AvailabilityChart, f: str, usable: float) -> Drawing:
     d = Drawing(usable, 170)
-    d.add(String(0, 158, f"各系统可用率 (%, 纵轴自 {floor}% 起)", fontName=f, fontSize=10))
+    d.add(String(0, 158, c.title, fontName=f, fontSize=10))
     chart = VerticalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 40, 20, min(usable * 0.55, 110 * len(shown)), 120
-    chart.data = [[a for _, a, _ in shown], [w if w is not None else floor for _, _, w in shown]]
-    chart.valueAxis.valueMin, chart.valueAxis.valueMax = floor, 100
-    chart.valueAxis.valueStep = 2 if floor >= 90 else (10 if floor >= 50 else 20)
+    chart.x, chart.y, chart.width, chart.height = 40, 20, min(usable * 0.55, 110 * len(c.bars)), 120
+    chart.data = [[a for _, a, _ in c.bars], [w if w is not None else c.floor for _, _, w in c.bars]]
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = c.floor, 100
+    chart.valueAxis.valueStep = c.step
     chart.valueAxis.labels.fontName = f
-    chart.categoryAxis.categoryNames = [n for n, _, _ in shown]
+    chart.categoryAxis.categoryNames = [n for n, _, _ in c.bars]
     chart.categoryAxis.labels.fontName = f
     chart.categoryAxis.labels.fontSize = 8
     chart.barLabelFormat = "%.2f"
@@ -328,38 +322,30 @@ def _availability_chart(data: ReportData, f: str, usable: float) -> Drawing:
     d.add(chart)
     legend = Legend()
     legend.x, legend.y, legend.fontName, legend.fontSize = chart.x + chart.width + 30, 120, f, 8
-    legend.colorNamePairs = [(PALETTE[0], "全月"), (PALETTE[2], "服务时间 (合同工作时间)")]
+    legend.colorNamePairs = list(zip((PALETTE[0], PALETTE[2]), chartdata.AVAILABILITY_LEGEND))
     d.add(legend)
     return d
 
 
-def _disk_chart(data: ReportData, f: str, usable: float) -> Drawing:
-    """Used % at the end of each day, per mount, over the days of the month (0-100 %)."""
-    series = [s for s in data.disk_chart if len(s.points) >= 2]
-    first, last = data.month_days or (min(p[0] for s in series for p in s.points),
-                                      max(p[0] for s in series for p in s.points))
+def _disk_chart(c: chartdata.DiskChart, f: str, usable: float) -> Drawing:
     d = Drawing(usable, 210)
-    d.add(String(0, 198, f"空间使用率趋势 (使用率最高的 {len(series)} 个挂载点, 每日日终使用率 %)",
-                 fontName=f, fontSize=10))
+    d.add(String(0, 198, c.title, fontName=f, fontSize=10))
     plot = LinePlot()
     plot.x, plot.y, plot.width, plot.height = 40, 38, usable * 0.6, 142
-    plot.data = [[((day - first).days + 1, v) for day, v in s.points] for s in series]
+    plot.data = [[(c.day(day), v) for day, v in s.points] for s in c.series]
     for i in range(len(plot.data)):
         plot.lines[i].strokeColor = PALETTE[i % len(PALETTE)]
         plot.lines[i].strokeWidth = 1.2
-    days = (last - first).days + 1
-    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 1, days
-    plot.xValueAxis.valueSteps = sorted({1, *range(5, days + 1, 5), days})
+    plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 1, c.days
+    plot.xValueAxis.valueSteps = c.day_ticks
     plot.xValueAxis.labelTextFormat = "%d"
     plot.yValueAxis.valueMin, plot.yValueAxis.valueMax, plot.yValueAxis.valueStep = 0, 100, 20
     plot.yValueAxis.labelTextFormat = "%d%%"
     plot.xValueAxis.labels.fontName = plot.yValueAxis.labels.fontName = f
     d.add(plot)
-    d.add(String(40 + usable * 0.3, 6, f"日期 ({first.month} 月 1 日 至 {last.day} 日)", fontName=f, fontSize=8,
-                 textAnchor="middle"))
+    d.add(String(40 + usable * 0.3, 6, c.axis_title, fontName=f, fontSize=8, textAnchor="middle"))
     legend = Legend()
     legend.x, legend.y, legend.fontName, legend.fontSize = usable * 0.68, 185, f, 7
-    legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], f"{s.label} (月末 {s.points[-1][1]:.1f}%)")
-                             for i, s in enumerate(series)]
+    legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], c.legend(s)) for i, s in enumerate(c.series)]
     d.add(legend)
     return d

@@ -1,6 +1,7 @@
 """The report as an editable Word document (python-docx), for customers who amend and stamp it in
 Word or WPS: the same cover, 本月概述, sections and 签字确认 as the PDF, with "第 N 页 共 M 页" as page
-fields. Charts are left to the PDF and XLSX.
+fields, and the PDF's charts as PNG pictures (collector/reports/pngcharts.py) with their titles as
+text under them.
 
 Tables are written as WordprocessingML directly: python-docx's per-cell API takes seconds on a
 2,000-ticket month."""
@@ -18,12 +19,14 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt
 
+from collector.reports import pngcharts
 from collector.reports.data import ReportData, Table
 
 FONT_ZH = "宋体"
 PAGE_WIDTH_TWIPS = int(297 / 25.4 * 1440)  # A4 landscape
 MARGIN_MM = 15
 USABLE_TWIPS = PAGE_WIDTH_TWIPS - 2 * int(MARGIN_MM / 25.4 * 1440)
+CHART_WIDTH_MM = 240  # of the 267 mm between the margins
 CHAR_TWIPS = 150  # one Excel width unit at 7.5 pt, for the tables' relative widths
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
 
@@ -50,6 +53,7 @@ def render(data: ReportData) -> bytes:
         for text in data.overview:
             p = doc.add_paragraph(_NOT_XML.sub("", text))
             p.paragraph_format.first_line_indent = Pt(21)
+    charts = pngcharts.pictures(data)
     for t in data.tables:
         doc.add_heading(t.title, level=1)
         if t.note:
@@ -59,6 +63,8 @@ def render(data: ReportData) -> bytes:
             run.font.size = Pt(8)
         _append(doc, _table(t))
         doc.add_paragraph()
+        if t.key in charts:
+            _picture(doc, charts[t.key])
     if data.cover is not None:
         _sign_off(doc, data)
     doc.core_properties.title = data.title
@@ -98,6 +104,19 @@ def _page_setup(doc: Any, data: ReportData) -> None:
     footer._p.append(parse_xml(
         f'<w:fldSimple {nsdecls("w")} w:instr=" NUMPAGES "><w:r><w:t>1</w:t></w:r></w:fldSimple>'))
     footer._p.append(parse_xml(f'<w:r {nsdecls("w")}><w:t xml:space="preserve"> 页</w:t></w:r>'))
+
+
+def _picture(doc: Any, chart: pngcharts.Picture) -> None:
+    """The picture kept on the page of its title and caption, which follow it."""
+    holder = doc.add_paragraph()
+    holder.paragraph_format.keep_with_next = True
+    holder.add_run().add_picture(io.BytesIO(chart.png), width=Mm(CHART_WIDTH_MM))
+    for i, text in enumerate([chart.title, *chart.caption]):
+        p = doc.add_paragraph(style="Caption")
+        p.paragraph_format.keep_with_next = i < len(chart.caption)
+        run = p.add_run(_NOT_XML.sub("", text))
+        run.font.size = Pt(10 if i == 0 else 8)
+        run.bold = i == 0
 
 
 def _cover(doc: Any, data: ReportData) -> None:
