@@ -256,3 +256,30 @@ def test_dashboard_and_host_list_at_fleet_size(fleet_url: str, browser: Any, wid
     page.goto("/console/hosts?page=5")
     assert "第 5 / 13 页" in page.locator(".pager").inner_text()
     fits(page, "hosts-fleet", width)
+
+
+EVERY_PAGE = {"tickets": "/console/tickets?status=active", "ticket-new": "/console/tickets/new",
+              "maintenance": "/console/maintenance", "support-windows": "/console/support-windows",
+              "reports": "/console/reports", "calendar": "/console/calendar", "templates": "/console/templates"}
+
+
+@pytest.mark.parametrize("width", [1024, 1366])
+def test_every_console_page_fits_the_screen(console_url: str, browser: Any, width: int) -> None:
+    """Each page the top bar or a list leads to, as the admin (who sees them all), at both widths."""
+    page = login(browser, console_url, "boss", width)
+    for name, path in EVERY_PAGE.items():
+        page.goto(path)
+        assert page.locator("header").count() == 1 and "没有这个页面" not in page.content(), path
+        fits(page, f"every-{name}", width)
+    page.goto("/console/tickets?status=active")
+    ticket = page.locator("a[href^='/console/tickets/']").filter(has_text=re.compile(r"^FW-")).first
+    ticket_path = ticket.get_attribute("href")
+    page.goto("/console/hosts")
+    host_path = page.locator("tbody a[href^='/console/hosts/']").first.get_attribute("href")
+    for name, path in (("ticket", ticket_path), ("ticket-print", f"{ticket_path}/print"), ("host", host_path)):
+        page.goto(path)
+        assert "没有这个页面" not in page.content(), path
+        fits(page, f"every-{name}", width)
+    page.context.clear_cookies()
+    page.goto("/console/login")
+    fits(page, "every-login", width)
