@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from checks.model import SYSTEM_LABELS_ZH
 from collector.reports import safe
+from collector.reports.linebreak import break_lines
 from collector.reports.pdf import font
 from collector.tickets.models import Ticket
 from collector.timefmt import month_range
@@ -160,30 +161,7 @@ class Widths:
         return hit
 
     def _lines(self, text: str, size: float, width: float) -> list[str]:
-        out: list[str] = []
-        limit = width / size
-        for para in text.split("\n"):
-            line: list[str] = []
-            used, last_space = 0.0, -1
-            for ch in para:
-                w = self.of(ch)
-                if used + w > limit and line:
-                    if ch != " " and last_space > 0 and ord(ch) < 0x2E80:
-                        rest = line[last_space + 1:]
-                        out.append("".join(line[:last_space]))
-                        line, used = rest, sum(self.of(c) for c in rest)
-                    else:
-                        out.append("".join(line))
-                        line, used = [], 0.0
-                    last_space = -1
-                    if ch == " " and not line:
-                        continue
-                if ch == " ":
-                    last_space = len(line)
-                line.append(ch)
-                used += w
-            out.append("".join(line))
-        return out
+        return break_lines(text, width / size, self.of)
 
 
 class FormPage(Flowable):

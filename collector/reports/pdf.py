@@ -30,6 +30,7 @@ from reportlab.platypus import (
 from collector.reports import chartdata, condense, fonts, safe
 from collector.reports.data import ReportData
 from collector.reports.data import Table as DataTable
+from collector.reports.linebreak import break_lines
 
 CELL_SIZE = 7
 CHUNK = 60  # rows per Table flowable: reportlab splits long tables in quadratic time
@@ -185,30 +186,8 @@ def _char_width(ch: str) -> float:
 
 
 def wrap(text: str, width: float) -> str:
-    """Break `text` into lines no wider than `width` points (CJK may break anywhere; Latin words
-    are kept whole when they fit on a line of their own)."""
-    lines: list[str] = []
-    for para in text.split("\n"):
-        line, used, last_space = [], 0.0, -1
-        for ch in para:
-            w = _char_width(ch)
-            if used + w > width and line:
-                if ch != " " and last_space > 0 and ord(ch) < 0x2E80:  # Latin word: move it down whole
-                    rest = line[last_space + 1:]
-                    lines.append("".join(line[:last_space]))
-                    line, used = rest, sum(_char_width(c) for c in rest)
-                else:
-                    lines.append("".join(line))
-                    line, used = [], 0.0
-                last_space = -1
-                if ch == " " and not line:
-                    continue
-            if ch == " ":
-                last_space = len(line)
-            line.append(ch)
-            used += w
-        lines.append("".join(line))
-    return "\n".join(lines)
+    """Break `text` into lines no wider than `width` points (collector.reports.linebreak)."""
+    return "\n".join(break_lines(text, width, _char_width))
 
 
 def _line_width(v: Any) -> float:
