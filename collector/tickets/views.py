@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
 
@@ -234,6 +236,19 @@ def create_ticket(body: TicketIn, request: Request, db: SessionDep, settings: Se
     return _detail(t, db, settings, now)
 
 
+@contextmanager
+def _change(db: Any, t: Any) -> Iterator[None]:
+    """A change to a locked ticket: a workflow refusal rolls it back and answers with its status; a
+    change that went through bumps the ticket's version and commits."""
+    try:
+        yield
+    except workflow.WorkflowError as e:
+        db.rollback()
+        raise HTTPException(e.status, str(e)) from None
+    t.version += 1
+    db.commit()
+
+
 def _locked(db: Any, ticket_id: int, version: Optional[int]) -> Any:
     t = service.get_for_update(db=db, ticket_id=ticket_id)
     if t is None:
@@ -258,7 +273,7 @@ def patch_ticket(ticket_id: int, body: TicketPatch, request: Request, db: Sessio
         fields["resolution"] = body.resolution
     if body.status == "closed":
         fields.pop("satisfaction_comment", None)  # part of closing, not a separate correction
-    try:
+    with _change(db, t):
         if fields:
             workflow.edit(db=db, ticket=t, actor=user, now=now, changes=fields, rt=rt)
         if "assignee" in body.model_fields_set:
@@ -274,11 +289,6 @@ def patch_ticket(ticket_id: int, body: TicketPatch, request: Request, db: Sessio
         if body.resolved_at is not None and body.status != "resolved":  # a correction of a resolved case
             workflow.set_resolved_at(db=db, ticket=t, actor=user, now=now, value=body.resolved_at,
                                      tz=rt.calendar.tz)
-    except workflow.WorkflowError as e:
-        db.rollback()
-        raise HTTPException(e.status, str(e)) from None
-    t.version += 1
-    db.commit()
     return _detail(t, db, settings, now)
 
 
@@ -287,14 +297,9 @@ def add_support(ticket_id: int, body: SupportIn, request: Request, db: SessionDe
                 user: Engineer) -> Any:
     t = _locked(db, ticket_id, body.version)
     now = app_now(request)
-    try:
+    with _change(db, t):
         workflow.support_step(db=db, ticket=t, actor=user, now=now, step=body.step, note=body.note,
                               rt=runtime(settings, db))
-    except workflow.WorkflowError as e:
-        db.rollback()
-        raise HTTPException(e.status, str(e)) from None
-    t.version += 1
-    db.commit()
     return _detail(t, db, settings, now)
 
 
@@ -303,13 +308,8 @@ def hand_off(ticket_id: int, body: HandoffIn, request: Request, db: SessionDep, 
              user: Engineer) -> Any:
     t = _locked(db, ticket_id, body.version)
     now = app_now(request)
-    try:
+    with _change(db, t):
         workflow.hand_off(db=db, ticket=t, actor=user, now=now, department=body.department, note=body.note)
-    except workflow.WorkflowError as e:
-        db.rollback()
-        raise HTTPException(e.status, str(e)) from None
-    t.version += 1
-    db.commit()
     return _detail(t, db, settings, now)
 
 
