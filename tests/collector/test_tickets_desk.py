@@ -80,6 +80,11 @@ def test_hostile_intake_is_refused_clearly_and_nothing_is_stored(api: Any) -> No
     assert post(api, t, "handoff", department="网络\x00中心").status_code == 422
     assert len(api.get("/api/v1/tickets")["items"]) == before + 1
     assert api.get(f"/api/v1/tickets/{t['id']}")["contact_phone"] == "0571-8765 4321 转 806"
+    # markup and a formula are text kept as typed; a version beyond any integer is a conflict, not a 500
+    assert post(api, t, "support", step="phone", version=10**40).status_code == 409  # not this version
+    r = post(api, t, "handoff", department="<b>网络中心</b>", note="=1+1")
+    assert r.status_code == 200, r.text
+    assert (r.json()["handed_to"], r.json()["handoff_note"]) == ("<b>网络中心</b>", "=1+1")
 
 
 def test_support_steps_phone_remote_onsite_on_the_timeline(api: Any) -> None:
