@@ -108,7 +108,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
             cfg, lines = effective(cfg)
             print("\n".join(lines[1:]), file=sys.stderr)
-        from agent.console import check_command
+        from agent.check_once import check_command
 
         return check_command(cfg, bool(opts.get("json")))
 

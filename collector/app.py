@@ -26,6 +26,7 @@ from collector.events import Events
 from collector.jobs.offline import detect_offline
 from collector.jobs.probe import probe_job
 from collector.jobs.runner import Job, JobRunner
+from collector.jobs.sla_timers import check_sla
 from collector.limits import SecurityHeaders, install_input_guards
 from collector.metrics import CalendarCollector, FleetCollector, IngestMetrics
 from collector.notifications.service import deliver_due
@@ -35,7 +36,6 @@ from collector.rollups.retention import run_retention
 from collector.rollups.service import run_rollups
 from collector.runtime import runtime
 from collector.serving import quiet_disconnects
-from collector.tickets.jobs import check_sla
 
 log = logging.getLogger("xunjian.collector")
 VERSION = "0.1.0"

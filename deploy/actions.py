@@ -14,9 +14,9 @@ from typing import Any, Callable
 from deploy import service
 from deploy.bundle import Bundle
 from deploy.collector_api import CollectorClient
-from deploy.console import Console, HostReport, Secrets
 from deploy.errors import DeployError
 from deploy.inventory import Host, Inventory, Paths
+from deploy.output import HostReport, RolloutOutput, Secrets
 from deploy.render import agent_config, agent_unit, sha256_text
 from deploy.ssh import Connection
 
@@ -42,7 +42,7 @@ class RunOptions:
 class Context:
     inv: Inventory
     opts: RunOptions
-    console: Console
+    out: RolloutOutput
     secrets: Secrets
     api: CollectorClient | None = None
 
@@ -126,9 +126,9 @@ class _Staging:
 def _install_release(conn: Connection, ctx: Context, host: Host, staging: str, bundle: Bundle) -> None:
     paths = ctx.inv.paths
     rel = f"{paths.releases}/{bundle.version}"
-    ctx.console.progress(host.name, f"上传安装包 {bundle.path.name}")
+    ctx.out.progress(host.name, f"上传安装包 {bundle.path.name}")
     conn.upload(bundle.path, f"{staging}/bundle.tar.gz")
-    ctx.console.progress(host.name, f"安装版本 {bundle.version} 到 {rel}")
+    ctx.out.progress(host.name, f"安装版本 {bundle.version} 到 {rel}")
     wheels = f"{staging}/{bundle.top}/wheels"
     conn.run(f"""
 set -e
@@ -184,7 +184,7 @@ def _write_file(conn: Connection, staging: str, data: str, dest: str, mode: int)
 
 def _verify(ctx: Context, host: Host, conn: Connection, after_id: Any, systemd: bool) -> str:
     assert ctx.api is not None
-    ctx.console.progress(host.name, f"等待首个检查结果到达采集端（最多 {ctx.opts.verify_timeout:.0f}s）")
+    ctx.out.progress(host.name, f"等待首个检查结果到达采集端（最多 {ctx.opts.verify_timeout:.0f}s）")
     item = ctx.api.wait_for_new_result(host.name, after_id, ctx.opts.verify_timeout)
     if item is None:
         tail = service.log_tail(conn, ctx.inv.paths, systemd)
@@ -242,7 +242,7 @@ def deploy(conn: Connection, ctx: Context, host: Host, upgrade: bool) -> tuple[s
                 detail = (check.stderr.strip() or check.stdout.strip())[-400:]
                 raise DeployError(f"代理配置校验失败: {detail}")
         if not facts.token or ctx.opts.re_enroll:
-            ctx.console.progress(host.name, "向采集端注册")
+            ctx.out.progress(host.name, "向采集端注册")
             token = ctx.api.enroll(host.name, host.labels)
             ctx.secrets.add(token)
             _write_file(conn, staging, token + "\n", paths.token_file, 0o600)
@@ -363,7 +363,7 @@ ACTIONS: dict[str, Callable[[Connection, Context, Host], tuple[str, str, str]]] 
 def run_host(ctx: Context, host: Host, action: str) -> HostReport:
     """Run one action on one host; every failure becomes that host's row, never an exception."""
     started = time.monotonic()
-    ctx.console.progress(host.name, f"{action} 开始（{host.endpoint.user}@{host.endpoint.address}:"
+    ctx.out.progress(host.name, f"{action} 开始（{host.endpoint.user}@{host.endpoint.address}:"
                                     f"{host.endpoint.port}）")
     try:
         with Connection(host.endpoint, tofu=ctx.opts.trust_on_first_use, sudo=host.sudo) as conn:
@@ -373,5 +373,5 @@ def run_host(ctx: Context, host: Host, action: str) -> HostReport:
     except Exception as e:  # a bug or an unexpected library error must not stop the other hosts
         result, version, message = "失败", "", f"意外错误 {type(e).__name__}: {e}"
     report = HostReport(host.name, action, result, version, time.monotonic() - started, message)
-    ctx.console.progress(host.name, f"{action} {result}: {message}")
+    ctx.out.progress(host.name, f"{action} {result}: {message}")
     return report

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from deploy.actions import Context, RunOptions
 from deploy.bundle import build_bundle, open_bundle
 from deploy.collector_api import CollectorClient
-from deploy.console import Console, Secrets
 from deploy.errors import DeployError
 from deploy.fleet import run_fleet
 from deploy.inventory import load_inventory
+from deploy.output import RolloutOutput, Secrets
 
 HOST_ACTIONS = ("install", "upgrade", "rollback", "uninstall", "status")
 
@@ -70,20 +70,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _bundle(args: argparse.Namespace, console: Console) -> int:
+def _bundle(args: argparse.Namespace, out: RolloutOutput) -> int:
     b = build_bundle(args.out, source=args.source, python_version=args.python, platform_tag=args.platform,
                      find_links=args.find_links)
     print(f"{b.path}\nsha256 {b.sha256}\n版本 {b.version}，Python {b.python}，平台 {b.manifest['platform']}，"
-          f"{len(b.manifest['wheels'])} 个 wheel", file=console.out)
+          f"{len(b.manifest['wheels'])} 个 wheel", file=out.out)
     for extra in b.manifest.get("extras", []):
-        print(f"已包含可选加速组件 {extra}", file=console.out)
+        print(f"已包含可选加速组件 {extra}", file=out.out)
     for extra, why in b.manifest.get("extras_left_out", {}).items():
         print(f"未包含可选加速组件 {extra}（该 Python/平台没有可用的 wheel，agent 将使用纯 Python 实现）: {why}",
-              file=console.out)
+              file=out.out)
     return 0
 
 
-def _hosts(args: argparse.Namespace, console: Console, secrets: Secrets) -> int:
+def _hosts(args: argparse.Namespace, out: RolloutOutput, secrets: Secrets) -> int:
     inv = load_inventory(args.inventory, prefix=args.prefix)
     for ep in [*(h.endpoint for h in inv.hosts), *inv.jump_hosts.values()]:
         if ep.password_env:
@@ -99,26 +99,26 @@ def _hosts(args: argparse.Namespace, console: Console, secrets: Secrets) -> int:
     secrets.add(key)
     if args.command in ("install", "upgrade") or key:
         api = CollectorClient(inv.collector.url, inv.collector.api_key())
-    ctx = Context(inv=inv, opts=opts, console=console, secrets=secrets, api=api)
+    ctx = Context(inv=inv, opts=opts, out=out, secrets=secrets, api=api)
     hosts = inv.select(args.hosts.split(",") if args.hosts else None)
     reports = run_fleet(ctx, hosts, args.command, args.parallel)
-    console.table(reports)
+    out.table(reports)
     return 1 if any(r.failed for r in reports) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     secrets = Secrets()
-    console = Console(secrets, quiet=getattr(args, "quiet", False))
+    out = RolloutOutput(secrets, quiet=getattr(args, "quiet", False))
     try:
         if args.command == "bundle":
-            return _bundle(args, console)
-        return _hosts(args, console, secrets)
+            return _bundle(args, out)
+        return _hosts(args, out, secrets)
     except DeployError as e:
-        console.error(f"错误: {e}")
+        out.error(f"错误: {e}")
         return 2
     except KeyboardInterrupt:
-        console.error("已中断")
+        out.error("已中断")
         return 130
 
 

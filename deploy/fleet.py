@@ -4,8 +4,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from deploy.actions import Context, run_host
-from deploy.console import HostReport
 from deploy.inventory import Host
+from deploy.output import HostReport
 
 
 def run_fleet(ctx: Context, hosts: list[Host], action: str, parallel: int) -> list[HostReport]:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from collector.calendar.models import CalendarImport
 from collector.tickets import service as tickets
+from collector.tickets.deadlines import set_due, state_now
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
-from collector.tickets.sla import set_due, state_now
 from collector.timefmt import text_time
 
 

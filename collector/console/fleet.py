@@ -16,8 +16,8 @@ from collector.hosts.models import Host
 from collector.results.models import CheckState, ResultRow
 from collector.rollups.models import ResultRollup
 from collector.runtime import Runtime
+from collector.tickets.deadlines import state_now
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
-from collector.tickets.sla import state_now
 from collector.timefmt import zone
 
 SYSTEMS = ("voucher", "seal", "mq", "os")

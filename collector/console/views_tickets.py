@@ -27,10 +27,10 @@ from collector.console.web import (
 from collector.deps import SessionDep
 from collector.runtime import runtime
 from collector.tickets import satisfaction, service, workflow
+from collector.tickets.deadlines import response_clock as response_clock_of
+from collector.tickets.deadlines import state_now
 from collector.tickets.fields import phone_problem, text_problem
 from collector.tickets.models import STATUSES, SUPPORT_STEPS, Ticket
-from collector.tickets.sla import response_clock as response_clock_of
-from collector.tickets.sla import state_now
 from collector.users import service as users
 
 router = APIRouter(prefix="/console/tickets", include_in_schema=False)

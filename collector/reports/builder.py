@@ -31,9 +31,9 @@ from collector.reports.period import previous_month
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, elapsed_working
 from collector.sla.policy import SlaPolicy
+from collector.tickets.deadlines import pauses_of
 from collector.tickets.models import AUTO_SOURCES, Ticket
 from collector.tickets.schemas import STATUS_LABELS
-from collector.tickets.sla import pauses_of
 from collector.timefmt import month_range
 from collector.visits import service as visits
 

@@ -24,8 +24,8 @@ from collector.reports.data import Table
 from collector.rollups.models import ResultRollup
 from collector.sla import WorkCalendar, clock_time_between, working_time_between
 from collector.sla.policy import SlaPolicy
+from collector.tickets.deadlines import deadline, pauses_of, response_clock
 from collector.tickets.models import AUTO_SOURCES, Ticket
-from collector.tickets.sla import deadline, pauses_of, response_clock
 from collector.timefmt import month_range
 from collector.visits.models import Visit
 

@@ -22,7 +22,7 @@ SEVERITY_LABELS = {"critical": "严重", "warning": "警告", "info": "提示"}
 
 
 def ticket_out(t: Ticket, tz: str, response_clock: str = "") -> dict[str, Any]:
-    """`response_clock`: what its due time counts (collector.tickets.sla.response_clock)."""
+    """`response_clock`: what its due time counts (collector.tickets.deadlines.response_clock)."""
     return {
         "id": t.id, "number": t.number, "status": t.status, "status_label": STATUS_LABELS.get(t.status, t.status),
         "severity": t.severity, "urgent": t.urgent, "source": t.source, "channel": t.channel,

@@ -12,10 +12,10 @@ from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import decode_cursor, page
 from collector.runtime import runtime
 from collector.tickets import service, workflow
+from collector.tickets.deadlines import response_clock, state_now
 from collector.tickets.fields import Phone, Text64, Text128, Text300, Text2000, Text20000
 from collector.tickets.satisfaction import RATINGS
 from collector.tickets.schemas import event_out, ticket_out
-from collector.tickets.sla import response_clock, state_now
 from collector.users import service as users
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])

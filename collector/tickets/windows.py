@@ -1,6 +1,6 @@
 """7×24 support windows (故障处理 / 系统升级): which cases they cover and how their due times follow.
 
-A case reported inside a window is linked to it (tickets.window_*); collector.tickets.sla then counts
+A case reported inside a window is linked to it (tickets.window_*); collector.tickets.deadlines then counts
 its response deadline on clock hours until the window ends. Opening a window that began earlier, or
 closing one early, recomputes the due time of the cases it covers that nobody has responded to yet,
 each with a timeline entry."""
@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from collector.runtime import Runtime
 from collector.sla.policy import WINDOW_KIND_ZH
 from collector.tickets import service as tickets
+from collector.tickets.deadlines import set_due
 from collector.tickets.models import ACTIVE_STATUSES, SupportWindow, Ticket
-from collector.tickets.sla import set_due
 from collector.timefmt import text_time
 
 KINDS = tuple(WINDOW_KIND_ZH)  # incident | upgrade

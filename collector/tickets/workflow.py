@@ -13,11 +13,11 @@ from collector.runtime import Runtime
 from collector.tickets import satisfaction as satisfaction_
 from collector.tickets import service
 from collector.tickets import windows as support
+from collector.tickets.deadlines import record_response, set_due
 from collector.tickets.models import ACTIVE_STATUSES, SUPPORT_STEPS, Ticket
 from collector.tickets.numbers import next_number
 from collector.tickets.schemas import CHANNEL_LABELS, SUPPORT_LABELS
 from collector.tickets.schemas import STATUS_LABELS as STATUS_ZH
-from collector.tickets.sla import record_response, set_due
 from collector.timefmt import text_time
 from collector.users import service as users
 from collector.users.models import User

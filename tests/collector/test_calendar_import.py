@@ -21,12 +21,12 @@ from collector.calendar import service as calendar
 from collector.calendar.jobs import announce_uncovered, heal_fallback
 from collector.calendar.models import CalendarImport
 from collector.config import Settings
+from collector.jobs.sla_timers import check_sla
 from collector.notifications.models import OutboxMessage
 from collector.runtime import runtime
 from collector.tickets import workflow
-from collector.tickets.jobs import check_sla
+from collector.tickets.deadlines import set_due
 from collector.tickets.models import Ticket
-from collector.tickets.sla import set_due
 from collector.users import service as users
 from tests.collector.console.conftest import Browser
 from tests.collector.test_tickets_workflow import taken_at

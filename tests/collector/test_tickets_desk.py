@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from collector.jobs.sla_timers import check_sla
 from collector.reports import builder
 from collector.runtime import runtime
-from collector.tickets.jobs import check_sla
 from collector.tickets.models import Ticket
 
 CST = ZoneInfo("Asia/Shanghai")

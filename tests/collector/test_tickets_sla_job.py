@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.config import Settings
+from collector.jobs.sla_timers import check_sla
 from collector.notifications.models import OutboxMessage
 from collector.runtime import runtime
 from collector.tickets import workflow
-from collector.tickets.jobs import check_sla
 from collector.tickets.models import Ticket
 from tests.collector.test_tickets_workflow import taken_at
 from tests.helpers.net import closed_port

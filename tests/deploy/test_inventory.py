@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy.console import Console, HostReport, Secrets, display_width
 from deploy.errors import DeployError
 from deploy.inventory import load_inventory
+from deploy.output import HostReport, RolloutOutput, Secrets, display_width
 from deploy.render import agent_config, agent_unit
 
 EXAMPLE = """
@@ -90,13 +90,13 @@ def test_agent_config_has_no_token_and_round_trips(tmp_path: Path) -> None:
 def test_table_masks_secrets_and_aligns_chinese() -> None:
     secrets = Secrets()
     secrets.add("tok-123456")
-    out = io.StringIO()
-    console = Console(secrets, out=out, err=io.StringIO())
-    console.table([
+    buf = io.StringIO()
+    out = RolloutOutput(secrets, out=buf, err=io.StringIO())
+    out.table([
         HostReport("web01", "install", "成功", "0.1.0", 1.25, "已注册"),
         HostReport("db01", "install", "失败", "", 0.5, "error near tok-123456"),
     ])
-    text = out.getvalue()
+    text = buf.getvalue()
     assert "tok-123456" not in text and "***" in text
     lines = text.splitlines()
     # columns line up in display width, Chinese characters counting double

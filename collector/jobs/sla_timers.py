@@ -11,8 +11,8 @@ from alerts.notify import Notification
 from collector.notifications import service as notifications
 from collector.runtime import Runtime
 from collector.tickets import service
+from collector.tickets.deadlines import state_now
 from collector.tickets.models import Ticket
-from collector.tickets.sla import state_now
 from collector.timefmt import text_time
 
 

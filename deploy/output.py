@@ -1,6 +1,6 @@
-"""Console output for the rollout: one lock, secrets masked, a per-host result table at the end.
+"""What the rollout prints: one lock, secrets masked, a per-host result table at the end.
 
-Every line the rollout prints goes through `Console`, which replaces each registered secret (the admin
+Every line the rollout prints goes through `RolloutOutput`, which replaces each registered secret (the admin
 API key, agent tokens, SSH passwords) with `***` even if an error message happened to carry one.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-class Console:
+class RolloutOutput:
     def __init__(self, secrets: Secrets, out: TextIO | None = None, err: TextIO | None = None,
                  quiet: bool = False) -> None:
         self.secrets = secrets
