@@ -1,45 +1,17 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.maintenance import service
 from collector.maintenance.models import MaintenanceWindow
+from collector.maintenance.schemas import WindowIn, WindowOut, window_out
 from collector.pagination import Page
-from collector.timefmt import LocalTime
 
 router = APIRouter(prefix="/api/v1", tags=["maintenance"])
-
-
-class WindowIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    unit: str = Field("", max_length=128)
-    host: str = Field("", max_length=128)
-    system: Literal["", "voucher", "seal", "mq", "os"] = ""
-
-
-class WindowOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    title: str
-    unit: str
-    host: str
-    system: str
-    starts_at: LocalTime
-    ends_at: LocalTime
-    created_by: str
-    cancelled_at: LocalTime
-
-
-def window_out(w: MaintenanceWindow, tz: str) -> WindowOut:
-    return WindowOut.model_validate(w, from_attributes=True, context={"tz": tz})
 
 
 @router.post("/maintenance", status_code=201, response_model=WindowOut)
