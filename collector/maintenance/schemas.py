@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from checks.model import SystemCode
-from collector.maintenance.models import MaintenanceWindow
-from collector.timefmt import LocalTime
+from collector.timefmt import FromRow, LocalTime
 
 
 class WindowIn(BaseModel):
@@ -19,9 +18,7 @@ class WindowIn(BaseModel):
     system: Literal["", SystemCode] = ""
 
 
-class WindowOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class WindowOut(FromRow):
     id: int
     title: str
     unit: str
@@ -31,7 +28,3 @@ class WindowOut(BaseModel):
     ends_at: LocalTime
     created_by: str
     cancelled_at: LocalTime
-
-
-def window_out(w: MaintenanceWindow, tz: str) -> WindowOut:
-    return WindowOut.model_validate(w, from_attributes=True, context={"tz": tz})

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field, computed_field
 
-from collector.reports.models import Report
-from collector.timefmt import LocalTime
+from collector.timefmt import FromRow, LocalTime
 
 
 class ReportIn(BaseModel):
@@ -17,9 +16,7 @@ class ReportIn(BaseModel):
     format: Literal["xlsx", "pdf", "html", "docx"] = "xlsx"
 
 
-class ReportOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ReportOut(FromRow):
     id: int
     month: str
     unit: str
@@ -34,7 +31,3 @@ class ReportOut(BaseModel):
     def download(self) -> str:
         """Path of the file."""
         return f"/api/v1/reports/{self.id}/download"
-
-
-def report_out(r: Report, tz: str) -> ReportOut:
-    return ReportOut.model_validate(r, from_attributes=True, context={"tz": tz})

@@ -12,7 +12,7 @@ from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import Page
 from collector.reports import fresh, service
 from collector.reports.models import Report, file_name
-from collector.reports.schemas import ReportIn, ReportOut, report_out
+from collector.reports.schemas import ReportIn, ReportOut
 from collector.runtime import runtime
 from collector.timefmt import month_range
 
@@ -27,7 +27,7 @@ def list_reports(db: SessionDep, settings: SettingsDep, user: Viewer, month: Opt
         q = q.where(Report.month == month)
     if unit is not None:
         q = q.where(Report.unit == unit)
-    return Page(items=[report_out(r, settings.timezone) for r in db.scalars(q)])
+    return Page(items=[ReportOut.of(r, settings.timezone) for r in db.scalars(q)])
 
 
 @router.post("/reports", status_code=201, response_model=ReportOut)
@@ -40,7 +40,7 @@ def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: E
                                  rt=runtime(settings, db), now=utcnow(), actor=user.name, replace=True)
     if report is None:
         raise HTTPException(409, "报告正在由其他进程生成, 请稍后再试")
-    return report_out(report, settings.timezone)
+    return ReportOut.of(report, settings.timezone)
 
 
 @router.get("/reports/view", response_class=HTMLResponse, responses={200: {

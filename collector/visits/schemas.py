@@ -4,10 +4,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from collector.timefmt import LocalTime
-from collector.visits.models import Visit
+from collector.timefmt import FromRow, LocalTime
 
 
 class Answer(BaseModel):
@@ -28,9 +27,7 @@ class VisitIn(BaseModel):
     ticket_id: Optional[int] = None
 
 
-class VisitOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class VisitOut(FromRow):
     id: int
     date: dt.date
     unit: str
@@ -44,7 +41,3 @@ class VisitOut(BaseModel):
     engineer_number: str
     created_by: str
     created_at: LocalTime
-
-
-def visit_out(v: Visit, tz: str) -> VisitOut:
-    return VisitOut.model_validate(v, from_attributes=True, context={"tz": tz})

@@ -11,7 +11,7 @@ from collector.pagination import Page
 from collector.tickets.models import Ticket
 from collector.timefmt import month_range
 from collector.visits import service
-from collector.visits.schemas import VisitIn, VisitOut, visit_out
+from collector.visits.schemas import VisitIn, VisitOut
 
 router = APIRouter(prefix="/api/v1", tags=["visits"])
 
@@ -22,7 +22,7 @@ def create_visit(body: VisitIn, db: SessionDep, settings: SettingsDep, user: Eng
         raise HTTPException(422, f"服务单 {body.ticket_id} 不存在")
     data = body.model_dump()
     data["answers"] = [a.model_dump() for a in body.answers]
-    return visit_out(service.record(db=db, actor=user, now=utcnow(), data=data), settings.timezone)
+    return VisitOut.of(service.record(db=db, actor=user, now=utcnow(), data=data), settings.timezone)
 
 
 @router.get("/visits", response_model=Page[VisitOut])
@@ -36,4 +36,4 @@ def list_visits(db: SessionDep, settings: SettingsDep, user: Viewer, month: Opti
     else:
         start, end = dt.date(1970, 1, 1), dt.date(9999, 1, 1)
     items = service.in_range(db=db, start=start, end=end, unit=unit)
-    return Page(items=[visit_out(v, settings.timezone) for v in items])
+    return Page(items=[VisitOut.of(v, settings.timezone) for v in items])
