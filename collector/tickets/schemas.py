@@ -1,4 +1,4 @@
-"""API shapes of tickets (系统服务单)."""
+"""API shapes of tickets (系统服务单) and 7×24 support windows."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
@@ -62,7 +62,6 @@ def event_out(e: TicketEvent, tz: str, names: dict[str, str] | None = None) -> d
 Status = Literal["open", "acknowledged", "pending", "resolved", "closed", "handed_off"]
 Channel = Literal["phone", "email", "onsite", "remote", "auto"]
 Severity = Literal["critical", "warning", "info"]
-Rating = Literal["满意", "基本满意", "不满意", "未评价"]
 
 
 class TicketOut(BaseModel):
@@ -168,7 +167,7 @@ class TicketPatch(BaseModel):
     resolution: Optional[Text20000] = None
     resolved_at: Optional[AwareDatetime] = Field(
         None, description="解决问题时间: not in the future, not before 热线时间; audited on the timeline")
-    satisfaction: Optional[Rating] = Field(
+    satisfaction: Optional[Literal["满意", "基本满意", "不满意", "未评价"]] = Field(
         None, description="required to close a manual case (a rating, or explicitly 未评价); an automatic ticket "
                           "closed without it is 未评价")
     satisfaction_comment: Optional[Text2000] = None

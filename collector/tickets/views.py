@@ -10,36 +10,19 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from collector.deps import Admin, Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import decode_cursor, page
 from collector.runtime import runtime
-from collector.tickets import service, workflow
-from collector.tickets import windows as support
+from collector.tickets import schemas, service, windows, workflow
 from collector.tickets.deadlines import response_clock, state_now
 from collector.tickets.models import SupportWindow
 from collector.tickets.satisfaction import RATINGS
-from collector.tickets.schemas import (
-    HandoffIn,
-    Status,
-    SupportIn,
-    SupportWindowIn,
-    SupportWindowOut,
-    SupportWindowPage,
-    TicketDetail,
-    TicketIn,
-    TicketPage,
-    TicketPatch,
-    event_out,
-    ticket_out,
-    window_out,
-)
 from collector.users import service as users
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
-# /api/v1/support-windows: 7×24 windows (故障处理 / 系统升级), opened and closed by an admin
-windows_router = APIRouter(prefix="/api/v1", tags=["support windows"])
+windows_router = APIRouter(prefix="/api/v1", tags=["support windows"])  # 7×24 windows, opened and closed by an admin
 
 
-@router.get("/tickets", response_model=TicketPage)
+@router.get("/tickets", response_model=schemas.TicketPage)
 def list_tickets(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer,
-                 status: Optional[Status] = None,
+                 status: Optional[schemas.Status] = None,
                  host: Optional[str] = None, unit: Optional[str] = None, system: Optional[str] = None,
                  limit: int = Query(100, ge=1, le=1000), cursor: Optional[str] = None) -> Any:
     before = None
@@ -51,11 +34,11 @@ def list_tickets(request: Request, db: SessionDep, settings: SettingsDep, user: 
                                 limit=limit + 1)
     out = page(rows, limit, request, lambda t: t.id)
     rt = runtime(settings, db)
-    out["items"] = [ticket_out(t, settings.timezone, clock_label(t, rt)) for t in out["items"]]
+    out["items"] = [schemas.ticket_out(t, settings.timezone, clock_label(t, rt)) for t in out["items"]]
     return out
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketDetail)
+@router.get("/tickets/{ticket_id}", response_model=schemas.TicketDetail)
 def get_ticket(ticket_id: int, request: Request, db: SessionDep, settings: SettingsDep, user: Viewer) -> Any:
     t = service.get(db=db, ticket_id=ticket_id)
     if t is None:
@@ -73,19 +56,20 @@ def clock_label(t: Any, rt: Any) -> str:
 
 def _detail(t: Any, db: Any, settings: Any, now: datetime) -> dict[str, Any]:
     rt = runtime(settings, db)
-    out = ticket_out(t, settings.timezone, clock_label(t, rt))
+    out = schemas.ticket_out(t, settings.timezone, clock_label(t, rt))
     if t.status == "handed_off":
         out["sla_state"] = None
     else:
         out["sla_state"] = state_now(t, rt, now) if t.response_sla is None else t.response_sla
     events = service.timeline(db=db, ticket_id=t.id)
     names = service.actor_names(db=db, events=events)
-    out["timeline"] = [event_out(e, settings.timezone, names) for e in events]
+    out["timeline"] = [schemas.event_out(e, settings.timezone, names) for e in events]
     return out
 
 
-@router.post("/tickets", status_code=201, response_model=TicketDetail)
-def create_ticket(body: TicketIn, request: Request, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
+@router.post("/tickets", status_code=201, response_model=schemas.TicketDetail)
+def create_ticket(body: schemas.TicketIn, request: Request, db: SessionDep, settings: SettingsDep,
+                  user: Engineer) -> Any:
     now = app_now(request)
     data = body.model_dump()
     if body.engineer:
@@ -126,8 +110,8 @@ def _locked(db: Any, ticket_id: int, version: Optional[int]) -> Any:
     return t
 
 
-@router.patch("/tickets/{ticket_id}", response_model=TicketDetail)
-def patch_ticket(ticket_id: int, body: TicketPatch, request: Request, db: SessionDep, settings: SettingsDep,
+@router.patch("/tickets/{ticket_id}", response_model=schemas.TicketDetail)
+def patch_ticket(ticket_id: int, body: schemas.TicketPatch, request: Request, db: SessionDep, settings: SettingsDep,
                  user: Engineer) -> Any:
     t = _locked(db, ticket_id, body.version)
     rt = runtime(settings, db)
@@ -160,8 +144,8 @@ def patch_ticket(ticket_id: int, body: TicketPatch, request: Request, db: Sessio
     return _detail(t, db, settings, now)
 
 
-@router.post("/tickets/{ticket_id}/support", response_model=TicketDetail)
-def add_support(ticket_id: int, body: SupportIn, request: Request, db: SessionDep, settings: SettingsDep,
+@router.post("/tickets/{ticket_id}/support", response_model=schemas.TicketDetail)
+def add_support(ticket_id: int, body: schemas.SupportIn, request: Request, db: SessionDep, settings: SettingsDep,
                 user: Engineer) -> Any:
     t = _locked(db, ticket_id, body.version)
     now = app_now(request)
@@ -171,8 +155,8 @@ def add_support(ticket_id: int, body: SupportIn, request: Request, db: SessionDe
     return _detail(t, db, settings, now)
 
 
-@router.post("/tickets/{ticket_id}/handoff", response_model=TicketDetail)
-def hand_off(ticket_id: int, body: HandoffIn, request: Request, db: SessionDep, settings: SettingsDep,
+@router.post("/tickets/{ticket_id}/handoff", response_model=schemas.TicketDetail)
+def hand_off(ticket_id: int, body: schemas.HandoffIn, request: Request, db: SessionDep, settings: SettingsDep,
              user: Engineer) -> Any:
     t = _locked(db, ticket_id, body.version)
     now = app_now(request)
@@ -185,7 +169,7 @@ def rated(value: str) -> Optional[str]:
     return value if value in RATINGS else None  # 未评价 is no rating
 
 
-def _transition(db: Any, t: Any, body: TicketPatch, user: Any, now: Any, rt: Any) -> None:
+def _transition(db: Any, t: Any, body: schemas.TicketPatch, user: Any, now: Any, rt: Any) -> None:
     target = body.status
     if target == "acknowledged":
         workflow.acknowledge(db=db, ticket=t, actor=user, now=now, note=body.note, rt=rt)
@@ -203,32 +187,32 @@ def _transition(db: Any, t: Any, body: TicketPatch, user: Any, now: Any, rt: Any
         workflow.reopen(db=db, ticket=t, actor=user, now=now, note=body.note)
 
 
-@windows_router.post("/support-windows", status_code=201, response_model=SupportWindowOut)
-def open_window(body: SupportWindowIn, request: Request, db: SessionDep, settings: SettingsDep,
+@windows_router.post("/support-windows", status_code=201, response_model=schemas.SupportWindowOut)
+def open_window(body: schemas.SupportWindowIn, request: Request, db: SessionDep, settings: SettingsDep,
                 user: Admin) -> Any:
     try:
-        w = support.create(db=db, rt=runtime(settings, db), kind=body.kind, title=body.title,
+        w = windows.create(db=db, rt=runtime(settings, db), kind=body.kind, title=body.title,
                            starts_at=body.starts_at, ends_at=body.ends_at, unit=body.unit, host=body.host,
                            system=body.system, actor=user.name, now=request.app.state.clock())
-    except support.WindowError as e:
+    except windows.WindowError as e:
         raise HTTPException(422, str(e)) from None
     db.commit()
-    return window_out(w, settings.timezone)
+    return schemas.window_out(w, settings.timezone)
 
 
-@windows_router.get("/support-windows", response_model=SupportWindowPage)
+@windows_router.get("/support-windows", response_model=schemas.SupportWindowPage)
 def list_windows(db: SessionDep, settings: SettingsDep, user: Viewer) -> Any:
-    return {"items": [window_out(w, settings.timezone) for w in support.list_windows(db=db)], "next": None}
+    return {"items": [schemas.window_out(w, settings.timezone) for w in windows.list_windows(db=db)], "next": None}
 
 
-@windows_router.post("/support-windows/{window_id}/close", response_model=SupportWindowOut)
+@windows_router.post("/support-windows/{window_id}/close", response_model=schemas.SupportWindowOut)
 def close_window(window_id: int, request: Request, db: SessionDep, settings: SettingsDep, user: Admin) -> Any:
     w = db.get(SupportWindow, window_id) if 0 < window_id < 2**31 else None
     if w is None:
         raise HTTPException(404, f"7×24 窗口 {window_id} 不存在")
     try:
-        support.close(db=db, rt=runtime(settings, db), window=w, actor=user.name, now=request.app.state.clock())
-    except support.WindowError as e:
+        windows.close(db=db, rt=runtime(settings, db), window=w, actor=user.name, now=request.app.state.clock())
+    except windows.WindowError as e:
         raise HTTPException(409, str(e)) from None
     db.commit()
-    return window_out(w, settings.timezone)
+    return schemas.window_out(w, settings.timezone)
