@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Optional, TypeVar, Union
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, ValidationInfo
 
 
 @lru_cache(maxsize=8)
@@ -31,11 +31,9 @@ Shape = TypeVar("Shape", bound="FromRow")
 class FromRow(BaseModel):
     """An API model read from an ORM row: `HostOut.of(row, tz)`, its LocalTime fields in the time zone `tz`."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     @classmethod
     def of(cls: type[Shape], row: Any, tz: str) -> Shape:
-        return cls.model_validate(row, context={"tz": tz})
+        return cls.model_validate(row, from_attributes=True, context={"tz": tz})
 
 
 def text_time(dt: Optional[datetime], tz: Union[str, tzinfo] = "Asia/Shanghai") -> str:
