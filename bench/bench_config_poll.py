@@ -32,9 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_ingest import Conn, fresh_db  # noqa: E402
+from checks.model import SYSTEMS  # noqa: E402
 
 BIN = Path(sys.executable).parent
-SYSTEMS = ["voucher", "seal", "mq", "os"]
 
 
 def prepare(db_url: str, hosts: int) -> list[str]:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from checks.model import SYSTEMS  # noqa: E402
 from collector import migrate  # noqa: E402
 from collector.db import make_engine, make_sessionmaker  # noqa: E402
 from collector.hosts.models import Host  # noqa: E402
@@ -44,7 +45,6 @@ CST = ZoneInfo("Asia/Shanghai")
 MONTH, FIRST, DAYS = "2026-09", date(2026, 9, 1), 30
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GIB = 2**30
-SYSTEMS = ("voucher", "seal", "mq", "os")
 ENGINEERS = [(f"工程师{i:02d}", f"E{i:02d}") for i in range(1, 16)]
 UNITS = [f"第{i}市财政局" for i in range(1, 11)]
 

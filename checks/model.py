@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 
 class Status(enum.IntEnum):
@@ -82,6 +82,7 @@ class System(str, enum.Enum):
 
 SYSTEM_LABELS_ZH = {"voucher": "电子凭证库", "seal": "电子印章系统", "mq": "消息中间件", "os": "操作系统"}
 SYSTEMS: tuple[str, ...] = tuple(s.value for s in System)  # the codes, in the order reports list them
+SystemCode = Literal["voucher", "seal", "mq", "os"]  # the codes for pydantic (OpenAPI enum); a test keeps it = SYSTEMS
 
 # Limits of the wire format, enforced by the collector and respected by the agent.
 MAX_NAME_LEN = 128  # host, check

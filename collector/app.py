@@ -139,7 +139,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     from collector.results.views import router as results_router
     from collector.templates.views import router as templates_router
     from collector.tickets.views import router as tickets_router
-    from collector.tickets.window_views import router as support_windows_router
+    from collector.tickets.views import windows_router as support_windows_router
     from collector.visits.views import router as visits_router
 
     # Routes are matched in order: the agents' two (POST results, config poll) first.

@@ -6,8 +6,7 @@ from collector.hosts.models import Host
 from collector.jobs.models import JobRun
 from collector.maintenance.models import MaintenanceWindow
 from collector.notifications.models import OutboxMessage
-from collector.reports.failures import ReportFailure
-from collector.reports.models import Report
+from collector.reports.models import Report, ReportFailure
 from collector.results.models import CheckState, ResultRow
 from collector.rollups.models import ResultRollup
 from collector.templates.models import ServedConfig, Template, TemplateAudit, TemplateGeneration, TemplateVersion

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone, tzinfo
 from functools import lru_cache
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any, Optional, TypeVar, Union
 from zoneinfo import ZoneInfo
 
-from pydantic import BeforeValidator, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, ValidationInfo
 
 
 @lru_cache(maxsize=8)
@@ -25,6 +25,15 @@ def _local(value: Any, info: ValidationInfo) -> Any:
 
 # An API model's time: a datetime read from a row leaves as `iso` in the zone of the validation context's "tz".
 LocalTime = Annotated[Optional[str], BeforeValidator(_local)]
+Shape = TypeVar("Shape", bound="FromRow")
+
+
+class FromRow(BaseModel):
+    """An API model read from an ORM row: `HostOut.of(row, tz)`, its LocalTime fields in the time zone `tz`."""
+
+    @classmethod
+    def of(cls: type[Shape], row: Any, tz: str) -> Shape:
+        return cls.model_validate(row, from_attributes=True, context={"tz": tz})
 
 
 def text_time(dt: Optional[datetime], tz: Union[str, tzinfo] = "Asia/Shanghai") -> str:

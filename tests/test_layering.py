@@ -20,6 +20,7 @@ ALLOWED = {
 
 
 def imported_packages(path: Path) -> set[str]:
+    """The top-level packages a file imports (ours and third-party)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
@@ -27,14 +28,14 @@ def imported_packages(path: Path) -> set[str]:
             found |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module.split(".")[0])
-    return found & OURS
+    return found
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_package_imports_only_its_layers(package: str) -> None:
     bad = []
     for path in sorted((REPO / package).rglob("*.py")):
-        extra = imported_packages(path) - ALLOWED[package]
+        extra = imported_packages(path) & OURS - ALLOWED[package]
         if extra:
             bad.append(f"{path.relative_to(REPO)} imports {sorted(extra)}")
     assert not bad, "\n".join(bad)
@@ -182,3 +183,78 @@ def test_the_cycle_finder_sees_local_and_type_checking_imports(tmp_path: Path) -
     assert cycles(graph) == [["p.a", "p.b", "p.c", "p.a"]]
     assert cycles(domain_graph({"collector.hosts.x": {"collector.tickets.y"},
                                 "collector.tickets.y": {"collector.hosts.z"}})) == [["hosts", "tickets", "hosts"]]
+
+
+# -- the shape of a collector domain ---------------------------------------------------------------
+# Each folder in collector/ (not console/, the web console; not migrations/) is one domain; where it has
+# them: ORM tables in models.py, pydantic API models in schemas.py, routers in views.py.
+
+NOT_DOMAINS = {"console", "migrations"}
+
+
+def domain_files() -> dict[str, Path]:
+    """The modules inside collector's domain folders (collector/tickets/views.py, ...)."""
+    top = REPO / "collector"
+    return {m: p for m, p in module_files().items()
+            if p.is_relative_to(top) and p.parent != top and p.relative_to(top).parts[0] not in NOT_DOMAINS}
+
+
+@pytest.mark.parametrize("kind, home", [("pydantic", "schemas"), ("orm", "models")])
+def test_domain_classes_live_in_their_file(kind: str, home: str) -> None:
+    import importlib
+
+    from pydantic import BaseModel
+
+    from collector.db import Base
+
+    base = {"pydantic": BaseModel, "orm": Base}[kind]
+    bad = []
+    for module, path in domain_files().items():
+        if path.stem == home:
+            continue
+        loaded = importlib.import_module(module)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # class statements, not Page[X]
+            value = getattr(loaded, node.name, None) if isinstance(node, ast.ClassDef) else None
+            if isinstance(value, type) and issubclass(value, base):
+                bad.append(f"{path.relative_to(REPO)} defines {node.name}: it belongs in {home}.py")
+    assert not bad, "\n".join(bad)
+
+
+def test_domain_routers_live_in_views() -> None:
+    bad = []
+    for path in domain_files().values():
+        nodes = list(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+        names = {"APIRouter"} | {a.asname for n in nodes if isinstance(n, ast.ImportFrom) for a in n.names
+                                 if a.name == "APIRouter" and a.asname}  # from fastapi import APIRouter as R
+        for node in nodes:
+            if isinstance(node, ast.Call) and path.stem != "views" and \
+                    getattr(node.func, "id", getattr(node.func, "attr", None)) in names:
+                bad.append(f"{path.relative_to(REPO)}:{node.lineno} makes an APIRouter: routes belong in views.py")
+    assert not bad, "\n".join(bad)
+
+
+def test_schemas_and_models_stay_below_service_and_views() -> None:
+    """schemas.py: shapes only (no sqlalchemy, no operations, no routes); models.py: tables only."""
+    graph = import_graph(module_files())
+    forbidden = {"schemas": {"service", "views"}, "models": {"service", "views"}}
+    bad = []
+    for module, path in domain_files().items():
+        for dep in sorted(graph[module]):
+            if dep.rpartition(".")[2] in forbidden.get(path.stem, ()):
+                bad.append(f"{path.relative_to(REPO)} imports {dep}")
+        if path.stem == "schemas" and "sqlalchemy" in imported_packages(path):
+            bad.append(f"{path.relative_to(REPO)} imports sqlalchemy")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_system_codes_are_written_once() -> None:
+    """checks.model.System is the one list of systems; SystemCode repeats it for pydantic, nothing else does."""
+    from typing import get_args
+
+    from checks.model import SYSTEMS, SystemCode
+
+    assert get_args(SystemCode) == SYSTEMS
+    spelled = ", ".join(f'"{s}"' for s in SYSTEMS)
+    bad = [str(p.relative_to(REPO)) for p in sorted([*module_files().values(), *(REPO / "bench").rglob("*.py")])
+           if p != REPO / "checks" / "model.py" and spelled in p.read_text(encoding="utf-8")]
+    assert not bad, "the system codes written out again (use checks.model.SYSTEMS or SystemCode):\n" + "\n".join(bad)

@@ -3,23 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException
-from pydantic import BaseModel
 
 from collector.alertmanager import service
+from collector.alertmanager.schemas import ReceivedOut
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["alertmanager"])
-
-
-class ReceivedOut(BaseModel):
-    """How many alerts of the payload opened, updated or resolved a ticket, or were ignored or suppressed."""
-
-    opened: int
-    updated: int
-    resolved: int
-    ignored: int
-    suppressed: int
 
 
 @router.post("/alertmanager", response_model=ReceivedOut)

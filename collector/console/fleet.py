@@ -20,8 +20,6 @@ from collector.tickets.deadlines import state_now
 from collector.tickets.models import ACTIVE_STATUSES, Ticket
 from collector.timefmt import zone
 
-SYSTEMS = ("voucher", "seal", "mq", "os")
-
 
 def _rank(status: Optional[int]) -> int:
     """checks.model's order for 'worst' (CRITICAL > WARNING > UNKNOWN > OK); -1 for a value not a status."""

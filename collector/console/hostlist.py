@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from checks.model import Status
-from collector.console.fleet import SYSTEMS, HostRow, _worse, disks_of
+from checks.model import SYSTEMS, Status
+from collector.console.fleet import HostRow, _worse, disks_of
 from collector.hosts.models import Host
 from collector.results.models import CheckState
 

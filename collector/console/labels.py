@@ -7,11 +7,11 @@ from urllib.parse import quote
 
 from jinja2 import Environment
 
+from checks.model import SYSTEM_LABELS_ZH
 from collector.sla.policy import WINDOW_KIND_ZH
 from collector.tickets.schemas import CHANNEL_LABELS, EVENT_LABELS, SEVERITY_LABELS, STATUS_LABELS, SUPPORT_LABELS
 from collector.timefmt import zone
 
-SYSTEM_LABELS = {"voucher": "电子凭证库", "seal": "电子印章系统", "mq": "消息中间件", "os": "操作系统"}
 CHECK_STATUS = {0: ("正常", "ok"), 1: ("警告", "warn"), 2: ("严重", "crit"), 3: ("未知", "unknown")}
 SLA_LABELS = {"met": "已达标", "breached": "已超时", "due_soon": "即将超时", "pending": "计时中"}
 ROLE_LABELS = {"viewer": "只读", "engineer": "工程师", "admin": "管理员"}
@@ -65,14 +65,14 @@ def ago(dt: Optional[datetime], now: datetime) -> str:
 
 
 def register(env: Environment) -> None:
-    env.globals.update(SYSTEM_LABELS=SYSTEM_LABELS, STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
+    env.globals.update(SYSTEM_LABELS=SYSTEM_LABELS_ZH, STATUS_LABELS=STATUS_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
                        SEVERITY_LABELS=SEVERITY_LABELS, CHECK_STATUS=CHECK_STATUS, SLA_LABELS=SLA_LABELS,
                        ROLE_LABELS=ROLE_LABELS, MANUAL_CHANNELS=MANUAL_CHANNELS, SUPPORT_LABELS=SUPPORT_LABELS,
                        WINDOW_KINDS=WINDOW_KIND_ZH)
     env.filters["local"] = local
     env.filters["ago"] = ago
     env.filters["span"] = span
-    env.filters["system"] = lambda s: SYSTEM_LABELS.get(s, s or "-")
+    env.filters["system"] = lambda s: SYSTEM_LABELS_ZH.get(s, s or "-")
     env.filters["iso"] = lambda dt: "" if dt is None else dt.isoformat()
     env.filters["check_label"] = lambda s: CHECK_STATUS.get(s, ("未知", "unknown"))[0]
     env.filters["check_class"] = lambda s: CHECK_STATUS.get(s, ("未知", "unknown"))[1]

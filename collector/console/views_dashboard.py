@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from checks.model import SYSTEMS
 from collector.console import channels, fleet, overview, queries
 from collector.console.web import PageUser, render, settings_of
 from collector.db import utcnow
@@ -37,7 +38,7 @@ def dashboard(request: Request, db: SessionDep, me: PageUser) -> Response:
     }
     return render(request, "dashboard.html", groups=groups, lines=lines, attention=attention,
                   tickets=tickets[:TICKETS_SHOWN], totals=totals,
-                  satisfaction=this_month_rate(db, settings_of(request).timezone, now), systems=fleet.SYSTEMS,
+                  satisfaction=this_month_rate(db, settings_of(request).timezone, now), systems=SYSTEMS,
                   channel_banner=channels.banner(db=db, rt=runtime(settings_of(request))),
                   nav="dashboard")
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from checks.model import SYSTEMS
 from collector.console import charts, fleet, hostlist
 from collector.console.web import ConsoleError, PageUser, render, settings_of
 from collector.db import utcnow
@@ -39,7 +40,7 @@ def host_list(request: Request, db: SessionDep, me: PageUser, unit: str = "", sy
         return "/console/hosts?" + urlencode({**params, "page": k})
 
     return render(request, "hosts.html", rows=rows, total=total, page=max(1, n), pages=pages, f=f,
-                  page_url=page_url, units=hostlist.units(db=db), systems=fleet.SYSTEMS,
+                  page_url=page_url, units=hostlist.units(db=db), systems=SYSTEMS,
                   statuses=hostlist.STATUSES, nav="hosts")
 
 

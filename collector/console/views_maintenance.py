@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from checks.model import SYSTEMS
 from collector.console import queries
 from collector.console.web import ConsoleError, EngineerForm, PageUser, local_input, redirect, render, settings_of
 from collector.db import utcnow
@@ -13,7 +14,6 @@ from collector.maintenance import service
 from collector.maintenance.models import MaintenanceWindow
 
 router = APIRouter(prefix="/console/maintenance", include_in_schema=False)
-SYSTEMS = ("voucher", "seal", "mq", "os")
 
 
 def _page(request: Request, db: Session, values: dict[str, str], error: str = "", status: int = 200) -> Response:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from checks.model import SYSTEMS
 from collector.console import queries
 from collector.console.web import AdminForm, ConsoleError, PageUser, clock, local_input, redirect, render, settings_of
 from collector.deps import SessionDep
@@ -17,7 +18,6 @@ from collector.tickets.models import SupportWindow
 from collector.users.models import User
 
 router = APIRouter(prefix="/console/support-windows", include_in_schema=False)
-SYSTEMS = ("voucher", "seal", "mq", "os")
 LIMITS = {"title": 200, "unit": 128, "host": 128}
 
 

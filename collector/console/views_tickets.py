@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from checks.model import SYSTEMS
 from collector.console import queries
 from collector.console.web import (
     ConsoleError,
@@ -34,7 +35,6 @@ from collector.tickets.models import STATUSES, SUPPORT_STEPS, Ticket
 from collector.users import service as users
 
 router = APIRouter(prefix="/console/tickets", include_in_schema=False)
-SYSTEMS = ("voucher", "seal", "mq", "os")
 LIMITS = {"customer_name": 64, "customer_unit": 128, "room": 64, "contact_person": 64, "host": 128, "title": 300,
           "description": 20000}
 FIELD_NAMES = {"customer_name": "客户姓名", "customer_unit": "客户单位", "room": "客户房间号",

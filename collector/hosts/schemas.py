@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from collector.timefmt import LocalTime
+from collector.timefmt import FromRow, LocalTime
 
 
 class EnrollIn(BaseModel):
@@ -20,9 +20,7 @@ class EnrollOut(BaseModel):
     token: str = Field(description="shown once; stored only as a hash")
 
 
-class HostOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class HostOut(FromRow):
     name: str
     unit: str
     room: str
@@ -38,7 +36,3 @@ class HostOut(BaseModel):
     config_version: str
     config_refused_version: str
     config_refused_error: str
-
-
-def host_out(h: Any, tz: str) -> HostOut:
-    return HostOut.model_validate(h, from_attributes=True, context={"tz": tz})

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from collector.deps import Admin, SessionDep, SettingsDep, Viewer
 from collector.hosts import service
-from collector.hosts.schemas import EnrollIn, EnrollOut, HostOut, host_out
+from collector.hosts.schemas import EnrollIn, EnrollOut, HostOut
 from collector.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["hosts"])
@@ -21,4 +21,4 @@ def enroll(body: EnrollIn, db: SessionDep, user: Admin) -> Any:
 
 @router.get("/hosts", response_model=Page[HostOut])
 def list_hosts(db: SessionDep, settings: SettingsDep, user: Viewer, unit: Optional[str] = None) -> Any:
-    return Page(items=[host_out(h, settings.timezone) for h in service.list_hosts(db=db, unit=unit)])
+    return Page(items=[HostOut.of(h, settings.timezone) for h in service.list_hosts(db=db, unit=unit)])

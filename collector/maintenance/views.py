@@ -1,45 +1,17 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.maintenance import service
 from collector.maintenance.models import MaintenanceWindow
+from collector.maintenance.schemas import WindowIn, WindowOut
 from collector.pagination import Page
-from collector.timefmt import LocalTime
 
 router = APIRouter(prefix="/api/v1", tags=["maintenance"])
-
-
-class WindowIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    unit: str = Field("", max_length=128)
-    host: str = Field("", max_length=128)
-    system: Literal["", "voucher", "seal", "mq", "os"] = ""
-
-
-class WindowOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    title: str
-    unit: str
-    host: str
-    system: str
-    starts_at: LocalTime
-    ends_at: LocalTime
-    created_by: str
-    cancelled_at: LocalTime
-
-
-def window_out(w: MaintenanceWindow, tz: str) -> WindowOut:
-    return WindowOut.model_validate(w, from_attributes=True, context={"tz": tz})
 
 
 @router.post("/maintenance", status_code=201, response_model=WindowOut)
@@ -49,13 +21,13 @@ def create_window(body: WindowIn, db: SessionDep, settings: SettingsDep, user: E
                            host=body.host, system=body.system, actor=user.name, now=utcnow())
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    return window_out(w, settings.timezone)
+    return WindowOut.of(w, settings.timezone)
 
 
 @router.get("/maintenance", response_model=Page[WindowOut])
 def list_windows(db: SessionDep, settings: SettingsDep, user: Viewer, active: bool = False) -> Any:
     rows = service.list_windows(db=db, active_at=utcnow() if active else None)
-    return Page(items=[window_out(w, settings.timezone) for w in rows])
+    return Page(items=[WindowOut.of(w, settings.timezone) for w in rows])
 
 
 @router.delete("/maintenance/{window_id}", response_model=WindowOut)
@@ -64,4 +36,4 @@ def cancel_window(window_id: int, db: SessionDep, settings: SettingsDep, user: E
     if w is None:
         raise HTTPException(404, f"维护窗口 {window_id} 不存在")
     service.cancel(db=db, window=w, now=utcnow())
-    return window_out(w, settings.timezone)
+    return WindowOut.of(w, settings.timezone)

@@ -5,21 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from collector.db import Base, UtcDateTime
+from collector.reports.models import ReportFailure
 
 REASON_MAX = 2000
-
-
-class ReportFailure(Base):
-    __tablename__ = "report_failures"
-
-    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
-    unit: Mapped[str] = mapped_column(sa.String(128), primary_key=True)  # '' = overall
-    error: Mapped[str] = mapped_column(sa.Text)
-    failed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
 def reason(exc: BaseException) -> str:

@@ -39,3 +39,13 @@ class Report(Base):
     content: Mapped[bytes] = deferred(mapped_column(sa.LargeBinary))
 
     __table_args__ = (sa.UniqueConstraint("month", "unit", "format", name="uq_reports_month_unit_format"),)
+
+
+class ReportFailure(Base):  # an automatic report that failed: collector.reports.failures records and clears it
+    __tablename__ = "report_failures"
+
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    unit: Mapped[str] = mapped_column(sa.String(128), primary_key=True)  # '' = overall
+    error: Mapped[str] = mapped_column(sa.Text)
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)

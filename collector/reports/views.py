@@ -1,53 +1,22 @@
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from collector.db import utcnow
 from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import Page
 from collector.reports import fresh, service
 from collector.reports.models import Report, file_name
+from collector.reports.schemas import ReportIn, ReportOut
 from collector.runtime import runtime
-from collector.timefmt import LocalTime, month_range
+from collector.timefmt import month_range
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
-
-
-class ReportIn(BaseModel):
-    """Generate (or regenerate) a monthly service report now."""
-
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
-    unit: str = Field("", max_length=128, description="客户单位; empty = every unit")
-    format: Literal["xlsx", "pdf", "html", "docx"] = "xlsx"
-
-
-class ReportOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    month: str
-    unit: str
-    format: str
-    generated_at: LocalTime
-    generated_by: str
-    size: int
-    sha256: str
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def download(self) -> str:
-        """Path of the file."""
-        return f"/api/v1/reports/{self.id}/download"
-
-
-def report_out(r: Report, tz: str) -> ReportOut:
-    return ReportOut.model_validate(r, from_attributes=True, context={"tz": tz})
 
 
 @router.get("/reports", response_model=Page[ReportOut])
@@ -58,7 +27,7 @@ def list_reports(db: SessionDep, settings: SettingsDep, user: Viewer, month: Opt
         q = q.where(Report.month == month)
     if unit is not None:
         q = q.where(Report.unit == unit)
-    return Page(items=[report_out(r, settings.timezone) for r in db.scalars(q)])
+    return Page(items=[ReportOut.of(r, settings.timezone) for r in db.scalars(q)])
 
 
 @router.post("/reports", status_code=201, response_model=ReportOut)
@@ -71,7 +40,7 @@ def create_report(body: ReportIn, db: SessionDep, settings: SettingsDep, user: E
                                  rt=runtime(settings, db), now=utcnow(), actor=user.name, replace=True)
     if report is None:
         raise HTTPException(409, "报告正在由其他进程生成, 请稍后再试")
-    return report_out(report, settings.timezone)
+    return ReportOut.of(report, settings.timezone)
 
 
 @router.get("/reports/view", response_class=HTMLResponse, responses={200: {

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from collector.deps import SessionDep, SettingsDep, Viewer
 from collector.hosts import service as hosts
-from collector.hosts.schemas import host_out
+from collector.hosts.schemas import HostOut
 from collector.pagination import Page, decode_cursor, page
 from collector.results import service
 from collector.results.schemas import HostDetailOut, ResultOut, result_out, state_out
@@ -54,4 +54,4 @@ def get_host(name: str, db: SessionDep, settings: SettingsDep, user: Viewer) -> 
     if h is None:
         raise HTTPException(404, f"主机 {name} 不存在")
     checks = [state_out(s, h.name, settings.timezone) for s in service.latest_states(db=db, host_id=h.id)]
-    return HostDetailOut(**dict(host_out(h, settings.timezone)), checks=checks)
+    return HostDetailOut(**dict(HostOut.of(h, settings.timezone)), checks=checks)

@@ -1,10 +1,15 @@
-"""API shapes of tickets (系统服务单)."""
+"""API shapes of tickets (系统服务单) and 7×24 support windows."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Optional
 
+from pydantic import AwareDatetime, BaseModel, Field
+
+from checks.model import SystemCode
+from collector.sla.policy import WINDOW_KIND_ZH
 from collector.tickets import satisfaction
-from collector.tickets.models import Ticket, TicketEvent
+from collector.tickets.fields import Phone, Text64, Text128, Text300, Text2000, Text20000
+from collector.tickets.models import SupportWindow, Ticket, TicketEvent
 from collector.timefmt import iso
 
 CHANNEL_LABELS = {"phone": "电话", "email": "邮件", "onsite": "现场", "remote": "远程", "auto": "自动"}
@@ -52,3 +57,189 @@ def event_out(e: TicketEvent, tz: str, names: dict[str, str] | None = None) -> d
     """`names`: login name → display name (actor_name falls back to the login name)."""
     return {"at": iso(e.at, tz), "actor": e.actor, "actor_name": (names or {}).get(e.actor, e.actor),
             "kind": e.kind, "label": EVENT_LABELS.get(e.kind, e.kind), "text": e.text, "data": e.data}
+
+
+Status = Literal["open", "acknowledged", "pending", "resolved", "closed", "handed_off"]
+Channel = Literal["phone", "email", "onsite", "remote", "auto"]
+Severity = Literal["critical", "warning", "info"]
+
+
+class TicketOut(BaseModel):
+    """One 系统服务单 (times ISO 8601 in the service's time zone)."""
+
+    id: int
+    number: str
+    status: str
+    status_label: str
+    severity: str
+    urgent: bool
+    source: str
+    channel: str
+    channel_label: str
+    system: str
+    host: str
+    check: str
+    title: str
+    description: str
+    resolution: str
+    customer_name: str
+    customer_unit: str
+    room: str
+    contact_person: str = Field(description="联系人")
+    contact_phone: str = Field(description="联系电话")
+    engineer_name: str
+    engineer_number: str
+    assignee_id: Optional[int]
+    reported_at: Optional[str] = Field(description="热线时间")
+    opened_at: Optional[str]
+    acknowledged_at: Optional[str]
+    resolved_at: Optional[str] = Field(description="解决问题时间 (entered or the resolve time)")
+    closed_at: Optional[str]
+    recovered_at: Optional[str]
+    handed_to: str = Field(description="转交部门 (status handed_off)")
+    handoff_note: str
+    handed_at: Optional[str]
+    support_level: str = Field(description="highest support given: phone | remote | onsite | empty")
+    support_label: str
+    response_due_at: Optional[str]
+    response_sla: Optional[str] = Field(description="met | breached; null while unjudged and for handed_off")
+    response_clock: str = Field(description="what the due time counts: 工作时间, 7×24, or 7×24（…窗口）")
+    window_id: Optional[int] = Field(description="the 7×24 support window the case was reported in")
+    calendar_fallback: bool
+    occurrences: int
+    last_occurrence_at: Optional[str]
+    last_summary: str
+    satisfaction: Optional[str]
+    satisfaction_label: Optional[str]
+    satisfaction_comment: str
+    previous_ticket_id: Optional[int]
+    fault_key: Optional[str]
+    version: int
+
+
+class EventOut(BaseModel):
+    at: Optional[str]
+    actor: str
+    actor_name: str
+    kind: str
+    label: str
+    text: str
+    data: dict[str, Any]
+
+
+class TicketDetail(TicketOut):
+    sla_state: Optional[str]
+    timeline: list[EventOut]
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    next: Optional[str]
+
+
+class TicketIn(BaseModel):
+    """A case taken by phone, e-mail, on site or remotely (系统服务单). The engineer on the line is the
+    caller (their name and number come from the login) unless `engineer` names a colleague."""
+
+    channel: Channel
+    urgent: bool = False
+    reported_at: Optional[AwareDatetime] = Field(None, description="热线时间; default now")
+    customer_name: Text64 = ""
+    customer_unit: Text128 = ""
+    room: Text64 = ""
+    contact_person: Text64 = Field("", description="联系人")
+    contact_phone: Phone = Field("", description="联系电话: digits, leading +, spaces, hyphens, extension (转/ext)")
+    description: Annotated[Text20000, Field(min_length=1)]
+    system: SystemCode = "os"
+    host: Text128 = ""
+    severity: Severity = "warning"
+    title: Text300 = ""
+    engineer: Optional[Text64] = Field(None, description="user name of the engineer to assign (default: the caller)")
+
+
+class TicketPatch(BaseModel):
+    """Workflow: set `status` (acknowledged, pending, resolved + resolution [+ resolved_at], closed +
+    satisfaction, open to reopen), `assignee`, `resolved_at` of a resolved case, or correct fields.
+    `version` guards against overwriting someone else's change."""
+
+    status: Optional[Literal["open", "acknowledged", "pending", "resolved", "closed"]] = None
+    assignee: Optional[Text64] = None
+    resolution: Optional[Text20000] = None
+    resolved_at: Optional[AwareDatetime] = Field(
+        None, description="解决问题时间: not in the future, not before 热线时间; audited on the timeline")
+    satisfaction: Optional[Literal["满意", "基本满意", "不满意", "未评价"]] = Field(
+        None, description="required to close a manual case (a rating, or explicitly 未评价); an automatic ticket "
+                          "closed without it is 未评价")
+    satisfaction_comment: Optional[Text2000] = None
+    note: Text2000 = ""
+    version: Optional[int] = None
+    customer_name: Optional[Text64] = None
+    customer_unit: Optional[Text128] = None
+    room: Optional[Text64] = None
+    contact_person: Optional[Text64] = None
+    contact_phone: Optional[Phone] = None
+    description: Optional[Text20000] = None
+    title: Optional[Text300] = None
+    system: Optional[SystemCode] = None
+    host: Optional[Text128] = None
+    severity: Optional[Severity] = None
+    urgent: Optional[bool] = None
+    channel: Optional[Channel] = None
+    reported_at: Optional[AwareDatetime] = None
+
+
+class SupportIn(BaseModel):
+    """Support given on the case: 电话支持 → 远程支持 → 现场支持 (the first one on an open case is the response)."""
+
+    step: Literal["phone", "remote", "onsite"]
+    note: Text2000 = ""
+    version: Optional[int] = None
+
+
+class HandoffIn(BaseModel):
+    """Not this system's problem: the case is handed to another department and ends as 已转交, outside our
+    response SLA."""
+
+    department: Annotated[Text128, Field(min_length=1)] = Field(description="转交部门")
+    note: Text2000 = ""
+    version: Optional[int] = None
+
+
+class SupportWindowIn(BaseModel):
+    """Cases reported inside the window (and matching its unit/host/system; empty matches all) get their
+    response deadline on clock hours until the window ends."""
+
+    kind: Literal["incident", "upgrade"] = Field(description="incident 故障处理 | upgrade 系统升级")
+    title: Annotated[Text300, Field(min_length=1, max_length=200)]
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    unit: Text128 = ""
+    host: Text128 = ""
+    system: Literal["", SystemCode] = ""
+
+
+class SupportWindowOut(BaseModel):
+    id: int
+    kind: str
+    kind_label: str
+    title: str
+    unit: str
+    host: str
+    system: str
+    starts_at: Optional[str]
+    ends_at: Optional[str]
+    created_by: str
+    closed_by: str
+    closed_at: Optional[str]
+
+
+class SupportWindowPage(BaseModel):
+    items: list[SupportWindowOut]
+    next: Optional[str]
+
+
+def window_out(w: SupportWindow, tz: str) -> dict[str, Any]:
+    return {"id": w.id, "kind": w.kind, "kind_label": WINDOW_KIND_ZH.get(w.kind, w.kind), "title": w.title,
+            "unit": w.unit, "host": w.host, "system": w.system, "starts_at": iso(w.starts_at, tz),
+            "ends_at": iso(w.ends_at, tz), "created_by": w.created_by, "closed_by": w.closed_by,
+            "closed_at": iso(w.closed_at, tz)}

@@ -3,107 +3,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, Literal, Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
 
-from collector.deps import Engineer, SessionDep, SettingsDep, Viewer
+from collector.deps import Admin, Engineer, SessionDep, SettingsDep, Viewer
 from collector.pagination import decode_cursor, page
 from collector.runtime import runtime
-from collector.tickets import service, workflow
+from collector.tickets import schemas, service, windows, workflow
 from collector.tickets.deadlines import response_clock, state_now
-from collector.tickets.fields import Phone, Text64, Text128, Text300, Text2000, Text20000
+from collector.tickets.models import SupportWindow
 from collector.tickets.satisfaction import RATINGS
-from collector.tickets.schemas import event_out, ticket_out
 from collector.users import service as users
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
+windows_router = APIRouter(prefix="/api/v1", tags=["support windows"])  # 7×24 windows, opened and closed by an admin
 
 
-Status = Literal["open", "acknowledged", "pending", "resolved", "closed", "handed_off"]
-Channel = Literal["phone", "email", "onsite", "remote", "auto"]
-System = Literal["voucher", "seal", "mq", "os"]
-Severity = Literal["critical", "warning", "info"]
-Rating = Literal["满意", "基本满意", "不满意", "未评价"]
-
-
-class TicketOut(BaseModel):
-    """One 系统服务单 (times ISO 8601 in the service's time zone)."""
-
-    id: int
-    number: str
-    status: str
-    status_label: str
-    severity: str
-    urgent: bool
-    source: str
-    channel: str
-    channel_label: str
-    system: str
-    host: str
-    check: str
-    title: str
-    description: str
-    resolution: str
-    customer_name: str
-    customer_unit: str
-    room: str
-    contact_person: str = Field(description="联系人")
-    contact_phone: str = Field(description="联系电话")
-    engineer_name: str
-    engineer_number: str
-    assignee_id: Optional[int]
-    reported_at: Optional[str] = Field(description="热线时间")
-    opened_at: Optional[str]
-    acknowledged_at: Optional[str]
-    resolved_at: Optional[str] = Field(description="解决问题时间 (entered or the resolve time)")
-    closed_at: Optional[str]
-    recovered_at: Optional[str]
-    handed_to: str = Field(description="转交部门 (status handed_off)")
-    handoff_note: str
-    handed_at: Optional[str]
-    support_level: str = Field(description="highest support given: phone | remote | onsite | empty")
-    support_label: str
-    response_due_at: Optional[str]
-    response_sla: Optional[str] = Field(description="met | breached; null while unjudged and for handed_off")
-    response_clock: str = Field(description="what the due time counts: 工作时间, 7×24, or 7×24（…窗口）")
-    window_id: Optional[int] = Field(description="the 7×24 support window the case was reported in")
-    calendar_fallback: bool
-    occurrences: int
-    last_occurrence_at: Optional[str]
-    last_summary: str
-    satisfaction: Optional[str]
-    satisfaction_label: Optional[str]
-    satisfaction_comment: str
-    previous_ticket_id: Optional[int]
-    fault_key: Optional[str]
-    version: int
-
-
-class EventOut(BaseModel):
-    at: Optional[str]
-    actor: str
-    actor_name: str
-    kind: str
-    label: str
-    text: str
-    data: dict[str, Any]
-
-
-class TicketDetail(TicketOut):
-    sla_state: Optional[str]
-    timeline: list[EventOut]
-
-
-class TicketPage(BaseModel):
-    items: list[TicketOut]
-    next: Optional[str]
-
-
-@router.get("/tickets", response_model=TicketPage)
+@router.get("/tickets", response_model=schemas.TicketPage)
 def list_tickets(request: Request, db: SessionDep, settings: SettingsDep, user: Viewer,
-                 status: Optional[Status] = None,
+                 status: Optional[schemas.Status] = None,
                  host: Optional[str] = None, unit: Optional[str] = None, system: Optional[str] = None,
                  limit: int = Query(100, ge=1, le=1000), cursor: Optional[str] = None) -> Any:
     before = None
@@ -115,84 +34,16 @@ def list_tickets(request: Request, db: SessionDep, settings: SettingsDep, user: 
                                 limit=limit + 1)
     out = page(rows, limit, request, lambda t: t.id)
     rt = runtime(settings, db)
-    out["items"] = [ticket_out(t, settings.timezone, clock_label(t, rt)) for t in out["items"]]
+    out["items"] = [schemas.ticket_out(t, settings.timezone, clock_label(t, rt)) for t in out["items"]]
     return out
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketDetail)
+@router.get("/tickets/{ticket_id}", response_model=schemas.TicketDetail)
 def get_ticket(ticket_id: int, request: Request, db: SessionDep, settings: SettingsDep, user: Viewer) -> Any:
     t = service.get(db=db, ticket_id=ticket_id)
     if t is None:
         raise HTTPException(404, f"服务单 {ticket_id} 不存在")
     return _detail(t, db, settings, app_now(request))
-
-
-class TicketIn(BaseModel):
-    """A case taken by phone, e-mail, on site or remotely (系统服务单). The engineer on the line is the
-    caller (their name and number come from the login) unless `engineer` names a colleague."""
-
-    channel: Channel
-    urgent: bool = False
-    reported_at: Optional[AwareDatetime] = Field(None, description="热线时间; default now")
-    customer_name: Text64 = ""
-    customer_unit: Text128 = ""
-    room: Text64 = ""
-    contact_person: Text64 = Field("", description="联系人")
-    contact_phone: Phone = Field("", description="联系电话: digits, leading +, spaces, hyphens, extension (转/ext)")
-    description: Annotated[Text20000, Field(min_length=1)]
-    system: System = "os"
-    host: Text128 = ""
-    severity: Severity = "warning"
-    title: Text300 = ""
-    engineer: Optional[Text64] = Field(None, description="user name of the engineer to assign (default: the caller)")
-
-
-class TicketPatch(BaseModel):
-    """Workflow: set `status` (acknowledged, pending, resolved + resolution [+ resolved_at], closed +
-    satisfaction, open to reopen), `assignee`, `resolved_at` of a resolved case, or correct fields.
-    `version` guards against overwriting someone else's change."""
-
-    status: Optional[Literal["open", "acknowledged", "pending", "resolved", "closed"]] = None
-    assignee: Optional[Text64] = None
-    resolution: Optional[Text20000] = None
-    resolved_at: Optional[AwareDatetime] = Field(
-        None, description="解决问题时间: not in the future, not before 热线时间; audited on the timeline")
-    satisfaction: Optional[Rating] = Field(
-        None, description="required to close a manual case (a rating, or explicitly 未评价); an automatic ticket "
-                          "closed without it is 未评价")
-    satisfaction_comment: Optional[Text2000] = None
-    note: Text2000 = ""
-    version: Optional[int] = None
-    customer_name: Optional[Text64] = None
-    customer_unit: Optional[Text128] = None
-    room: Optional[Text64] = None
-    contact_person: Optional[Text64] = None
-    contact_phone: Optional[Phone] = None
-    description: Optional[Text20000] = None
-    title: Optional[Text300] = None
-    system: Optional[System] = None
-    host: Optional[Text128] = None
-    severity: Optional[Severity] = None
-    urgent: Optional[bool] = None
-    channel: Optional[Channel] = None
-    reported_at: Optional[AwareDatetime] = None
-
-
-class SupportIn(BaseModel):
-    """Support given on the case: 电话支持 → 远程支持 → 现场支持 (the first one on an open case is the response)."""
-
-    step: Literal["phone", "remote", "onsite"]
-    note: Text2000 = ""
-    version: Optional[int] = None
-
-
-class HandoffIn(BaseModel):
-    """Not this system's problem: the case is handed to another department and ends as 已转交, outside our
-    response SLA."""
-
-    department: Annotated[Text128, Field(min_length=1)] = Field(description="转交部门")
-    note: Text2000 = ""
-    version: Optional[int] = None
 
 
 def app_now(request: Request) -> datetime:
@@ -205,19 +56,20 @@ def clock_label(t: Any, rt: Any) -> str:
 
 def _detail(t: Any, db: Any, settings: Any, now: datetime) -> dict[str, Any]:
     rt = runtime(settings, db)
-    out = ticket_out(t, settings.timezone, clock_label(t, rt))
+    out = schemas.ticket_out(t, settings.timezone, clock_label(t, rt))
     if t.status == "handed_off":
         out["sla_state"] = None
     else:
         out["sla_state"] = state_now(t, rt, now) if t.response_sla is None else t.response_sla
     events = service.timeline(db=db, ticket_id=t.id)
     names = service.actor_names(db=db, events=events)
-    out["timeline"] = [event_out(e, settings.timezone, names) for e in events]
+    out["timeline"] = [schemas.event_out(e, settings.timezone, names) for e in events]
     return out
 
 
-@router.post("/tickets", status_code=201, response_model=TicketDetail)
-def create_ticket(body: TicketIn, request: Request, db: SessionDep, settings: SettingsDep, user: Engineer) -> Any:
+@router.post("/tickets", status_code=201, response_model=schemas.TicketDetail)
+def create_ticket(body: schemas.TicketIn, request: Request, db: SessionDep, settings: SettingsDep,
+                  user: Engineer) -> Any:
     now = app_now(request)
     data = body.model_dump()
     if body.engineer:
@@ -258,8 +110,8 @@ def _locked(db: Any, ticket_id: int, version: Optional[int]) -> Any:
     return t
 
 
-@router.patch("/tickets/{ticket_id}", response_model=TicketDetail)
-def patch_ticket(ticket_id: int, body: TicketPatch, request: Request, db: SessionDep, settings: SettingsDep,
+@router.patch("/tickets/{ticket_id}", response_model=schemas.TicketDetail)
+def patch_ticket(ticket_id: int, body: schemas.TicketPatch, request: Request, db: SessionDep, settings: SettingsDep,
                  user: Engineer) -> Any:
     t = _locked(db, ticket_id, body.version)
     rt = runtime(settings, db)
@@ -292,8 +144,8 @@ def patch_ticket(ticket_id: int, body: TicketPatch, request: Request, db: Sessio
     return _detail(t, db, settings, now)
 
 
-@router.post("/tickets/{ticket_id}/support", response_model=TicketDetail)
-def add_support(ticket_id: int, body: SupportIn, request: Request, db: SessionDep, settings: SettingsDep,
+@router.post("/tickets/{ticket_id}/support", response_model=schemas.TicketDetail)
+def add_support(ticket_id: int, body: schemas.SupportIn, request: Request, db: SessionDep, settings: SettingsDep,
                 user: Engineer) -> Any:
     t = _locked(db, ticket_id, body.version)
     now = app_now(request)
@@ -303,8 +155,8 @@ def add_support(ticket_id: int, body: SupportIn, request: Request, db: SessionDe
     return _detail(t, db, settings, now)
 
 
-@router.post("/tickets/{ticket_id}/handoff", response_model=TicketDetail)
-def hand_off(ticket_id: int, body: HandoffIn, request: Request, db: SessionDep, settings: SettingsDep,
+@router.post("/tickets/{ticket_id}/handoff", response_model=schemas.TicketDetail)
+def hand_off(ticket_id: int, body: schemas.HandoffIn, request: Request, db: SessionDep, settings: SettingsDep,
              user: Engineer) -> Any:
     t = _locked(db, ticket_id, body.version)
     now = app_now(request)
@@ -317,7 +169,7 @@ def rated(value: str) -> Optional[str]:
     return value if value in RATINGS else None  # 未评价 is no rating
 
 
-def _transition(db: Any, t: Any, body: TicketPatch, user: Any, now: Any, rt: Any) -> None:
+def _transition(db: Any, t: Any, body: schemas.TicketPatch, user: Any, now: Any, rt: Any) -> None:
     target = body.status
     if target == "acknowledged":
         workflow.acknowledge(db=db, ticket=t, actor=user, now=now, note=body.note, rt=rt)
@@ -333,3 +185,34 @@ def _transition(db: Any, t: Any, body: TicketPatch, user: Any, now: Any, rt: Any
         workflow.resume(db=db, ticket=t, actor=user, now=now, note=body.note, rt=rt)
     elif target == "open":
         workflow.reopen(db=db, ticket=t, actor=user, now=now, note=body.note)
+
+
+@windows_router.post("/support-windows", status_code=201, response_model=schemas.SupportWindowOut)
+def open_window(body: schemas.SupportWindowIn, request: Request, db: SessionDep, settings: SettingsDep,
+                user: Admin) -> Any:
+    try:
+        w = windows.create(db=db, rt=runtime(settings, db), kind=body.kind, title=body.title,
+                           starts_at=body.starts_at, ends_at=body.ends_at, unit=body.unit, host=body.host,
+                           system=body.system, actor=user.name, now=request.app.state.clock())
+    except windows.WindowError as e:
+        raise HTTPException(422, str(e)) from None
+    db.commit()
+    return schemas.window_out(w, settings.timezone)
+
+
+@windows_router.get("/support-windows", response_model=schemas.SupportWindowPage)
+def list_windows(db: SessionDep, settings: SettingsDep, user: Viewer) -> Any:
+    return {"items": [schemas.window_out(w, settings.timezone) for w in windows.list_windows(db=db)], "next": None}
+
+
+@windows_router.post("/support-windows/{window_id}/close", response_model=schemas.SupportWindowOut)
+def close_window(window_id: int, request: Request, db: SessionDep, settings: SettingsDep, user: Admin) -> Any:
+    w = db.get(SupportWindow, window_id) if 0 < window_id < 2**31 else None
+    if w is None:
+        raise HTTPException(404, f"7×24 窗口 {window_id} 不存在")
+    try:
+        windows.close(db=db, rt=runtime(settings, db), window=w, actor=user.name, now=request.app.state.clock())
+    except windows.WindowError as e:
+        raise HTTPException(409, str(e)) from None
+    db.commit()
+    return schemas.window_out(w, settings.timezone)

@@ -12,8 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from collector.app import REPORT_RETRY
 from collector.hosts import service as hosts
 from collector.reports import pdf
-from collector.reports.failures import ReportFailure
-from collector.reports.models import Report
+from collector.reports.models import Report, ReportFailure
 from tests.collector.console.conftest import PASSWORDS, Browser
 from tests.collector.reports.month_data import cst
 
