@@ -34,10 +34,6 @@ agent_pid() {{
 """
 
 
-def has_systemd(conn: Connection) -> bool:
-    return conn.run("[ -d /run/systemd/system ] && command -v systemctl >/dev/null", check=False).code == 0
-
-
 def is_running(conn: Connection, paths: Paths, systemd: bool) -> bool:
     if systemd:
         return conn.run(f"systemctl is-active --quiet {UNIT_NAME}", check=False).code == 0
