@@ -25,7 +25,7 @@ from collector.hosts.models import Host
 from collector.reports import manager
 from collector.reports.data import Cover, DiskSeries, ReportData, Table
 from collector.reports.forecast import forecast
-from collector.reports.manager import CHANNEL_ZH
+from collector.reports.manager import CHANNEL_ZH, pct
 from collector.reports.narrative import overview
 from collector.reports.period import previous_month
 from collector.rollups.models import ResultRollup
@@ -59,10 +59,6 @@ def rate_engineer(satisfied: int, basic: int, unsatisfied: int, *, sla_all_met: 
     if (satisfied + basic) / rated >= 0.75:
         return "较好"
     return "一般"
-
-
-def pct(n: float, d: float) -> float | None:
-    return None if not d else round(100.0 * n / d, 2)
 
 
 def hours(v: float | None) -> float | None:
