@@ -98,8 +98,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
         if checkpointer is not None:
             checkpointer.start()
         # Everything imported and built so far lives as long as the process: keep it out of the cyclic
-        # GC's full collections, which otherwise walk it (hundreds of thousands of objects) every few
-        # hundred requests — measured as a third of ingest CPU under load.
+        # GC's full collections, which otherwise walk it every few hundred requests (docs/benchmarks.md).
         gc.collect()
         gc.freeze()
         if run_jobs:

@@ -1,17 +1,8 @@
 """One agent batch, from request bytes to committed rows: authenticate, validate, store, evaluate.
 
-Authentication from the token cache and validation run on the event loop (`ingest_async`); the database
-work runs on the process's writer threads (collector.ingest.writer). Refusals come first and cost little:
-a bad token costs one indexed read (on a worker thread) and no write (one at a time from an address
-with many recent failures, then 429); only then is the body parsed. The write transaction starts with
-`UPDATE hosts … WHERE id AND token_hash AND online`, which records the contact, re-checks the token (a
-rotated token fails here at once) and row-locks the host, so two batches of one agent never interleave
-their check-state updates across processes. The common batch then needs one or two more statements to
-store and load states (collector.ingest.store) and one to save states; tickets, when they move, go
-through the ORM on the same transaction (collector.ingest.tx).
-Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.writer),
-and on PostgreSQL each of its statements (collector.ingest.pg_group; the contact statement:
-collector.ingest.contact).
+Token look-up from the cache and validation run on the event loop (`ingest_async`); refusals come first
+and cost no write, and only then is the body parsed. The write runs on the process's writer threads
+(collector.ingest.writer). The whole flow, statement by statement: docs/ingest.md.
 """
 from __future__ import annotations
 
