@@ -26,6 +26,7 @@ from agent import __version__
 from agent.backoff import uniform
 from agent.config import AgentConfig, parse_checks, parse_config
 from agent.transport import connection, exchange
+from checks.base import atomic_write
 from checks.options import ConfigError
 from checks.text import clean_text
 
@@ -198,20 +199,7 @@ def one_line(text: str, limit: int = MAX_ERROR) -> str:
 def save(state_dir: Path, doc: CentralConfig) -> None:
     """Atomically, mode 0600 (the checks name customers' paths and hosts); raises OSError."""
     path = Path(state_dir) / STORE
-    tmp = path.with_name(f".{STORE}.{os.getpid()}.tmp")
-    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(doc.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, doc.to_json())
     try:
         dfd = os.open(str(path.parent), os.O_RDONLY)
         try:
