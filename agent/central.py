@@ -401,7 +401,6 @@ class CentralPoller:
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._last_kind = ""
-        self.polls = 0
 
     def start(self) -> None:
         self._stop.clear()
@@ -432,7 +431,6 @@ class CentralPoller:
         """One poll; returns its kind (new, unchanged, refused, auth, unavailable)."""
         cfg = self._cfg()
         p = fetch(cfg, self.state.known, self._context)
-        self.polls += 1
         kind, self._last_kind = self._last_kind, p.kind
         if p.kind == "unchanged":
             self.state.confirmed()
