@@ -114,7 +114,7 @@ class LogCheck(Check):
         o = options
         flags = PATTERN_FLAGS | (re.IGNORECASE if o.ignore_case else 0)
         matcher = Matcher(compile_patterns(o.patterns, o.encoding, o.ignore_case),
-                          [re.compile(p, flags) for p in o.ignore], o.encoding, o.ignore_case)
+                          [re.compile(p, flags) for p in o.ignore], o.encoding)
         self.reader = FileReader(matcher, multiline=o.multiline, max_line=int(o.max_line_length),
                                  access=access, event_start=o.event_start)
 

@@ -43,7 +43,7 @@ def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str
 def prepare(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> BatchWrite:
     """A batch authenticated and validated on this thread, ready for a write transaction (HTTPException
     if it is refused)."""
-    digest, info = _cached(state, token, addr)
+    digest, info = _cached(state, token)
     if info is None:
         info = _lookup(state, token, digest)
     return _accept(state, settings, token, digest, info, body, addr)
@@ -54,7 +54,7 @@ async def ingest_async(*, state: Any, settings: Settings, token: str, body: byte
     """One batch, on the event loop: authenticated from the cache and validated here, written by the
     process's writer threads (collector.ingest.writer); only a token missing from the cache is looked up
     on a worker thread."""
-    digest, info = _cached(state, token, addr)
+    digest, info = _cached(state, token)
     if info is None:
         info = await _lookup_async(state, token, digest, addr)
     work = _accept(state, settings, token, digest, info, body, addr)
@@ -65,7 +65,7 @@ async def ingest_async(*, state: Any, settings: Settings, token: str, body: byte
     return reply
 
 
-def _cached(state: Any, token: str, addr: str) -> tuple[str, Optional[HostInfo]]:
+def _cached(state: Any, token: str) -> tuple[str, Optional[HostInfo]]:
     """(token digest, its host from the cache)."""
     digest = token_digest(token)
     return digest, parts(state)[0].cached(digest)
