@@ -1,8 +1,5 @@
-"""The `log` check: count error and warning events written to log files since the previous run.
-
-    - {name: voucher-log, type: log, system: voucher, interval: 30s,
-       paths: ["/opt/voucher/logs/*.log"], encoding: gbk, from: end,
-       patterns: {critical: ["ERROR", "凭证发送失败"], warning: ["WARN"]}}
+"""The `log` check: count error and warning events written to log files since the previous run
+(options and an example: docs/checks-log.md).
 
 Positions are kept per file in the check's StateStore; rotation, truncation and new files are
 handled in checks.logtail.files, the scanning in checks.logtail.reader/matcher.
