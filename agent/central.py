@@ -26,6 +26,7 @@ from agent import __version__
 from agent.backoff import uniform
 from agent.config import AgentConfig, parse_checks, parse_config
 from agent.transport import connection, exchange
+from checks.base import atomic_write
 from checks.options import ConfigError
 from checks.text import clean_text
 
@@ -198,20 +199,7 @@ def one_line(text: str, limit: int = MAX_ERROR) -> str:
 def save(state_dir: Path, doc: CentralConfig) -> None:
     """Atomically, mode 0600 (the checks name customers' paths and hosts); raises OSError."""
     path = Path(state_dir) / STORE
-    tmp = path.with_name(f".{STORE}.{os.getpid()}.tmp")
-    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(doc.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, doc.to_json())
     try:
         dfd = os.open(str(path.parent), os.O_RDONLY)
         try:
@@ -413,7 +401,6 @@ class CentralPoller:
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._last_kind = ""
-        self.polls = 0
 
     def start(self) -> None:
         self._stop.clear()
@@ -444,7 +431,6 @@ class CentralPoller:
         """One poll; returns its kind (new, unchanged, refused, auth, unavailable)."""
         cfg = self._cfg()
         p = fetch(cfg, self.state.known, self._context)
-        self.polls += 1
         kind, self._last_kind = self._last_kind, p.kind
         if p.kind == "unchanged":
             self.state.confirmed()

@@ -223,7 +223,6 @@ class Sender:
                             _short(rejected[e.id].encode("utf-8")))
         self.spool.ack(entries)
         self.stats.results_total += len(entries)
-        self.stats.batches_sent += 1
         self.stats.last_send_ok = time.time()
         if self.backoff.attempt:
             log.info("collector reachable again; %d results delivered", len(entries))

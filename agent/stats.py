@@ -13,7 +13,6 @@ class Stats:
         self.check_status: dict[tuple[str, str], int] = {}    # (check, system) -> Nagios code
         self.check_duration: dict[str, float] = {}            # check -> seconds of the last run
         self.results_total = 0
-        self.batches_sent = 0
         self.last_send_ok = 0.0  # unix time of the last acknowledged request
 
     def send_error(self, reason: str) -> None:

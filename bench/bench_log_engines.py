@@ -54,7 +54,7 @@ def matcher(path: str, engine: bool = True) -> int:
     if not engine:
         multisearch._MODULE = None
     try:
-        m = Matcher(compile_patterns({"critical": ["ERROR", "凭证发送失败"]}, "utf-8", False), [], "utf-8", False)
+        m = Matcher(compile_patterns({"critical": ["ERROR", "凭证发送失败"]}, "utf-8", False), [], "utf-8")
         return sum(len(m.candidates(b, end)) for b, end in blocks(path))
     finally:
         multisearch._MODULE = saved

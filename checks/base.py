@@ -34,9 +34,8 @@ class StateStore:
 
     - durable (the default; log positions, "was read-write" of mounts): at each save that changes
       it, appended as a line and fdatasync'd, so it survives a power cut as it was. An append
-      costs about half the CPU of writing a temporary file and renaming it over the old one (a
-      new inode, a rename and an unlink each time; ~0.26 against ~0.48 ms here), and the log
-      checks save positions at nearly every run. The first write of a process and a file grown
+      costs about half the CPU of a temporary file renamed over the old one (docs/benchmarks.md),
+      and the log checks save positions at nearly every run. The first write of a process and a file grown
       past `JOURNAL_MAX` are written whole instead (temporary file, fsync, rename), which also
       drops a line a crash left unfinished;
     - soft (`durable=False`; CPU samples, process lists, growth samples: figures that only make

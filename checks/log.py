@@ -1,8 +1,5 @@
-"""The `log` check: count error and warning events written to log files since the previous run.
-
-    - {name: voucher-log, type: log, system: voucher, interval: 30s,
-       paths: ["/opt/voucher/logs/*.log"], encoding: gbk, from: end,
-       patterns: {critical: ["ERROR", "凭证发送失败"], warning: ["WARN"]}}
+"""The `log` check: count error and warning events written to log files since the previous run
+(options and an example: docs/checks-log.md).
 
 Positions are kept per file in the check's StateStore; rotation, truncation and new files are
 handled in checks.logtail.files, the scanning in checks.logtail.reader/matcher.
@@ -114,7 +111,7 @@ class LogCheck(Check):
         o = options
         flags = PATTERN_FLAGS | (re.IGNORECASE if o.ignore_case else 0)
         matcher = Matcher(compile_patterns(o.patterns, o.encoding, o.ignore_case),
-                          [re.compile(p, flags) for p in o.ignore], o.encoding, o.ignore_case)
+                          [re.compile(p, flags) for p in o.ignore], o.encoding)
         self.reader = FileReader(matcher, multiline=o.multiline, max_line=int(o.max_line_length),
                                  access=access, event_start=o.event_start)
 

@@ -22,7 +22,6 @@ from collector.calendar.jobs import announce_uncovered, heal_fallback
 from collector.calendar.service import coverage, sync
 from collector.config import Settings
 from collector.db import SqliteCheckpointer, make_engine, make_sessionmaker, utcnow
-from collector.events import Events
 from collector.jobs.offline import detect_offline
 from collector.jobs.probe import probe_job
 from collector.jobs.runner import Job, JobRunner
@@ -99,8 +98,7 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
         if checkpointer is not None:
             checkpointer.start()
         # Everything imported and built so far lives as long as the process: keep it out of the cyclic
-        # GC's full collections, which otherwise walk it (hundreds of thousands of objects) every few
-        # hundred requests — measured as a third of ingest CPU under load.
+        # GC's full collections, which otherwise walk it every few hundred requests (docs/benchmarks.md).
         gc.collect()
         gc.freeze()
         if run_jobs:
@@ -127,7 +125,6 @@ def create_app(settings: Settings, *, migrate_db: bool = True, start_jobs: bool 
     app.state.read_engine = read_engine
     app.state.registry = registry
     app.state.metrics = ingest_metrics
-    app.state.events = Events()
     app.state.jobs = runner
     clock_state["app"] = app
 

@@ -118,7 +118,6 @@ class Settings(BaseModel):
     jobs_enabled: bool = True
     job_interval_seconds: float = 10.0
     retention_days: int = Field(35, ge=1, description="days raw results are kept (rollups stay)")
-    session_secret: Optional[str] = None
 
     @field_validator("db_url")
     @classmethod

@@ -1,9 +1,8 @@
 """One-dimensional PostgreSQL arrays in binary wire format, built in a few C-level calls per column.
 
-psycopg dumps a Python list element by element through a Python-level loop (about 10 µs per element
-with its dumper lookups); a 100-result batch travels as a dozen arrays, so that loop was a fifth of the
-collector's time per batch. Here each column is packed with one `struct.pack` (fixed-size types) or one
-`bytes.join` (text), and wrapped so that psycopg passes the bytes through unchanged.
+psycopg dumps a list element by element in a Python-level loop (costly per batch: docs/benchmarks.md);
+here each column is packed with one `struct.pack` (fixed-size types) or one `bytes.join` (text), and
+wrapped so that psycopg passes the bytes through unchanged.
 
 Binary array format (src/backend/utils/adt/arrayfuncs.c, array_recv): ndim, has-nulls flag, element
 type OID, then per dimension its length and lower bound, then per element a length (-1 for NULL) and

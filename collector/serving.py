@@ -1,21 +1,9 @@
-"""Connection limits for `serve`: uvicorn's HTTP protocol with a header deadline, a body stall timeout and
-caps on open connections (settings `server:` in collector/config.py).
-
-uvicorn only times out idle keep-alive connections: a client that opens a connection and sends a header
-line every few seconds (slowloris) is kept forever, until the process runs out of file descriptors and
-nobody is served. A `limit_concurrency` would not help (it answers 503 to everyone once the slow
-connections fill it), and h11's settings bound only the size of a head, not its time. So the protocol
-class uvicorn is given (`uvicorn.run(http=GuardedHttpTools)`, a documented option) is its own httptools
-protocol with three additions, all on the event loop and O(1) per connection:
-
-- a deadline for the request head, counted from the connection's (or the request's) first byte and not
-  reset by further bytes, so trickling does not extend it: past it the connection is closed;
-- a body timeout between two reads, as nginx's client_body_timeout;
-- at most `max_connections_per_address` open connections per client address (the trusted proxies, nginx,
-  are exempt: they enforce the per-client limits) and `max_connections` in the process (below the open-file
-  limit). A new connection past a cap closes the oldest connection that is not running a request (an idle
-  keep-alive or a head still arriving); only when every one is busy is the new one refused. So a flood of
-  slow connections is pushed out by newer ones and real requests, which complete their head in time.
+"""Connection limits for `serve`: uvicorn's httptools protocol (`uvicorn.run(http=GuardedHttpTools)`)
+with a deadline for the request head (counted from its first byte, not reset by trickling bytes), a body
+timeout between two reads, and caps on open connections per client address (trusted proxies exempt) and
+per process. A new connection past a cap closes the oldest one not running a request; only when every
+one is busy is it refused. All on the event loop, O(1) per connection; settings `server:` in
+collector/config.py, the why and the test in docs/security.md (§5).
 """
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ token yet (or --re-enroll), and the agent is restarted only when something it re
 """
 from __future__ import annotations
 
-import shlex
 import time
 from dataclasses import dataclass, field
+from shlex import quote as _q
 from typing import Any, Callable
 
 from deploy import service
@@ -21,10 +21,6 @@ from deploy.render import agent_config, agent_unit, sha256_text
 from deploy.ssh import Connection
 
 MARKER = ".xunjian-bundle.sha256"
-
-
-def _q(s: str) -> str:
-    return shlex.quote(s)
 
 
 @dataclass

@@ -67,9 +67,6 @@ class Paths:
     def logfile(self) -> str:
         return f"{self.state}/agent.log"
 
-    def unit_file(self, prefix: str) -> str:
-        return f"{prefix}/etc/systemd/system/xunjian-agent.service"
-
 
 @dataclass(frozen=True)
 class Endpoint:

@@ -5,7 +5,7 @@ in the state directory, and the host's row says so.
 """
 from __future__ import annotations
 
-import shlex
+from shlex import quote as _q
 
 from deploy.errors import DeployError
 from deploy.inventory import Paths
@@ -14,10 +14,6 @@ from deploy.ssh import Connection
 UNIT_NAME = "xunjian-agent.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT_NAME}"
 NOHUP_NOTE = "systemd 非 PID 1，改用 setsid/nohup，pid 文件"
-
-
-def _q(s: str) -> str:
-    return shlex.quote(s)
 
 
 def pid_functions(paths: Paths) -> str:
@@ -32,10 +28,6 @@ agent_pid() {{
   echo "$p"
 }}
 """
-
-
-def has_systemd(conn: Connection) -> bool:
-    return conn.run("[ -d /run/systemd/system ] && command -v systemctl >/dev/null", check=False).code == 0
 
 
 def is_running(conn: Connection, paths: Paths, systemd: bool) -> bool:

@@ -23,10 +23,6 @@ _KNOWN_HOSTS_LOCK = threading.Lock()
 CONNECT_TIMEOUT = 15.0
 
 
-def _known_hosts_name(address: str, port: int) -> str:
-    return address if port == 22 else f"[{address}]:{port}"
-
-
 def _fingerprint(key: paramiko.PKey) -> str:
     return str(getattr(key, "fingerprint", ""))  # "SHA256:...", as ssh-keygen -lf prints it
 

@@ -1,17 +1,5 @@
-"""The poller's configuration: the collector, SSH defaults, jump hosts and the targets with their checks.
-
-```yaml
-collector: {url: "http://10.1.2.3:8000", central: true}   # central: each target pulls its templates
-state_dir: /var/lib/xunjian-poller
-parallel: 8                       # targets inspected at the same time
-defaults: {user: inspect, port: 22, key: /etc/xunjian/poller_ed25519,
-           known_hosts: /etc/xunjian/known_hosts, trust_on_first_use: false, connect_timeout: 10s}
-jump_hosts: {bastion: {address: 10.1.2.1, user: ops, key: /etc/xunjian/ops_ed25519}}
-targets:
-  - {name: db01, address: 10.1.2.20, jump: bastion, token_file: /etc/xunjian/db01.token,
-     labels: {unit: 某市财政局, room: "301"},
-     checks: [{name: root-disk, type: disk, mounts: ["/"]}]}
-```
+"""The poller's configuration: the collector, SSH defaults, jump hosts and the targets with their checks
+(the whole file with every key: docs/agentless.md).
 
 Each target is its own host to the collector (its own enrolled token); each gets an AgentConfig so
 the agent's spool and sender work for it unchanged.

@@ -14,6 +14,7 @@ import re
 import stat as statmod
 import threading
 from dataclasses import dataclass
+from shlex import quote as _q
 from typing import Callable, Optional
 
 from agent.agentless.ssh import Session, ShellStream
@@ -32,10 +33,6 @@ class RemoteStat:
     st_size: int
     st_mtime: float
     st_mode: int
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def _magic(text: str) -> bool:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import errno
 import re
-import shlex
 from dataclasses import dataclass
+from shlex import quote as q
 from typing import Callable
 
 from agent.agentless.ssh import Session, SshError
@@ -36,10 +36,6 @@ class StatVfs:
     f_bavail: int
     f_files: int
     f_ffree: int
-
-
-def q(text: str) -> str:
-    return shlex.quote(text)
 
 
 class Remote:

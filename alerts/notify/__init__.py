@@ -9,12 +9,12 @@ from alerts.notify.channels import CHANNEL_TYPES, NotifyConfig, build_channel, b
 from alerts.notify.digest import fold_pending, make_digest, should_fold
 from alerts.notify.masking import mask_url
 from alerts.notify.message import KINDS, SEVERITIES, Notification, parse_severity
-from alerts.notify.ratelimit import RateLimit, RateLimiter, next_allowed_at, slots_left, window_full
+from alerts.notify.ratelimit import RateLimit, next_allowed_at, slots_left
 from alerts.notify.routing import Match, Route, Router, build_routes
 
 __all__ = [
     "CHANNEL_TYPES", "KINDS", "SEVERITIES", "Channel", "DeliveryResult", "Match", "Notification",
-    "NotifyConfig", "RateLimit", "RateLimiter", "Route", "Router", "build_channel", "build_channels",
+    "NotifyConfig", "RateLimit", "Route", "Router", "build_channel", "build_channels",
     "build_notify", "build_routes", "fold_pending", "make_digest", "mask_url", "next_allowed_at",
-    "parse_severity", "should_fold", "slots_left", "window_full",
+    "parse_severity", "should_fold", "slots_left",
 ]

@@ -1,12 +1,11 @@
 """Per-channel send limits over a sliding window (DingTalk and WeCom robots take 20 messages a minute).
 
 The core is a pure function over the times of previous sends, so the collector can keep those times
-in its database; `RateLimiter` is the same rule over a small in-memory deque.
+in its database.
 Times are epoch seconds (float) or timezone-aware datetimes, not mixed.
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,45 +45,9 @@ def slots_left(sent_times: Iterable[Instant], limit: int, window: float, now: In
     return max(0, limit - len(_recent(sent_times, window, now)))
 
 
-def window_full(sent_times: Iterable[Instant], limit: int, window: float, now: Instant) -> bool:
-    return slots_left(sent_times, limit, window, now) == 0
-
-
 @dataclass(frozen=True)
 class RateLimit:
     """`limit` sends per `window` seconds; limit 0 = unlimited."""
 
     limit: int = 20
     window: float = 60.0
-
-    def next_allowed_at(self, sent_times: Iterable[Instant], now: Instant) -> Instant:
-        return next_allowed_at(sent_times, self.limit, self.window, now)
-
-    def slots_left(self, sent_times: Iterable[Instant], now: Instant) -> int:
-        return slots_left(sent_times, self.limit, self.window, now)
-
-
-class RateLimiter:
-    """In-memory sliding window for one channel (epoch seconds); not shared between processes."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.rate = RateLimit(limit, window)
-        # Only the newest `limit` sends matter (sends are recorded in time order).
-        self._sent: deque[float] = deque(maxlen=max(limit, 1))
-
-    def __repr__(self) -> str:
-        return f"RateLimiter(limit={self.rate.limit}, window={self.rate.window})"
-
-    def next_allowed_at(self, now: float) -> float:
-        return self.rate.next_allowed_at(self._sent, now)
-
-    def record(self, at: float) -> None:
-        if self.rate.limit > 0:
-            self._sent.append(at)
-
-    def try_acquire(self, now: float) -> bool:
-        """Record a send at `now` if one is allowed; False (nothing recorded) if the window is full."""
-        if self.next_allowed_at(now) > now:
-            return False
-        self.record(now)
-        return True

@@ -1,14 +1,6 @@
-"""Which channels hear about a notification: ordered routes, first match wins (unless `continue`).
-
-    routes:
-      - {match: {unit: 某市财政局, min_severity: critical}, channels: [ding, ops-mail]}
-      - {match: {system: [voucher, seal], kind: [ticket_opened, sla_breached]},
-         channels: [wecom], continue: true}
-      - {channels: [ops-mail]}          # no match: the default route, must come last
-
-Match keys (all given must hold; a list means any of): unit, host (shell patterns like 某市*),
-system (code `voucher` or label `电子凭证库`), kind, min_severity (info < unknown < warning < critical).
-Routing applies to single notifications; digests are made per channel after routing.
+"""Which channels hear about a notification: ordered routes, first match wins (unless `continue`);
+the keys and an example: docs/notifications.md. Routing applies to single notifications; digests are
+made per channel after routing.
 """
 from __future__ import annotations
 

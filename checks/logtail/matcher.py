@@ -233,8 +233,7 @@ def _is_plain(text: str) -> bool:
 class Matcher:
     """Candidate lines of a block, then the severity of each line."""
 
-    def __init__(self, patterns: list[Pattern], ignore: list[re.Pattern[str]], encoding: str,
-                 ignore_case: bool) -> None:
+    def __init__(self, patterns: list[Pattern], ignore: list[re.Pattern[str]], encoding: str) -> None:
         self.patterns = sorted(patterns, key=lambda p: -p.severity)
         self.ignore = ignore
         self.encoding = encoding

@@ -17,10 +17,9 @@ import os
 from typing import Any, Optional
 
 ENV_OFF = "XUNJIAN_LOG_NO_AHOCORASICK"
-# With fewer distinct first bytes than this, aho-corasick 1.1 prefers a memchr2 prefilter on the
-# first bytes to Teddy; 0xE5, the first byte of most Chinese characters in UTF-8, is everywhere
-# in these logs, so ERROR + 凭证发送失败 ran at 1.5 GB/s instead of 4.4 GB/s on this machine.
-# Padding with literals that cannot occur next to a real one restores Teddy.
+# With fewer distinct first bytes than this, aho-corasick prefers a first-byte prefilter to Teddy,
+# slow here where 0xE5 (most Chinese characters in UTF-8) is everywhere (docs/benchmarks.md);
+# padding with literals that cannot occur next to a real one restores Teddy.
 MIN_FIRST_BYTES = 4
 
 _MODULE: Any = False  # False: not looked for yet; None: unavailable

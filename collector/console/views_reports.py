@@ -1,12 +1,8 @@
-"""月报: list, generate, download, and the month's 系统服务单 as one PDF — through collector.reports.
-Imported lazily so the console still runs, saying "报表模块尚未启用", where that module is absent."""
+"""月报: list, generate, download, and the month's 系统服务单 as one PDF — through collector.reports."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import re
-from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -18,6 +14,9 @@ from collector.console.views_dashboard import this_month_rate
 from collector.console.web import ConsoleError, EngineerForm, PageUser, redirect, render, settings_of
 from collector.db import utcnow
 from collector.deps import SessionDep
+from collector.reports import mailing, service
+from collector.reports.failures import open_failures
+from collector.reports.models import Report, file_name
 from collector.runtime import runtime
 from collector.timefmt import zone
 
@@ -28,23 +27,10 @@ MAIL_STATES = {"pending": "待发送", "sent": "已发送", "dead": "发送失�
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def reports_module() -> Any:
-    if importlib.util.find_spec("collector.reports") is None:
-        return None
-    return importlib.import_module("collector.reports.service")
-
-
 def _page(request: Request, db: Session, error: str = "", status: int = 200) -> Response:
-    service = reports_module()
-    if service is None:
-        return render(request, "reports.html", enabled=False, nav="reports")
-    from collector.reports import mailing
-    from collector.reports.failures import open_failures
-    from collector.reports.models import Report
-
     rows = list(db.scalars(sa.select(Report).order_by(Report.month.desc(), Report.unit, Report.format).limit(300)))
     month = utcnow().astimezone(zone(settings_of(request).timezone)).strftime("%Y-%m")
-    return render(request, "reports.html", status=status, enabled=True, rows=rows, units=service.units(db=db),
+    return render(request, "reports.html", status=status, rows=rows, units=service.units(db=db),
                   month=month, formats=FORMATS, error=error, nav="reports", failures=open_failures(db=db),
                   mails=mailing.recent(db=db), mail_states=MAIL_STATES,
                   satisfaction=this_month_rate(db, settings_of(request).timezone, utcnow()))
@@ -57,9 +43,6 @@ def reports(request: Request, db: SessionDep, me: PageUser) -> Response:
 
 @router.post("")
 def generate(request: Request, db: SessionDep, form: EngineerForm) -> Response:
-    service = reports_module()
-    if service is None:
-        raise ConsoleError(404, "报表模块尚未启用")
     month, unit, fmt = form.get("month"), form.get("unit")[:128], form.get("format")
     if not MONTH.match(month) or fmt not in dict(FORMATS):
         return _page(request, db, "请选择月份 (YYYY-MM) 和格式", 422)
@@ -80,16 +63,9 @@ def generate(request: Request, db: SessionDep, form: EngineerForm) -> Response:
 
 @router.get("/{report_id}/download")
 def download(report_id: int, db: SessionDep, me: PageUser) -> Response:
-    service = reports_module()
-    if service is None:
-        raise ConsoleError(404, "报表模块尚未启用")
-    from collector.reports.models import Report
-
     r = db.get(Report, report_id)
     if r is None:
         raise ConsoleError(404, f"报告 {report_id} 不存在")
-    from collector.reports.models import file_name
-
     name = file_name(r.month, r.unit, r.format)
     return Response(r.content, media_type=service.MEDIA_TYPES.get(r.format, "application/octet-stream"),
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
@@ -98,8 +74,6 @@ def download(report_id: int, db: SessionDep, me: PageUser) -> Response:
 @router.get("/forms")
 def forms_pdf(request: Request, db: SessionDep, me: PageUser, month: str = "", unit: str = "") -> Response:
     """Every 系统服务单 of the month (by 热线时间), one form a page: the handover package."""
-    if reports_module() is None:
-        raise ConsoleError(404, "报表模块尚未启用")
     if not MONTH.match(month):
         raise ConsoleError(422, "请选择月份 (YYYY-MM)")
     from collector.reports import forms

@@ -58,7 +58,7 @@ def list_hosts(*, db: Session, unit: Optional[str] = None) -> list[Host]:
     return list(db.scalars(q))
 
 
-def record_contact(*, db: Session, host: Host, at: datetime, agent: dict[str, Any],
+def record_contact(*, host: Host, at: datetime, agent: dict[str, Any],
                    config: tuple[Optional[str], Optional[str], Optional[str]] = (None, None, None)) -> bool:
     """Note the agent's contact; returns True when the host was offline and is now back. `config`: the
     central config versions it reported (collector.ingest.contact.config_report)."""

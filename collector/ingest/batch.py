@@ -33,7 +33,7 @@ def ingest_records(*, tx: Tx, host: Host, agent: dict[str, Any], recs: list[Rec]
     """The slow path of a batch: the ORM host's contact (its return after being offline resolves the
     offline ticket), then the records as usual."""
     db = tx.db
-    back_online = hosts.record_contact(db=db, host=host, at=now, agent=agent, config=contact.config_report(agent))
+    back_online = hosts.record_contact(host=host, at=now, agent=agent, config=contact.config_report(agent))
     changes = TicketChanges([], [])
     if back_online:
         Flow(db=db, settings=settings, now=now, changes=changes).agent_back(host)

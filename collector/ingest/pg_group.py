@@ -1,15 +1,10 @@
 """A group of batches on PostgreSQL written step by step for all of them at once, not batch after batch.
 
-Group commit (collector.ingest.writer) shares one transaction among the batches queued in a process; written
-one after the other, each batch still costs four statements (contact, states, COPY, states upsert), each a
-round trip with its own parse, plan and executor start-up in PostgreSQL and its own cursor in the collector.
-Here the common batch — its host's token still valid, the host online, every result new (seq above the
-host's stored `last_seq`) — shares them: one contact statement for the group's hosts (locked in id order,
-as before), one read of their states and active faults, one COPY of every row, the rules per batch in
-Python, one upsert of every changed state. A batch that is not common (a rotated token, an offline host,
-a re-delivery, results without seq, a second batch of a host already in the group) is written on its own
-as before, inside the same transaction. Errors are the group writer's business: the transaction rolls back
-and every batch is written again alone.
+The common batch (its host's token valid, the host online, every result new by seq, the first batch of
+its host in the group) shares the group's statements: one contact statement for the group's hosts, one
+read of their states and active faults, one COPY of every row, the rules per batch in Python, one upsert
+of every changed state. Any other batch is written on its own inside the same transaction. Errors are
+the group writer's business (collector.ingest.writer).
 """
 from __future__ import annotations
 

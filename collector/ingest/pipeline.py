@@ -1,17 +1,8 @@
 """One agent batch, from request bytes to committed rows: authenticate, validate, store, evaluate.
 
-Authentication from the token cache and validation run on the event loop (`ingest_async`); the database
-work runs on the process's writer threads (collector.ingest.writer). Refusals come first and cost little:
-a bad token costs one indexed read (on a worker thread) and no write (one at a time from an address
-with many recent failures, then 429); only then is the body parsed. The write transaction starts with
-`UPDATE hosts … WHERE id AND token_hash AND online`, which records the contact, re-checks the token (a
-rotated token fails here at once) and row-locks the host, so two batches of one agent never interleave
-their check-state updates across processes. The common batch then needs one or two more statements to
-store and load states (collector.ingest.store) and one to save states; tickets, when they move, go
-through the ORM on the same transaction (collector.ingest.tx).
-Under load, batches that queue for the writer share one transaction (group commit: collector.ingest.writer),
-and on PostgreSQL each of its statements (collector.ingest.pg_group; the contact statement:
-collector.ingest.contact).
+Token look-up from the cache and validation run on the event loop (`ingest_async`); refusals come first
+and cost no write, and only then is the body parsed. The write runs on the process's writer threads
+(collector.ingest.writer). The whole flow, statement by statement: docs/ingest.md.
 """
 from __future__ import annotations
 
@@ -43,17 +34,16 @@ def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str
     """One batch, on any thread (tests, tools): waits for its transaction."""
     work = prepare(state=state, settings=settings, token=token, body=body, addr=addr)
     try:
-        reply, changes = writer(state).run(work, key=work.info.id)
+        reply, _ = writer(state).run(work, key=work.info.id)
     except TokenGone:
         raise _token_gone(state, work.digest) from None
-    state.events.ticket_changes(changes)
     return reply
 
 
 def prepare(*, state: Any, settings: Settings, token: str, body: bytes, addr: str) -> BatchWrite:
     """A batch authenticated and validated on this thread, ready for a write transaction (HTTPException
     if it is refused)."""
-    digest, info = _cached(state, token, addr)
+    digest, info = _cached(state, token)
     if info is None:
         info = _lookup(state, token, digest)
     return _accept(state, settings, token, digest, info, body, addr)
@@ -64,19 +54,18 @@ async def ingest_async(*, state: Any, settings: Settings, token: str, body: byte
     """One batch, on the event loop: authenticated from the cache and validated here, written by the
     process's writer threads (collector.ingest.writer); only a token missing from the cache is looked up
     on a worker thread."""
-    digest, info = _cached(state, token, addr)
+    digest, info = _cached(state, token)
     if info is None:
         info = await _lookup_async(state, token, digest, addr)
     work = _accept(state, settings, token, digest, info, body, addr)
     try:
-        reply, changes = await writer(state).run_async(work, key=info.id)
+        reply, _ = await writer(state).run_async(work, key=info.id)
     except TokenGone:
         raise _token_gone(state, digest) from None
-    state.events.ticket_changes(changes)
     return reply
 
 
-def _cached(state: Any, token: str, addr: str) -> tuple[str, Optional[HostInfo]]:
+def _cached(state: Any, token: str) -> tuple[str, Optional[HostInfo]]:
     """(token digest, its host from the cache)."""
     digest = token_digest(token)
     return digest, parts(state)[0].cached(digest)

@@ -1,20 +1,15 @@
 """Idempotent insert of a batch of records, and the check states the rules need, in as few statements as
-the database allows.
+the database allows (docs/ingest.md).
 
-PostgreSQL, a batch that cannot have been stored before (every result's seq above the highest the host
-had stored, read under the host's row lock): the states are read, then the rows go in by binary COPY —
-no per-row conflict check, heap pages filled in bulk; about a third less work for PostgreSQL and the
-collector than the INSERT below. The seq test is only a hint for speed: if a result was stored after
-all (an agent whose counter went back, a result first sent without a seq), COPY fails on the primary
-key (or, stored with another started_at, on a look-up of the batch's ids just before), the transaction is
-rolled back and the batch is written again with `tx.careful` set, which takes the INSERT.
-PostgreSQL, any other batch: one statement — `WITH ins AS (INSERT … SELECT … FROM unnest(arrays)
+PostgreSQL, a batch that cannot have been stored before (every result's seq above the host's stored
+`last_seq`, read under its row lock): the states are read, then the rows go in by binary COPY. The seq
+test is only a hint: a result stored after all makes COPY (or the look-up of the batch's ids just
+before it) fail, the transaction rolls back and the batch is written again with `tx.careful`, which
+takes the INSERT.
+PostgreSQL, any other batch: one prepared statement — `WITH ins AS (INSERT … SELECT … FROM unnest(arrays)
 WHERE (same id stored) IS NULL ON CONFLICT (started_at, id) DO NOTHING RETURNING id)` followed by the
-batch's check states, its active faults and the new ids as one result. The whole batch travels as
-eleven arrays in binary format, packed by collector.pgarrays, and the text never changes, so it is
-prepared once per connection. It runs
-after the host row is locked (collector.ingest.pipeline), so its snapshot sees every earlier batch of
-the same agent.
+batch's check states, its active faults and the new ids — with the batch as binary arrays
+(collector.pgarrays).
 SQLite: one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id` in the storage formats SQLAlchemy
 itself uses (naive UTC text times, 32-hex UUIDs, JSON text), then the states (collector.ingest.states).
 """

@@ -34,10 +34,6 @@ class Tx:
             self._session = Session(bind=self.conn, expire_on_commit=False, join_transaction_mode="rollback_only")
         return self._session
 
-    @property
-    def has_session(self) -> bool:
-        return self._session is not None
-
     def flush(self) -> None:
         if self._session is not None:
             self._session.flush()

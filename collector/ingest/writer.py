@@ -1,20 +1,12 @@
 """Group commit: batches that arrive while another is being written go together in one transaction.
 
-Every ingest transaction pays fixed costs besides its rows: a pool checkout, BEGIN, COMMIT (a WAL flush on
-PostgreSQL; on SQLite the write lock and the WAL frames of the pages the batch touched, many of them the
-same pages as the next batch's). Each collector process has `writers` writer threads of its own (started
-on first use); the event loop parses and validates a batch and queues its write here, and a free writer
-takes up to `max_group` queued batches into one transaction, in host order so that concurrent groups
-lock host rows in the same order. One writer per process is the default: the other processes' writers keep
-the database busy, and more threads contend for the GIL with the event loop (figures: docs/benchmarks.md).
-Only the database work runs on these threads.
-A group that fails for any reason is rolled back and its batches are written again one by one, each in its
-own transaction, so a batch's error (a rotated token, a database error) is its own and costs the others
-only a retry. Retries are careful (`Tx.careful`): a batch whose optimistic COPY met a result stored before
-(an integrity error, even in a group of one) goes in by INSERT … ON CONFLICT the second time.
-A batch alone is written at once: grouping adds no wait when the collector is idle.
-On PostgreSQL a group's batches are written step by step for all of them at once (`many`,
-collector.ingest.pg_group): one statement per step for the whole group rather than per batch.
+Each collector process has `writers` writer threads of its own (started on first use; one is the default,
+docs/benchmarks.md); the event loop queues a validated batch here and a free writer takes up to `max_group`
+queued batches into one transaction, in host order so that concurrent groups lock host rows in the same
+order. A batch alone is written at once. A group that fails for any reason is rolled back and its batches
+are written again one by one, each in its own transaction and careful (`Tx.careful`: INSERT … ON CONFLICT,
+not COPY), so a batch's error is its own and costs the others only a retry. On PostgreSQL a group is
+written step by step for all its batches at once (`many`, collector.ingest.pg_group). docs/ingest.md.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from collector.hosts.models import Host
 from collector.reports import manager
 from collector.reports.data import Cover, DiskSeries, ReportData, Table
 from collector.reports.forecast import forecast
-from collector.reports.manager import CHANNEL_ZH
+from collector.reports.manager import CHANNEL_ZH, pct
 from collector.reports.narrative import overview
 from collector.reports.period import previous_month
 from collector.rollups.models import ResultRollup
@@ -33,13 +33,12 @@ from collector.sla import WorkCalendar, elapsed_working
 from collector.sla.policy import SlaPolicy
 from collector.tickets.deadlines import pauses_of
 from collector.tickets.models import AUTO_SOURCES, Ticket
-from collector.tickets.schemas import STATUS_LABELS
+from collector.tickets.satisfaction import RATINGS
+from collector.tickets.schemas import SEVERITY_LABELS, STATUS_LABELS
 from collector.timefmt import month_range
 from collector.visits import service as visits
 
-SEVERITY_ZH = {"critical": "严重", "warning": "警告", "info": "提示"}
 STATUS_ZH = STATUS_LABELS  # one name per status, as the console shows it
-SATISFACTION = ("满意", "基本满意", "不满意")
 TARGET = 0.90
 DISK_CHART_SERIES = 8
 # Sections in reading order: the headline figures and what a service manager looks at first, then the detail.
@@ -59,10 +58,6 @@ def rate_engineer(satisfied: int, basic: int, unsatisfied: int, *, sla_all_met: 
     if (satisfied + basic) / rated >= 0.75:
         return "较好"
     return "一般"
-
-
-def pct(n: float, d: float) -> float | None:
-    return None if not d else round(100.0 * n / d, 2)
 
 
 def hours(v: float | None) -> float | None:
@@ -182,7 +177,7 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
     })
     stats: list[list[Any]] = []
     for label, key, names in (("渠道", "channel", CHANNEL_ZH), ("系统", "system", SYSTEM_LABELS_ZH),
-                              ("严重程度", "severity", SEVERITY_ZH)):
+                              ("严重程度", "severity", SEVERITY_LABELS)):
         counts = Counter(getattr(t, key) for t in tickets)
         for k, zh in names.items():
             stats.append([label, zh, counts.get(k, 0)])
@@ -199,7 +194,7 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
             t.number, t.engineer_name, t.engineer_number, t.customer_name, t.customer_unit, t.room,
             _local(t.reported_at, tz), _local(t.resolved_at, tz), CHANNEL_ZH.get(t.channel, t.channel),
             t.description, t.resolution, SYSTEM_LABELS_ZH.get(t.system, t.system), t.host,
-            SEVERITY_ZH.get(t.severity, t.severity), STATUS_ZH.get(t.status, t.status),
+            SEVERITY_LABELS.get(t.severity, t.severity), STATUS_ZH.get(t.status, t.status),
             manager.response_hours(t, elapsed[t.id].response_hours, working[t.id], calendar, now),
             clocks[t.id],
             {"met": "达标", "breached": "超时"}.get(t.response_sla or "", ""),
@@ -232,11 +227,11 @@ def build(*, db: Session, month: str, unit: str, calendar: WorkCalendar, now: da
                              "本月无客户评价时: 响应全部达标 → 较好, 否则 一般"))
 
     # -- satisfaction and visits -----------------------------------------------------------------
-    tc = Counter(t.satisfaction for t in tickets if t.satisfaction in SATISFACTION)
+    tc = Counter(t.satisfaction for t in tickets if t.satisfaction in RATINGS)
     vc = Counter(v.satisfaction for v in month_visits)
     sat_rows = []
     for label, c in (("服务单评价", tc), ("用户回访", vc), ("合计", tc + vc)):
-        rated = sum(c[s] for s in SATISFACTION)
+        rated = sum(c[s] for s in RATINGS)
         rate = pct(c["满意"] + c["基本满意"], rated)
         sat_rows.append([label, c["满意"], c["基本满意"], c["不满意"], rated, rate, 90,
                          "" if rate is None else ("达标" if rate >= TARGET * 100 else "未达标")])

@@ -32,7 +32,3 @@ def forecast(points: Sequence[tuple[date, float]], full: float = 100.0) -> tuple
     x = (full - intercept) / slope
     day = max(math.ceil(x - 1e-9), points[-1][0].toordinal())
     return slope, date.fromordinal(min(day, date.max.toordinal()))
-
-
-def fill_date(points: Sequence[tuple[date, float]], full: float = 100.0) -> date | None:
-    return forecast(points, full)[1]

@@ -21,10 +21,10 @@ from collector.reports import safe
 from collector.reports.linebreak import break_lines
 from collector.reports.pdf import font
 from collector.tickets.models import Ticket
+from collector.tickets.satisfaction import RATINGS
 from collector.timefmt import month_range
 
 MANUAL_CHANNELS = (("phone", "电话"), ("email", "邮件"), ("onsite", "现场"), ("remote", "远程"))
-SATISFACTION = ("满意", "基本满意", "不满意")
 TALL = 55 * mm  # 问题描述 / 解决描述 boxes, as on the printed form
 SIGN = 24 * mm  # the signature row
 LABEL = 28 * mm  # label column
@@ -91,7 +91,7 @@ def _cells(t: Ticket, tz: Any) -> list[list[str]]:
     boxes.append(f"{'■' if t.channel == 'auto' else '□'} 自动巡检")
     if t.urgent:
         boxes.append("■ 紧急")
-    sat = "　".join(f"{'■' if t.satisfaction == v else '□'} {v}" for v in SATISFACTION)
+    sat = "　".join(f"{'■' if t.satisfaction == v else '□'} {v}" for v in RATINGS)
     if t.satisfaction_comment:
         sat += "\n" + t.satisfaction_comment
     system = SYSTEM_LABELS_ZH.get(t.system, t.system) + (f" ({t.host})" if t.host else "")

@@ -26,6 +26,7 @@ from collector.sla import WorkCalendar, clock_time_between, working_time_between
 from collector.sla.policy import SlaPolicy
 from collector.tickets.deadlines import deadline, pauses_of, response_clock
 from collector.tickets.models import AUTO_SOURCES, Ticket
+from collector.tickets.satisfaction import GOOD
 from collector.timefmt import month_range
 from collector.visits.models import Visit
 
@@ -245,7 +246,7 @@ def headline(db: Session, *, month: str, unit: str, host_ids: Optional[list[int]
             "availability": pct((observed or 0) - (bad_s or 0), observed or 0),
             "anomalies": sum(1 for t in tickets if t.source in AUTO_SOURCES), "tickets": len(tickets),
             "tickets_resolved": db.scalar(rq) or 0, "sla_met_pct": pct(met, judged),
-            "satisfaction_pct": pct(sum(1 for s in ratings if s in ("满意", "基本满意")), len(ratings)),
+            "satisfaction_pct": pct(sum(1 for s in ratings if s in GOOD), len(ratings)),
             "visits": len(visits)}
 
 

@@ -38,11 +38,6 @@ def is_formula_like(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(FORMULA_STARTS)
 
 
-def csv_cell(value: Any) -> Any:
-    """A value for a CSV file: a formula-like string gets a leading `'` (OWASP's rule)."""
-    return "'" + value if is_formula_like(value) else value
-
-
 def inert_workbook(wb: Workbook) -> int:
     """Make every formula-like string cell of `wb` plain text; returns how many were changed.
     The report writes no formulas of its own, so every formula cell came from data."""

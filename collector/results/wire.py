@@ -28,7 +28,6 @@ from checks.model import (
 )
 
 MAX_INT8 = 2**63 - 1  # PostgreSQL BIGINT
-MAX_VERSION_LEN = 32
 
 _Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LEN)]
 _Range = Optional[Annotated[str, Meta(max_length=MAX_RANGE_LEN, description="Nagios range, e.g. 80 or @10:20")]]

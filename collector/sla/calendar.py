@@ -12,7 +12,7 @@ Asia/Shanghai), minus Chinese public holidays, plus the weekend days that become
 4. Mon–Fri, with one loud WARNING per year: the collector must never crash on a missing year. Due
    times computed on it are marked as such (`on_fallback`).
 
-Besides the questions an engineer asks (`is_workday`, `working_intervals`, ...), the calendar keeps
+Besides the questions an engineer asks (`is_workday`, `is_working_time`, ...), the calendar keeps
 per-year prefix sums of working microseconds so that `collector.sla.clock` can add and measure
 working time with a bisect instead of walking minute by minute or day by day.
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_PERIODS: tuple[tuple[time, time], ...] = ((time(8), time(12)), (time(13), time(18)))
 US = 1_000_000  # microseconds per second; all internal arithmetic is in integer microseconds
-DAY_US = 86_400 * US
 MAX_RANGE_DAYS = 31  # a holiday range longer than this is a typo, not a holiday
 _SCHEDULE_KEYS = ("year", "holidays", "workdays", "source", "notes", "example")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -207,9 +206,6 @@ class WorkCalendar:
             self._warned.difference_update(by_year)
             self.generation = generation
 
-    def imported_years(self) -> list[int]:
-        return sorted(self._imported)
-
     def is_covered(self, year: int) -> bool:
         """True if `year` has real holiday data (imported, file or package), False on the Mon–Fri fallback."""
         return year in self._imported or year in self._schedules or self._covered_by_package(year)
@@ -242,13 +238,6 @@ class WorkCalendar:
                 worked.append(d)
             d += timedelta(days=1)
         return off, worked
-
-    def covered_years(self) -> list[int]:
-        """Years with real holiday data (imported, package or loaded file); others fall back to Mon–Fri."""
-        years = set(self._schedules) | set(self._imported)
-        if self._package is not None:
-            years.update(range(self._package[0], self._package[1] + 1))
-        return sorted(years)
 
     def _covered_by_package(self, year: int) -> bool:
         return self._package is not None and self._package[0] <= year <= self._package[1]
@@ -296,15 +285,6 @@ class WorkCalendar:
         elif sched is None:
             self._warn_uncovered(day.year)
         return day.weekday() < 5
-
-    def working_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The working periods of `day` as aware (calendar zone) datetimes; [] on days off."""
-        if isinstance(day, datetime):
-            day = day.date()
-        if not self.is_workday(day):
-            return []
-        return [(datetime.combine(day, s, self.tz), datetime.combine(day, e, self.tz))
-                for s, e in self.periods]
 
     def is_working_time(self, when: datetime) -> bool:
         """True if the aware datetime `when` falls in a working period ([start, end))."""

@@ -44,7 +44,6 @@ from collector.sla.clock import (
 CHANNELS = ("phone", "email", "onsite", "remote", "auto")
 CHANNEL_LABEL_ZH = {"phone": "电话", "email": "邮件", "onsite": "现场", "remote": "远程", "auto": "自动"}
 State = Literal["met", "breached", "pending", "due_soon"]
-STATE_LABEL_ZH = {"met": "已达标", "breached": "已超时", "pending": "处理中", "due_soon": "即将超时"}
 Severity = Union[Status, str, int, None]
 
 

@@ -113,10 +113,6 @@ def get_for_update(*, db: Session, ticket_id: int) -> Optional[Ticket]:
     return db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update())
 
 
-def get_by_number(*, db: Session, number: str) -> Optional[Ticket]:
-    return db.scalar(sa.select(Ticket).where(Ticket.number == number))
-
-
 def list_tickets(*, db: Session, status: Optional[str] = None, host: Optional[str] = None,
                  unit: Optional[str] = None, system: Optional[str] = None, before_id: Optional[int] = None,
                  limit: int = 100) -> list[Ticket]:

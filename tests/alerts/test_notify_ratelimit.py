@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.notify.ratelimit import RateLimit, RateLimiter, next_allowed_at, slots_left, window_full
+from alerts.notify.ratelimit import next_allowed_at, slots_left
 
 
 def test_under_the_limit_sends_now():
@@ -17,7 +17,7 @@ def test_under_the_limit_sends_now():
 
 def test_full_window_waits_for_the_oldest_blocking_send():
     sent = [940.5 + i for i in range(20)]  # 940.5 .. 959.5, all within (940, 1000]
-    assert window_full(sent, 20, 60, 1000.0)
+    assert slots_left(sent, 20, 60, 1000.0) == 0
     assert next_allowed_at(sent, 20, 60, 1000.0) == 1000.5
     # sends that already left the window do not count
     assert next_allowed_at([*sent, 100.0, 200.0], 20, 60, 1000.0) == 1000.5
@@ -42,16 +42,8 @@ def test_unlimited():
 def test_datetimes_in_datetimes_out():
     now = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
     sent = [now - timedelta(seconds=50), now - timedelta(seconds=10)]
-    assert RateLimit(2, 60).next_allowed_at(sent, now) == now + timedelta(seconds=10)
-    assert RateLimit(3, 60).next_allowed_at(sent, now) == now
-
-
-def test_in_memory_limiter():
-    rl = RateLimiter(limit=3, window=60)
-    assert [rl.try_acquire(t) for t in (0.0, 1.0, 2.0, 3.0)] == [True, True, True, False]
-    assert rl.next_allowed_at(3.0) == 60.0
-    assert rl.try_acquire(60.0)
-    assert rl.next_allowed_at(60.0) == 61.0
+    assert next_allowed_at(sent, 2, 60, now) == now + timedelta(seconds=10)
+    assert next_allowed_at(sent, 3, 60, now) == now
 
 
 @given(st.lists(st.floats(0, 1000), max_size=60), st.integers(1, 20), st.floats(1, 300), st.floats(0, 1000))

@@ -32,7 +32,7 @@ def reference(data: bytes, pattern: str, encoding: str) -> set[int]:
 
 
 def matched(data: bytes, pattern: str, encoding: str) -> set[int]:
-    matcher = Matcher(compile_patterns({"critical": [pattern]}, encoding, False), [], encoding, False)
+    matcher = Matcher(compile_patterns({"critical": [pattern]}, encoding, False), [], encoding)
     out = set()
     for ls, known in matcher.candidates(data, len(data)).items():
         le = data.find(b"\n", ls)

@@ -386,9 +386,9 @@ def test_memmem_and_bytes_find_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(data) >= m.MEMMEM_MIN and m._memmem() is not None  # large enough for memmem
     for icase in (False, True):
         pats = m.compile_patterns({"critical": ["ERROR", "凭证发送失败"], "warning": ["WARN"]}, "utf-8", icase)
-        fast = m.Matcher(pats, [], "utf-8", icase).candidates(data, len(data))
+        fast = m.Matcher(pats, [], "utf-8").candidates(data, len(data))
         monkeypatch.setattr(m, "_MEMMEM", None)
-        slow = m.Matcher(pats, [], "utf-8", icase).candidates(data, len(data))
+        slow = m.Matcher(pats, [], "utf-8").candidates(data, len(data))
         monkeypatch.undo()
         assert fast == slow and len(fast) > 2500
 

@@ -114,9 +114,9 @@ def test_hostile_bytes_same_lines(encoding: str, icase: bool, monkeypatch: pytes
             {"critical": [r"slow response \d{4}ms", "失败"], "warning": ["RROR", "ERRO"]}]
     for pats in sets:
         compiled = compile_patterns(pats, encoding, icase)
-        fast = classified(Matcher(compiled, [], encoding, icase), data)
+        fast = classified(Matcher(compiled, [], encoding), data)
         monkeypatch.setattr(multisearch, "_MODULE", None)
-        slow = classified(Matcher(compiled, [], encoding, icase), data)
+        slow = classified(Matcher(compiled, [], encoding), data)
         monkeypatch.undo()
         assert fast == slow, pats
         assert len(fast) > 100
@@ -150,7 +150,7 @@ def test_overlapping_literals_of_two_severities_keep_the_worse() -> None:
     report only the warning; they are searched apart, so the line is critical."""
     data = b"x ERRORD y\n" * 40000
     compiled = compile_patterns({"critical": ["RORD"], "warning": ["ERRO"]}, "utf-8", False)
-    m = Matcher(compiled, [], "utf-8", False)
+    m = Matcher(compiled, [], "utf-8")
     hits = m.candidates(data, len(data))
     assert set(hits.values()) == {2} and len(hits) == 40000
     assert len(m._searchers()[0]) == 2  # two searchers

@@ -200,7 +200,7 @@ def test_matcher_agrees_with_decoding_every_line(pieces: list[bytes], encoding: 
 
     data = b"".join(pieces) + b"\n"
     patterns = {"critical": ["ERROR", "凭证发送失败"], "warning": ["失败"]}
-    matcher = Matcher(compile_patterns(patterns, encoding, False), [], encoding, False)
+    matcher = Matcher(compile_patterns(patterns, encoding, False), [], encoding)
     hits = matcher.candidates(data, len(data))
     got: dict[int, int] = {}
     for ls, known in hits.items():

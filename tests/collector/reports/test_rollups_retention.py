@@ -182,13 +182,13 @@ def test_jobs_are_registered(settings: Any) -> None:
 
 
 def test_forecast_is_a_least_squares_line() -> None:
-    from collector.reports.forecast import fill_date, forecast
+    from collector.reports.forecast import forecast
 
     days = [date(2026, 9, 1) + timedelta(days=i) for i in range(30)]
     assert forecast([(d, 50 + i) for i, d in enumerate(days)]) == (1.0, date(2026, 10, 21))
     noisy = [(d, 40 + 2 * i + (1 if i % 2 else -1)) for i, d in enumerate(days)]
     slope, full = forecast(noisy)
     assert abs(slope - 2) < 0.01 and full == date(2026, 10, 1)  # 40 + 2x = 100 at x = 30
-    assert fill_date([(d, 60.0) for d in days]) is None  # flat
-    assert fill_date([(d, 80 - i) for i, d in enumerate(days)]) is None  # shrinking
+    assert forecast([(d, 60.0) for d in days])[1] is None  # flat
+    assert forecast([(d, 80 - i) for i, d in enumerate(days)])[1] is None  # shrinking
     assert forecast([(days[0], 99.0)]) == (None, None)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import chinese_calendar
 import pytest
-from sla_helpers import SH, sh
+from sla_helpers import sh
 
 from checks.options import ConfigError
 from collector.sla.calendar import ScheduleError, WorkCalendar
@@ -43,12 +43,8 @@ def test_2026_package_data_as_looked_up(cal):
         assert cal.is_workday(d) == chinese_calendar.is_workday(d), d
 
 
-def test_covered_years_and_intervals(cal):
-    years = cal.covered_years()
-    assert 2026 in years and 2027 not in years
-    assert cal.working_intervals(date(2026, 10, 3)) == []
-    assert cal.working_intervals(date(2026, 10, 10)) == [
-        (sh(2026, 10, 10, 8), sh(2026, 10, 10, 12)), (sh(2026, 10, 10, 13), sh(2026, 10, 10, 18))]
+def test_covered_years(cal):
+    assert cal.is_covered(2026) and not cal.is_covered(2027)
 
 
 def test_is_working_time_boundaries_and_zones(cal):
@@ -67,7 +63,7 @@ def test_is_working_time_boundaries_and_zones(cal):
 def test_load_2027_yaml(tmp_path, cal, caplog):
     sched = cal.load_schedule(write(tmp_path, SCHEDULE_2027))
     assert sched.year == 2027 and len(sched.holidays) == 9 and sched.holidays[date(2027, 2, 8)] == "春节"
-    assert 2027 in cal.covered_years()
+    assert cal.is_covered(2027)
     assert not cal.is_workday(date(2027, 2, 8))  # a Monday inside the range
     assert cal.is_workday(date(2027, 2, 13))  # Saturday made a workday
     assert cal.is_workday(date(2027, 3, 3))  # ordinary Wednesday
@@ -114,7 +110,7 @@ def test_schedule_validation(tmp_path, cal, text, message):
         cal.load_schedule(p)
     assert str(p) in str(e.value)
     assert isinstance(e.value, ConfigError)
-    assert 2027 not in cal.covered_years()
+    assert not cal.is_covered(2027)
 
 
 def test_missing_file(tmp_path, cal):
@@ -134,13 +130,13 @@ def test_uncovered_year_warns_once_and_falls_back(cal, caplog):
     with caplog.at_level(logging.WARNING, logger="collector.sla.calendar"):
         assert cal.is_workday(date(2028, 1, 3))  # Monday
         assert not cal.is_workday(date(2028, 1, 1))  # Saturday (would be New Year's Day anyway)
-        assert cal.working_intervals(date(2028, 2, 1))
+        assert cal.is_workday(date(2028, 2, 1))
         cal.is_working_time(sh(2028, 5, 1, 9))
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "no holiday schedule for 2028: falling back to Mon–Fri" in warnings[0].getMessage()
     assert "xunjian-collector calendar import" in warnings[0].getMessage()  # names the fix
-    assert 2028 not in cal.covered_years()
+    assert not cal.is_covered(2028)
 
 
 def test_loading_a_year_after_fallback_takes_effect(cal, caplog):
@@ -154,7 +150,7 @@ def test_hours_and_config(tmp_path):
     cal = WorkCalendar.from_config({"hours": ["09:00-12:00", "13:30-17:30"], "schedules": [p.name]},
                                    base_dir=tmp_path)
     assert cal.periods == ((time(9), time(12)), (time(13, 30), time(17, 30)))
-    assert 2027 in cal.covered_years()
+    assert cal.is_covered(2027)
     for bad in (["12:00-09:00"], ["08:00-12:00", "11:00-18:00"], ["8-12"], []):
         with pytest.raises(ConfigError, match="working hours"):
             WorkCalendar(periods=bad)
@@ -162,7 +158,3 @@ def test_hours_and_config(tmp_path):
         WorkCalendar.from_config({"hour": []})
     with pytest.raises(ConfigError, match="time zone"):
         WorkCalendar(timezone="Mars/Olympus")
-
-
-def test_other_zone_input_returns_shanghai(cal):
-    assert cal.working_intervals(date(2026, 11, 25))[0][0].tzinfo == SH
