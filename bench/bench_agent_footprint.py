@@ -300,6 +300,11 @@ def main() -> int:
         print("needs prometheus-node-exporter and zabbix-agent (apt-get install -y ...)", file=sys.stderr)
         return 2
 
+    baselines = [_named(b, i) for i, b in enumerate(args.baseline)]
+    for label, tree in baselines:
+        if not (tree / "agent").is_dir():  # checked before anything is started
+            print(f"--baseline {label}: {tree} has no agent/ (give NAME=DIR)", file=sys.stderr)
+            return 2
     work = Path(tempfile.mkdtemp(prefix="xj-bench-"))
     (work / "logs").mkdir()
     for i in range(5):
@@ -307,7 +312,6 @@ def main() -> int:
     stop_logs = threading.Event()
     threading.Thread(target=write_logs, args=(work / "logs", stop_logs), daemon=True).start()
     collector = Standin().start()
-    baselines = [_named(b, i) for i, b in enumerate(args.baseline)]
     for name in ["agent", *(f"baseline{i}" for i in range(len(baselines)))]:
         cfg = {"collector": {"url": collector.url, "token": "test-token"}, "host": {"name": f"bench-{name}"},
                "state_dir": str(work / f"state-{name}"), "checks": agent_checks(work)}
