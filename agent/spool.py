@@ -67,8 +67,15 @@ _ZDICT_V1 = (
 ).encode()
 
 
+# A body is a few hundred bytes: a 4 KiB window (the dictionary fits) and memLevel 5 compress it as
+# well as a 32 KiB window and memLevel 9, whose ~400 KiB of buffers per result kept heap pages
+# resident (-0.1 MiB private, docs/benchmarks.md). unpack's wbits 15 reads any smaller window.
+_PACK_WBITS = 12
+_PACK_MEMLEVEL = 5
+
+
 def pack(body: str) -> bytes:
-    c = zlib.compressobj(6, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT_V1)
+    c = zlib.compressobj(6, zlib.DEFLATED, _PACK_WBITS, _PACK_MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, _ZDICT_V1)
     return _DEFLATE_V1 + c.compress(body.encode("utf-8")) + c.flush()
 
 

@@ -6,8 +6,8 @@ tree) and CPU seconds per minute of the tree. CPU is read from each process's CP
 (clock_gettime on the clock id of clock_getcpuclockid(pid): nanoseconds, every thread including the
 ones that already ended), plus the user + system ticks of children already reaped; the user/system
 split shown beside it comes from /proc/PID/stat, whose 10 ms ticks are too coarse for the total.
-`--baseline DIR` also runs the agent from another source tree (e.g. `git archive` of an older
-commit) with the same configuration, so before and after are measured in the same go.
+`--baseline [NAME=]DIR` (repeatable) also runs the agent from another source tree (e.g. `git archive`
+of an older commit) with the same configuration, so before and after are measured in the same go.
 
 Workloads, chosen to be comparable:
 - agent: 20 checks at 60 s (disk, system, process, log, dirsize), sending to a stand-in collector
@@ -24,7 +24,7 @@ Each agent runs from a copy of its tree's agent/ and checks/ compiled to bytecod
 release (a source tree without __pycache__, under PYTHONDONTWRITEBYTECODE, would be compiled at
 every start, which a release never is: +0.3 MiB resident in docs/benchmarks.md).
 
-Usage: .venv/bin/python bench/bench_agent_footprint.py [--duration 600] [--warmup 30] [--baseline DIR]
+Usage: .venv/bin/python bench/bench_agent_footprint.py [--duration 600] [--warmup 30] [--baseline [NAME=]DIR ...]
 Needs: apt-get install -y prometheus-node-exporter zabbix-agent (see scripts/system-packages.txt).
 """
 from __future__ import annotations
@@ -201,6 +201,25 @@ def delivered(collector: Standin) -> dict[str, int]:
     return {h: hosts.count(h) for h in sorted(set(hosts))}
 
 
+def mapping(pid: int, part: str) -> Optional[tuple[str, int]]:
+    """(file name, number of processes mapping it) for the first file of `pid` whose path holds `part`."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            paths = [line.split()[-1] for line in f if part in line]
+    except OSError:
+        return None
+    if not paths:
+        return None
+    count = 0
+    for p in psutil.pids():
+        try:
+            with open(f"/proc/{p}/maps") as f:
+                count += any(paths[0] in line for line in f)
+        except OSError:
+            continue
+    return os.path.basename(paths[0]), count
+
+
 def release_python(work: Path) -> str:
     """An interpreter laid out like a release of xunjian-deploy (deploy/bundle.py): a venv made
     --without-pip holding only the agent's runtime requirements, not the development .venv with its
@@ -255,12 +274,20 @@ def agent_subject(name: str, root: Path, config: Path, python: str) -> Subject:
                    log=config.with_suffix(".log"))
 
 
+def _named(arg: str, index: int) -> tuple[str, Path]:
+    """`NAME=DIR` or `DIR` (named baseline, baseline 2, ...) of --baseline."""
+    name, sep, path = arg.partition("=")
+    if not sep:
+        name, path = "baseline" if index == 0 else f"baseline {index + 1}", arg
+    return name, Path(path).resolve()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=600.0, help="measured seconds (default 600)")
     ap.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring (default 30)")
-    ap.add_argument("--baseline", type=Path, default=None,
-                    help="also run the agent from this source tree (same config, own state_dir)")
+    ap.add_argument("--baseline", action="append", default=[], metavar="[NAME=]DIR",
+                    help="also run the agent from this source tree (same config, own state_dir); repeatable")
     ap.add_argument("--dev-venv", action="store_true",
                     help="run the agent with this .venv's interpreter instead of a release-like venv")
     ap.add_argument("--scrape", type=float, default=60.0, help="node_exporter scrape interval (default 60)")
@@ -273,6 +300,11 @@ def main() -> int:
         print("needs prometheus-node-exporter and zabbix-agent (apt-get install -y ...)", file=sys.stderr)
         return 2
 
+    baselines = [_named(b, i) for i, b in enumerate(args.baseline)]
+    for label, tree in baselines:
+        if not (tree / "agent").is_dir():  # checked before anything is started
+            print(f"--baseline {label}: {tree} has no agent/ (give NAME=DIR)", file=sys.stderr)
+            return 2
     work = Path(tempfile.mkdtemp(prefix="xj-bench-"))
     (work / "logs").mkdir()
     for i in range(5):
@@ -280,7 +312,7 @@ def main() -> int:
     stop_logs = threading.Event()
     threading.Thread(target=write_logs, args=(work / "logs", stop_logs), daemon=True).start()
     collector = Standin().start()
-    for name in ("agent", "baseline"):
+    for name in ["agent", *(f"baseline{i}" for i in range(len(baselines)))]:
         cfg = {"collector": {"url": collector.url, "token": "test-token"}, "host": {"name": f"bench-{name}"},
                "state_dir": str(work / f"state-{name}"), "checks": agent_checks(work)}
         (work / f"{name}.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
@@ -295,9 +327,8 @@ def main() -> int:
         Subject("node_exporter", [node_exporter, f"--web.listen-address=127.0.0.1:{ne_port}"], work),
         Subject("zabbix_agentd", [zabbix, "-f", "-c", str(work / "zabbix_agentd.conf")], work),
     ]
-    if args.baseline is not None:
-        subjects.insert(1, agent_subject("xunjian-agent (baseline)", args.baseline.resolve(),
-                                         work / "baseline.yaml", python))
+    for i, (label, tree) in enumerate(baselines):
+        subjects.insert(1 + i, agent_subject(f"xunjian-agent ({label})", tree, work / f"baseline{i}.yaml", python))
     stop_load = threading.Event()
 
     def load() -> None:
@@ -338,6 +369,7 @@ def main() -> int:
         for s in subjects:
             s.cpu1 = cpu_seconds(s.proc.pid)
         received = {k: v - received0.get(k, 0) for k, v in delivered(collector).items()}
+        sharing = mapping(subjects[0].proc.pid, "libpython")
         load1 = os.getloadavg()
     finally:
         stop_load.set()
@@ -360,7 +392,7 @@ def main() -> int:
         }
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"### Agent footprint vs node_exporter and zabbix_agentd ({when})\n")
-    baseline = f" --baseline {args.baseline}" if args.baseline is not None else ""
+    baseline = "".join(f" --baseline {b}" for b in args.baseline)
     baseline += " --dev-venv" if args.dev_venv else ""
     counts = ", ".join(f"{n} from {h}" for h, n in received.items())
     print(f"`.venv/bin/python bench/bench_agent_footprint.py --duration {args.duration:g} "
@@ -369,6 +401,9 @@ def main() -> int:
           f"at the end; agent: 20 checks at 60 s, {counts} delivered in {elapsed:.0f} s; "
           f"node_exporter scraped every {args.scrape:g} s; zabbix_agentd polled for {len(ZABBIX_ITEMS)} "
           f"items every 60 s.\n")
+    if sharing:
+        print(f"PSS splits shared pages among the processes mapping them: at the end {sharing[1]} processes on "
+              f"this machine mapped the agent's {sharing[0]}.\n")
     print("| process | RSS MiB (mean / max) | PSS MiB | USS MiB | CPU s per minute | (user + system ticks) |")
     print("|---|---|---|---|---|---|")
     for name, r in rows.items():

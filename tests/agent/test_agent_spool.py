@@ -142,3 +142,32 @@ def test_unsendable_results_are_refused_at_put_not_in_the_sender(tmp_path: Path)
     sp.put(good)
     assert good.seq == 1  # no seq was used up by the refused ones
     sp.close()
+
+
+def test_packed_bodies_round_trip_and_rows_of_the_32k_window_still_read() -> None:
+    """Bodies are packed with a 4 KiB window: a typical result compresses as with zlib's defaults,
+    a body far larger than the window still round-trips, and a row packed with the 32 KiB window
+    of earlier agents (same codec byte) is read as it was."""
+    import json
+    import random
+    import zlib
+
+    from agent.spool import _DEFLATE_V1, _ZDICT_V1, pack, unpack
+
+    typical = json.dumps({"id": "0190a1b2c3d4e5f6a7b8c9d0e1f2a3b4", "seq": 7, "host": "db01", "check": "disk-root",
+                          "type": "disk", "system": "os", "status": "OK", "summary": "已用 41.2%, 剩余 10.3 GiB",
+                          "started_at": "2026-12-06T10:00:00.123456+00:00", "duration": 0.0123,
+                          "metrics": [{"name": "used_percent:/", "value": 41.2, "unit": "%", "warn": None,
+                                       "crit": None, "min": 0, "max": 100}], "details": {}},
+                         ensure_ascii=False, separators=(",", ":"))
+    rng = random.Random(5)
+    large = json.dumps({"lines": [f"{rng.random():.12f} 凭证发送失败 seq={i}" for i in range(3000)]})
+
+    def old_pack(body: str) -> bytes:
+        c = zlib.compressobj(6, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT_V1)
+        return _DEFLATE_V1 + c.compress(body.encode("utf-8")) + c.flush()
+
+    for body in (typical, large, ""):
+        assert unpack(pack(body)) == body
+        assert unpack(old_pack(body)) == body
+    assert len(pack(typical)) <= len(old_pack(typical)) + 8 < len(typical.encode("utf-8")) // 2
