@@ -16,8 +16,13 @@ def _schedule_of(row: CalendarImport) -> Schedule:
                     workdays={date.fromisoformat(d): n for d, n in row.workdays})
 
 
+# built once: every flow that moves a ticket asks (collector.flows), and building the statement cost more
+# than running it
+_GENERATION = sa.select(sa.func.max(CalendarImport.id))
+
+
 def generation(db: Session) -> int:
-    return db.scalar(sa.select(sa.func.max(CalendarImport.id))) or 0
+    return db.scalar(_GENERATION) or 0
 
 
 def sync(db: Session, calendar: WorkCalendar) -> bool:

@@ -78,10 +78,14 @@ def covers(w: SupportWindow, *, at: datetime, unit: str, host: str, system: str)
             and (not w.system or w.system == system))
 
 
+# built once: every ticket ingest opens asks (attach), and building the statement cost more than running it
+_COVERING = (sa.select(SupportWindow).where(SupportWindow.starts_at <= sa.bindparam("at"),
+                                            SupportWindow.ends_at > sa.bindparam("at"))
+             .order_by(SupportWindow.id))
+
+
 def covering(*, db: Session, at: datetime, unit: str, host: str, system: str) -> Optional[SupportWindow]:
-    q = (sa.select(SupportWindow).where(SupportWindow.starts_at <= at, SupportWindow.ends_at > at)
-         .order_by(SupportWindow.id))
-    for w in db.scalars(q):
+    for w in db.scalars(_COVERING, {"at": at}):
         if covers(w, at=at, unit=unit, host=host, system=system):
             return w
     return None

@@ -155,6 +155,9 @@ def refused(*results: dict[str, Any], agent: Any = None) -> list[dict[str, Any]]
     ({"metrics": [{"name": "m", "value": 1, "unit": "u" * 65}]}, "metrics[0].unit",
      "metrics[0].unit: expected `str` of length <= 64"),
     ({"id": str(uuid.uuid4())}, "id", "id must be a UUIDv7 (RFC 9562)"),
+    # version 7 but another variant (Microsoft's, then NCS's): not RFC 9562
+    ({"id": str(uuid.UUID(int=uuid7(NOW).int ^ (0b11 << 62)))}, "id", "id must be a UUIDv7 (RFC 9562)"),
+    ({"id": str(uuid.UUID(int=uuid7(NOW).int & ~(0b11 << 62)))}, "id", "id must be a UUIDv7 (RFC 9562)"),
     ({"id": str(uuid7(NOW - timedelta(days=3)))}, "id", "the time in id and started_at differ by more than 1 day"),
     ({"started_at": "9999-12-31T23:59:59-23:59"}, "started_at", "started_at is in the future (check the host's clock)"),
     ({"started_at": "2026-11-25T08:00:00"}, "started_at", "started_at needs a UTC offset"),
