@@ -8,7 +8,6 @@ recovered, and the outbox hears of openings and resolutions (collector.tickets.w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
@@ -25,22 +24,15 @@ from collector.tickets import workflow
 from collector.tickets.models import Ticket
 
 
-@dataclass
-class TicketChanges:
-    opened: list[Ticket]
-    resolved: list[Ticket]
-
-
 class Flow:
-    """The flow inside one transaction (`db`) at `now`; what it opened and resolved is kept in `changes`
-    (the caller publishes them after the commit)."""
+    """The flow inside one transaction (`db`) at `now`; the tickets it opened are kept in `opened` (the
+    offline job reports them)."""
 
-    def __init__(self, *, db: Session, settings: Settings, now: datetime,
-                 changes: Optional[TicketChanges] = None) -> None:
+    def __init__(self, *, db: Session, settings: Settings, now: datetime) -> None:
         self.db = db
         self.settings = settings
         self.now = now
-        self.changes = changes if changes is not None else TicketChanges([], [])
+        self.opened: list[Ticket] = []
         self._rt: Optional[Runtime] = None
         self._windows: dict[tuple[datetime, datetime], list[MaintenanceWindow]] = {}
 
@@ -70,7 +62,7 @@ class Flow:
             if reported_at is not None:
                 ticket.reported_at = reported_at
             workflow.after_auto_open(db=self.db, rt=self.rt, ticket=ticket, now=self.now)
-            self.changes.opened.append(ticket)
+            self.opened.append(ticket)
         return ticket, created
 
     def occurrence(self, ticket: Ticket, *, at: datetime, status: int, summary: str,
@@ -81,7 +73,6 @@ class Flow:
         """The fault is gone: the ticket resolves and the outbox hears of it."""
         tickets.resolve_recovered(db=self.db, ticket=ticket, at=at, note=note)
         workflow.announce_resolved(db=self.db, rt=self.rt, ticket=ticket, now=self.now)
-        self.changes.resolved.append(ticket)
 
     def recovered(self, ticket: Ticket, *, at: datetime, note: str) -> None:
         """The fault is gone but an engineer confirms: the ticket stays active, marked recovered."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from collector.config import Settings
-from collector.flows import Flow, TicketChanges
+from collector.flows import Flow
 from collector.hosts import service as hosts
 from collector.hosts.models import Host
 from collector.ingest import contact
@@ -29,24 +29,23 @@ class IngestReply:
 
 
 def ingest_records(*, tx: Tx, host: Host, agent: dict[str, Any], recs: list[Rec], now: datetime,
-                   settings: Settings) -> tuple[IngestReply, TicketChanges]:
+                   settings: Settings) -> IngestReply:
     """The slow path of a batch: the ORM host's contact (its return after being offline resolves the
     offline ticket), then the records as usual."""
     db = tx.db
     back_online = hosts.record_contact(host=host, at=now, agent=agent, config=contact.config_report(agent))
-    changes = TicketChanges([], [])
     if back_online:
-        Flow(db=db, settings=settings, now=now, changes=changes).agent_back(host)
+        Flow(db=db, settings=settings, now=now).agent_back(host)
     db.flush()  # the host row first: the driver statements below run on the same transaction
-    reply, fresh = store_records(tx=tx, host=host, recs=recs, now=now, settings=settings, changes=changes)
+    reply, fresh = store_records(tx=tx, host=host, recs=recs, now=now, settings=settings)
     seqs = [r.seq for r in fresh if r.seq is not None]
     if seqs:
         host.last_seq = max(max(seqs), host.last_seq or 0)
-    return reply, changes
+    return reply
 
 
 def store_records(*, tx: Tx, host: Any, recs: list[Rec], now: datetime, settings: Settings,
-                  changes: TicketChanges, stored_upto: Optional[int] = None) -> tuple[IngestReply, list[Rec]]:
+                  stored_upto: Optional[int] = None) -> tuple[IngestReply, list[Rec]]:
     """Insert the records idempotently and run the rules on the new ones; (reply, new records).
     `stored_upto`: the host's highest seq stored before this batch, when the caller read it under the
     host's row lock (it lets a batch of new results take the fast insert)."""
@@ -58,7 +57,7 @@ def store_records(*, tx: Tx, host: Any, recs: list[Rec], now: datetime, settings
                                              stored_upto)
     fresh = [r for r in uniq if r.id in new_ids]
     suppressed = evaluate(tx=tx, host=host, fresh=fresh, faults=faults, states=states, found=found, now=now,
-                          settings=settings, changes=changes)
+                          settings=settings)
     return IngestReply(accepted=len(fresh), duplicates=len(recs) - len(fresh), suppressed=suppressed), fresh
 
 
@@ -83,7 +82,7 @@ class BatchWrite:
         self.recs = recs
         self.now = now
 
-    def __call__(self, tx: Tx) -> tuple[IngestReply, TicketChanges]:
+    def __call__(self, tx: Tx) -> IngestReply:
         try:
             seen = contact.of_batch(self.info.id, self.digest, self.agent, self.recs, self.now)
             if tx.pg:  # PostgreSQL also returns the host's last_seq from before this batch
@@ -96,18 +95,17 @@ class BatchWrite:
             tx.close()
 
     def after_contact(self, tx: Tx, known: bool, stored_upto: Optional[int],
-                      ) -> tuple[IngestReply, TicketChanges]:
+                      ) -> IngestReply:
         """The records, once the contact statement said whether the token still opens an online host
         (`known`) and, on PostgreSQL, the host's highest seq stored before (`stored_upto`)."""
         if known:
-            changes = TicketChanges([], [])
             reply, _ = store_records(tx=tx, host=self.info, recs=self.recs, now=self.now, settings=self.settings,
-                                   changes=changes, stored_upto=stored_upto)
+                                     stored_upto=stored_upto)
         else:  # token rotated, host gone, or host offline (its return resolves the offline ticket)
             host = hosts.authenticate(db=tx.db, token=self.token)
             if host is None:
                 raise TokenGone
-            reply, changes = ingest_records(tx=tx, host=host, agent=self.agent, recs=self.recs, now=self.now,
+            reply = ingest_records(tx=tx, host=host, agent=self.agent, recs=self.recs, now=self.now,
                                                   settings=self.settings)
         tx.flush()
-        return reply, changes
+        return reply

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alerts.rules import Action, RuleConfig, check_fault_key, decide
 from checks.model import Status
 from collector.config import Settings
-from collector.flows import Flow, TicketChanges
+from collector.flows import Flow
 from collector.ingest import states as state_rows
 from collector.ingest.records import Rec
 from collector.ingest.states import States
@@ -45,7 +45,7 @@ def fault_keys(host_name: str, recs: list[Rec]) -> dict[str, str]:
 
 
 def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str], states: States, found: set[str],
-             now: datetime, settings: Settings, changes: TicketChanges,
+             now: datetime, settings: Settings,
              save_later: Optional[list[dict[str, Any]]] = None) -> int:
     """Apply the rules to `fresh` (results not stored before), given the states of the batch's checks and
     which of their `faults` have an active ticket; returns how many a maintenance window hid.
@@ -87,7 +87,7 @@ def evaluate(*, tx: Tx, host: HostLike, fresh: list[Rec], faults: dict[str, str]
             if d.action == Action.NONE:
                 continue
             if flow is None:
-                flow = Flow(db=tx.db, settings=settings, now=now, changes=changes)
+                flow = Flow(db=tx.db, settings=settings, now=now)
             if d.action == Action.OPEN:
                 span = (min(x.started_at for x in fresh), max(x.started_at for x in fresh))
                 if flow.maintenance(span=span, at=r.started_at, unit=host.unit, host=host.name, system=r.system):

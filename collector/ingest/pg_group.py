@@ -13,7 +13,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from collector.flows import TicketChanges
 from collector.ingest import contact
 from collector.ingest import states as state_rows
 from collector.ingest.batch import BatchWrite, IngestReply
@@ -21,11 +20,9 @@ from collector.ingest.evaluate import evaluate, fault_keys
 from collector.ingest.store import all_after, copy_in, copy_many, refuse_stored, unique
 from collector.ingest.tx import Tx
 
-Outcome = tuple[IngestReply, TicketChanges]
 
-
-def write_group(conn: sa.Connection, works: Sequence[BatchWrite]) -> list[Outcome]:
-    """Each batch's (reply, ticket changes), in the order of `works`, all in `conn`'s transaction."""
+def write_group(conn: sa.Connection, works: Sequence[BatchWrite]) -> list[IngestReply]:
+    """Each batch's reply, in the order of `works`, all in `conn`'s transaction."""
     if conn.dialect.name != "postgresql" or len(works) < 2:
         return [w(Tx(conn)) for w in works]
     tx = Tx(conn)
@@ -38,7 +35,7 @@ def write_group(conn: sa.Connection, works: Sequence[BatchWrite]) -> list[Outcom
     sql, params = contact.pg([contact.of_batch(w.info.id, w.digest, w.agent, w.recs, w.now) for w in firsts])
     before: dict[int, int] = {host: last or 0 for host, last in tx.query(sql, params)}
     common = [w for w in firsts if w.info.id in before and w.recs and all_after(w.recs, before[w.info.id])]
-    out: dict[int, Outcome] = _write_common(conn, tx, common) if len(common) > 1 else {}
+    out: dict[int, IngestReply] = _write_common(conn, tx, common) if len(common) > 1 else {}
     for w in firsts:
         if id(w) not in out:
             wtx = Tx(conn)
@@ -51,7 +48,7 @@ def write_group(conn: sa.Connection, works: Sequence[BatchWrite]) -> list[Outcom
     return [out[id(w)] for w in works]
 
 
-def _write_common(conn: sa.Connection, tx: Tx, works: list[BatchWrite]) -> dict[int, Outcome]:
+def _write_common(conn: sa.Connection, tx: Tx, works: list[BatchWrite]) -> dict[int, IngestReply]:
     batches = []
     checks: set[str] = set()
     faults: list[str] = []
@@ -64,20 +61,19 @@ def _write_common(conn: sa.Connection, tx: Tx, works: list[BatchWrite]) -> dict[
     states, found = state_rows.load_many(tx, [w.info.id for w in works], sorted(checks), faults)
     refuse_stored(tx, [r for _, uniq, _ in batches for r in uniq])
     copy_in(tx, copy_many([(uniq, w.info.id, w.now) for w, uniq, _ in batches]))
-    out: dict[int, Outcome] = {}
+    out: dict[int, IngestReply] = {}
     changed: list[dict[str, Any]] = []
     for w, uniq, keys in batches:
-        changes = TicketChanges([], [])
         wtx = Tx(conn)
         try:
             suppressed = evaluate(tx=wtx, host=w.info, fresh=uniq, faults=keys, states=states.get(w.info.id, {}),
                                   found=found.intersection(keys.values()), now=w.now, settings=w.settings,
-                                  changes=changes, save_later=changed)
+                                  save_later=changed)
             wtx.flush()  # its tickets (ORM) before the states
         finally:
             wtx.close()
         reply = IngestReply(accepted=len(uniq), duplicates=len(w.recs) - len(uniq), suppressed=suppressed)
-        out[id(w)] = (reply, changes)
+        out[id(w)] = reply
     if changed:
         state_rows.save(tx, changed)
     return out

@@ -34,7 +34,7 @@ def ingest(*, state: Any, settings: Settings, token: str, body: bytes, addr: str
     """One batch, on any thread (tests, tools): waits for its transaction."""
     work = prepare(state=state, settings=settings, token=token, body=body, addr=addr)
     try:
-        reply, _ = writer(state).run(work, key=work.info.id)
+        reply = writer(state).run(work, key=work.info.id)
     except TokenGone:
         raise _token_gone(state, work.digest) from None
     return reply
@@ -59,7 +59,7 @@ async def ingest_async(*, state: Any, settings: Settings, token: str, body: byte
         info = await _lookup_async(state, token, digest, addr)
     work = _accept(state, settings, token, digest, info, body, addr)
     try:
-        reply, _ = await writer(state).run_async(work, key=info.id)
+        reply = await writer(state).run_async(work, key=info.id)
     except TokenGone:
         raise _token_gone(state, digest) from None
     return reply

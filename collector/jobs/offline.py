@@ -38,4 +38,4 @@ def detect_offline(*, db: Session, now: datetime, settings: Settings) -> list[An
                                 f"(最后联系 {text_time(host.last_seen_at, settings.timezone)})，主机或网络可能故障"),
                 "customer_unit": host.unit, "room": host.room, "labels": dict(host.labels or {}),
             })
-    return flow.changes.opened
+    return flow.opened

@@ -52,7 +52,7 @@ def run(state: Optional[dict[str, Any]], recs: list[Rec]) -> list[dict[str, Any]
     states = {} if state is None else {"app-log": state}
     frozen = None if state is None else dict(state)
     E.evaluate(tx=None, host=Host, fresh=recs, faults=E.fault_keys(Host.name, recs), states=states,  # type: ignore[arg-type]
-               found=set(), now=T0, settings=Settings(), changes=E.TicketChanges([], []), save_later=saved)
+               found=set(), now=T0, settings=Settings(), save_later=saved)
     assert state == frozen, "the loaded state must stay as it was"
     return saved
 
@@ -92,7 +92,7 @@ def test_a_bad_result_among_ok_ones_takes_the_rule_loop() -> None:
     s.tickets.consecutive_bad = 5
     saved: list[dict[str, Any]] = []
     E.evaluate(tx=None, host=Host, fresh=recs, faults=E.fault_keys(Host.name, recs), states={},  # type: ignore[arg-type]
-               found=set(), now=T0, settings=s, changes=E.TicketChanges([], []), save_later=saved)
+               found=set(), now=T0, settings=s, save_later=saved)
     (state,) = saved
     assert state["status"] == 0 and state["consecutive_ok"] == 1 and state["consecutive_bad"] == 0
     assert state["status_changes"] == 2  # OK → WARNING → OK
