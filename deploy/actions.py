@@ -360,7 +360,7 @@ def run_host(ctx: Context, host: Host, action: str) -> HostReport:
     """Run one action on one host; every failure becomes that host's row, never an exception."""
     started = time.monotonic()
     ctx.out.progress(host.name, f"{action} 开始（{host.endpoint.user}@{host.endpoint.address}:"
-                                    f"{host.endpoint.port}）")
+                                f"{host.endpoint.port}）")
     try:
         with Connection(host.endpoint, tofu=ctx.opts.trust_on_first_use, sudo=host.sudo) as conn:
             result, version, message = ACTIONS[action](conn, ctx, host)

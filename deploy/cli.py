@@ -73,13 +73,12 @@ def _parser() -> argparse.ArgumentParser:
 def _bundle(args: argparse.Namespace, out: RolloutOutput) -> int:
     b = build_bundle(args.out, source=args.source, python_version=args.python, platform_tag=args.platform,
                      find_links=args.find_links)
-    print(f"{b.path}\nsha256 {b.sha256}\n版本 {b.version}，Python {b.python}，平台 {b.manifest['platform']}，"
-          f"{len(b.manifest['wheels'])} 个 wheel", file=out.out)
+    out.line(f"{b.path}\nsha256 {b.sha256}\n版本 {b.version}，Python {b.python}，平台 {b.manifest['platform']}，"
+             f"{len(b.manifest['wheels'])} 个 wheel")
     for extra in b.manifest.get("extras", []):
-        print(f"已包含可选加速组件 {extra}", file=out.out)
+        out.line(f"已包含可选加速组件 {extra}")
     for extra, why in b.manifest.get("extras_left_out", {}).items():
-        print(f"未包含可选加速组件 {extra}（该 Python/平台没有可用的 wheel，agent 将使用纯 Python 实现）: {why}",
-              file=out.out)
+        out.line(f"未包含可选加速组件 {extra}（该 Python/平台没有可用的 wheel，agent 将使用纯 Python 实现）: {why}")
     return 0
 
 

@@ -69,6 +69,11 @@ class RolloutOutput:
         with self._lock:
             print(self.secrets.redact(f"[{host}] {text}"), file=self.err, flush=True)
 
+    def line(self, text: str) -> None:
+        """One line of the command's own output (stdout), secrets masked."""
+        with self._lock:
+            print(self.secrets.redact(text), file=self.out, flush=True)
+
     def error(self, text: str) -> None:
         with self._lock:
             print(self.secrets.redact(text), file=self.err, flush=True)
